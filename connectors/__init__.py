@@ -1,0 +1,1 @@
+"""Backends behind the gateway: each implements :class:`connectors.base.Backend`."""
