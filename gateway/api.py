@@ -114,3 +114,40 @@ class Engine(Protocol):
 
     async def close(self) -> None:
         ...
+
+
+@dataclass
+class AskAnswer:
+    """A question answered: the rows, the SQL that ran and a plain-language summary."""
+
+    question: str
+    sql: str
+    columns: list[Column]
+    rows: list[tuple[Any, ...]]
+    summary: str
+    ms: float = 0.0
+    notices: list[Notice] = field(default_factory=list)
+
+
+class Asker(Protocol):
+    """What the engine needs from :mod:`nl2sql` (implemented by ``nl2sql.service.AskService``).
+
+    The engine recognises a question with :func:`nl2sql.intercept.extract_question`, then
+    calls :meth:`answer`; statements that name the ``askgres`` schema (``askgres.failures``,
+    ``askgres.pairs``, ``askgres.training_runs``, ``askgres.feedback(...)``) go to
+    :meth:`admin_sql`.
+    """
+
+    async def answer(self, question: str, *, database: str, session_id: str, user: str) -> AskAnswer:
+        """Raises :class:`gateway.errors.AskError` (42000 family) with the last SQL tried
+        in ``detail`` when no answer can be given."""
+        ...
+
+    def is_admin_sql(self, sql: str) -> bool:
+        """True when ``sql`` names the ``askgres`` schema."""
+        ...
+
+    async def admin_sql(self, sql: str, *, database: str, session_id: str, user: str, is_admin: bool) -> Outcome:
+        """Run a statement on the ``askgres`` schema. Raises InsufficientPrivilege (42501)
+        for writes to ``askgres.pairs`` by a non-admin."""
+        ...
