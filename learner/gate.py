@@ -1,0 +1,79 @@
+"""The gate: the candidate and the current model answer the same held-out questions
+through the same pipeline; the candidate is promoted only if its execution accuracy is
+not lower. The report is kept with the run."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from connectors.base import Backend
+from gateway.config import Settings
+from nl2sql.store import Store
+
+log = structlog.get_logger("askgres.learner")
+
+
+@dataclass
+class GateCase:
+    question: str
+    sql: str
+    source: str = ""
+
+
+@dataclass
+class GateReport:
+    current_version: str
+    candidate_version: str
+    current_accuracy: float
+    candidate_accuracy: float
+    n: int
+    promoted: bool
+    per_case: list[dict[str, Any]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def model_accuracy(
+    settings: Settings, store: Store, backends: dict[str, Backend], database: str,
+    model_path: Path, version: str, cases: list[GateCase],
+) -> tuple[float, list[bool]]:
+    """Execution accuracy of one GGUF on ``cases`` through the ask pipeline.
+
+    Examples are switched off (``examples_k=0``): held-out pairs may sit in the example
+    index, and the gate must measure the model, not the retrieval of the answer itself.
+    """
+    from nl2sql.llm import LlamaGenerator
+    from nl2sql.pipeline import Pipeline
+    from nl2sql.scoring import execution_match
+
+    gate_settings = settings.model_copy(update={"ask": settings.ask.model_copy(update={"examples_k": 0})})
+    generator = LlamaGenerator(model_path, n_ctx=settings.ask.n_ctx, n_threads=settings.ask.n_threads, version=version)
+    pipeline = Pipeline(gate_settings, backends, store, generator=generator)
+    backend = backends[database]
+    hits: list[bool] = []
+    for case in cases:
+        result = pipeline.ask(case.question, database, log=False)
+        ok = bool(result.ok and result.sql and execution_match(backend, case.sql, result.sql))
+        hits.append(ok)
+    return (sum(hits) / len(hits) if hits else 0.0), hits
+
+
+def run_gate(
+    settings: Settings, store: Store, backends: dict[str, Backend], database: str, cases: list[GateCase], *,
+    current: tuple[str, Path], candidate: tuple[str, Path],
+) -> GateReport:
+    cur_acc, cur_hits = model_accuracy(settings, store, backends, database, current[1], current[0], cases)
+    cand_acc, cand_hits = model_accuracy(settings, store, backends, database, candidate[1], candidate[0], cases)
+    report = GateReport(
+        current_version=current[0], candidate_version=candidate[0],
+        current_accuracy=cur_acc, candidate_accuracy=cand_acc, n=len(cases),
+        promoted=bool(cases) and cand_acc >= cur_acc,
+        per_case=[{"question": c.question, "current": a, "candidate": b} for c, a, b in zip(cases, cur_hits, cand_hits)],
+    )
+    log.info("learn.gate", current=cur_acc, candidate=cand_acc, n=len(cases), promoted=report.promoted)
+    return report
