@@ -1,0 +1,331 @@
+"""SQLite backend: one ``sqlite3`` connection per session.
+
+Connections run in autocommit mode (``isolation_level=None``) so that the BEGIN, COMMIT and
+ROLLBACK the gateway sends are SQLite's own, and enforce foreign keys as PostgreSQL does.
+A read-only connection opens the file with ``mode=ro``, sets ``PRAGMA query_only`` and
+installs an authorizer that allows reading only, so that generated SQL can neither write,
+nor switch ``query_only`` off, nor ATTACH another file.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import sqlite3
+import uuid
+from collections.abc import Sequence
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import structlog
+
+from connectors.base import ColumnInfo, Dialect, ForeignKey, Result, SchemaInfo, TableInfo
+from connectors.guard import StatementGuard
+from connectors.sqlite_types import DeclaredTypes, describe
+from connectors.types import TEXT_TYPES, pg_type_name
+from gateway import errors as E
+
+log = structlog.get_logger("askgres.connectors")
+
+# Authorizer actions a read-only connection may perform (sqlite.org/c3ref/c_alter_table.html).
+_READ_ACTIONS = frozenset(
+    {sqlite3.SQLITE_SELECT, sqlite3.SQLITE_READ, sqlite3.SQLITE_FUNCTION, sqlite3.SQLITE_RECURSIVE,
+     sqlite3.SQLITE_TRANSACTION, sqlite3.SQLITE_SAVEPOINT}
+)
+# Pragmas that read the schema; any other pragma with an argument sets something.
+_READ_PRAGMAS = frozenset(
+    {"table_info", "table_xinfo", "table_list", "index_list", "index_info", "index_xinfo",
+     "foreign_key_list", "foreign_key_check", "collation_list", "function_list", "module_list",
+     "pragma_list", "database_list", "compile_options", "schema_version"}
+)
+_ACTION_NAMES = {
+    **{getattr(sqlite3, n): "CREATE" for n in dir(sqlite3) if n.startswith("SQLITE_CREATE_")},
+    **{getattr(sqlite3, n): "DROP" for n in dir(sqlite3) if n.startswith("SQLITE_DROP_")},
+    sqlite3.SQLITE_INSERT: "INSERT", sqlite3.SQLITE_UPDATE: "UPDATE", sqlite3.SQLITE_DELETE: "DELETE",
+    sqlite3.SQLITE_ATTACH: "ATTACH", sqlite3.SQLITE_DETACH: "DETACH", sqlite3.SQLITE_PRAGMA: "PRAGMA",
+    sqlite3.SQLITE_ALTER_TABLE: "ALTER TABLE", sqlite3.SQLITE_ANALYZE: "ANALYZE",
+    sqlite3.SQLITE_REINDEX: "REINDEX",
+}
+_SCHEMA_TABLES = frozenset({"sqlite_master", "sqlite_temp_master", "sqlite_schema", "sqlite_temp_schema"})
+_DDL_VERBS = {"INSERT": "CREATE", "DELETE": "DROP", "UPDATE": "ALTER"}
+
+
+class SqliteBackend:
+    """A SQLite file served as one database. See the module docstring."""
+
+    dialect: Dialect = "sqlite"
+
+    def __init__(self, name: str, path: str | Path, *, read_only: bool = False) -> None:
+        self.name = name
+        self.path = Path(path).expanduser().resolve()
+        self.read_only = read_only
+        if read_only and not self.path.is_file():
+            raise FileNotFoundError(f"SQLite database {self.path} does not exist")
+        if not read_only and not self.path.exists():
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            log.info("db.created", db=name, path=str(self.path))
+        self._types = DeclaredTypes()
+
+    def connect(self, *, read_only: bool = False) -> SqliteConnection:
+        return SqliteConnection(self, read_only=read_only or self.read_only)
+
+    def introspect(self, *, samples: int = 3) -> SchemaInfo:
+        conn = self.connect(read_only=True)
+        try:
+            return SchemaInfo(self.name, self.dialect, _introspect(conn, samples))
+        finally:
+            conn.close()
+
+    def close(self) -> None:
+        """Nothing shared to close: each session owns its connection."""
+
+    def _open(self, *, read_only: bool) -> sqlite3.Connection:
+        if read_only:
+            uri = f"file:{quote(str(self.path))}?mode=ro"
+            return sqlite3.connect(uri, uri=True, check_same_thread=False, isolation_level=None)
+        return sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
+
+    def __repr__(self) -> str:
+        return f"SqliteBackend({self.name!r}, {str(self.path)!r}, read_only={self.read_only})"
+
+
+class SqliteConnection:
+    """One session's connection. ``execute`` runs one statement at a time; ``interrupt`` may
+    be called from any thread."""
+
+    def __init__(self, backend: SqliteBackend, *, read_only: bool) -> None:
+        self.read_only = read_only
+        self._backend = backend
+        try:
+            self._conn = backend._open(read_only=read_only)
+            if read_only:
+                self._conn.execute("PRAGMA query_only = 1")
+                self._conn.set_authorizer(self._authorize)
+            else:
+                self._conn.execute("PRAGMA foreign_keys = ON")
+        except sqlite3.Error as e:
+            raise E.InvalidCatalogName(f'cannot open database "{backend.name}": {e}') from e
+        self._guard = StatementGuard(self._conn.interrupt)
+        self._denied: str | None = None
+        self._closed = False
+
+    def execute(
+        self,
+        sql: str,
+        params: Sequence[Any] = (),
+        *,
+        timeout: float | None = None,
+        max_rows: int | None = None,
+    ) -> Result:
+        if self._closed:
+            raise E.PgError("connection is closed", sqlstate="08003")
+        self._denied = None
+        truncated = False
+        try:
+            with self._guard.running(timeout):
+                cur = self._conn.cursor()
+                try:
+                    cur.execute(sql, [_adapt(p) for p in params])
+                    desc = cur.description
+                    if desc is None:
+                        return Result(None, [], max(cur.rowcount, 0))
+                    if max_rows is None:
+                        rows = cur.fetchall()
+                    else:
+                        rows = cur.fetchmany(max_rows + 1)
+                        truncated = len(rows) > max_rows
+                        rows = rows[:max_rows]
+                finally:
+                    cur.close()
+        except sqlite3.Error as e:
+            raise self._translate(e, sql) from e
+        names = [d[0] for d in desc]
+        try:
+            declared = self._backend._types.for_query(self._conn, sql, len(names))
+        except sqlite3.Error:
+            declared = [None] * len(names)
+        columns, rows = describe(names, declared, rows)
+        return Result(columns, rows, len(rows), truncated)
+
+    def interrupt(self) -> None:
+        self._guard.cancel("user")
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._conn.close()
+
+    def _authorize(self, action: int, arg1: str | None, arg2: str | None, db: str | None, trigger: str | None) -> int:
+        if action in _READ_ACTIONS:
+            return sqlite3.SQLITE_OK
+        if action == sqlite3.SQLITE_PRAGMA and (arg2 is None or (arg1 or "").lower() in _READ_PRAGMAS):
+            return sqlite3.SQLITE_OK
+        what = _ACTION_NAMES.get(action, "a write")
+        if action == sqlite3.SQLITE_PRAGMA:
+            what = f"PRAGMA {arg1}"
+        elif (arg1 or "").lower() in _SCHEMA_TABLES:  # DDL first writes the schema table
+            what = _DDL_VERBS.get(what, what)
+        self._denied = self._denied or what
+        return sqlite3.SQLITE_DENY
+
+    def _translate(self, e: sqlite3.Error, sql: str) -> E.PgError:
+        if self._guard.canceled:
+            return self._guard.error()
+        if self._denied:
+            return E.ReadOnlyTransaction(f"cannot execute {self._denied} in a read-only transaction")
+        return translate_error(e, sql)
+
+
+def translate_error(e: sqlite3.Error, sql: str = "") -> E.PgError:
+    """The PostgreSQL error for a SQLite error, with PostgreSQL's wording where it has one."""
+    msg = str(e)
+    code = getattr(e, "sqlite_errorname", "") or ""
+    ctx = {"backend_error": msg}
+
+    if code == "SQLITE_INTERRUPT" or msg == "interrupted":
+        return E.QueryCanceled("canceling statement due to user request")
+    if code.startswith("SQLITE_READONLY") or "readonly database" in msg:
+        verb = (sql.split(None, 1) or ["statement"])[0].upper()
+        return E.ReadOnlyTransaction(f"cannot execute {verb} in a read-only transaction", detail=msg)
+    if isinstance(e, sqlite3.IntegrityError) or code.startswith("SQLITE_CONSTRAINT"):
+        return _constraint_error(code, msg)
+    if m := re.match(r"no such table: (.+)", msg):
+        return E.UndefinedTable(f'relation "{m.group(1)}" does not exist', context=ctx)
+    if m := re.match(r"no such column: (.+)", msg):
+        return E.UndefinedColumn(f'column "{m.group(1)}" does not exist', context=ctx)
+    if m := re.match(r"no such function: (.+)", msg):
+        return E.UndefinedFunction(f"function {m.group(1)} does not exist", context=ctx)
+    if msg.startswith("wrong number of arguments to function"):
+        return E.UndefinedFunction(msg, context=ctx)
+    if m := re.match(r'near "(.*)": syntax error', msg, re.S):
+        return E.SyntaxError_(f'syntax error at or near "{m.group(1)}"', context=ctx)
+    if "syntax error" in msg or msg.startswith(("incomplete input", "unrecognized token")):
+        return E.SyntaxError_(msg, context=ctx)
+    if msg.startswith("You can only execute one statement at a time"):
+        return E.SyntaxError_("cannot insert multiple commands into a prepared statement")
+    if m := re.match(r"(table|view|index|trigger) (\S+) already exists", msg):
+        state = "42P07" if m.group(1) in ("table", "view", "index") else "42710"
+        return E.DuplicateObject(f'relation "{m.group(2)}" already exists', sqlstate=state, context=ctx)
+    if msg.startswith("Incorrect number of bindings"):
+        return E.PgError(msg, sqlstate="08P01", context=ctx)
+    if msg.startswith("Error binding parameter") or code == "SQLITE_MISMATCH":
+        return E.PgError(msg, sqlstate="42804", context=ctx)
+    if "integer overflow" in msg or code == "SQLITE_TOOBIG":
+        return E.PgError(msg, sqlstate="22003" if "overflow" in msg else "54000", context=ctx)
+    if msg.startswith("cannot start a transaction within a transaction"):
+        return E.PgError("there is already a transaction in progress", sqlstate="25001", context=ctx)
+    if msg.startswith("cannot commit - no transaction is active") or msg.startswith("cannot rollback - no transaction"):
+        return E.PgError("there is no transaction in progress", sqlstate="25P01", context=ctx)
+    if code in ("SQLITE_BUSY", "SQLITE_LOCKED") or "database is locked" in msg:
+        return E.PgError(msg, sqlstate="55P03", context=ctx)
+    if code == "SQLITE_AUTH" or msg == "not authorized":
+        return E.InsufficientPrivilege(msg, context=ctx)
+    if isinstance(e, sqlite3.ProgrammingError) and "closed" in msg:
+        return E.PgError(msg, sqlstate="08003", context=ctx)
+    if isinstance(e, sqlite3.OperationalError) and code == "SQLITE_ERROR":
+        return E.SyntaxErrorOrAccessRule(msg, context=ctx)
+    return E.InternalError(msg, context=ctx)
+
+
+def _constraint_error(code: str, msg: str) -> E.PgError:
+    ctx = {"backend_error": msg}
+    if code in ("SQLITE_CONSTRAINT_PRIMARYKEY", "SQLITE_CONSTRAINT_UNIQUE") or msg.startswith("UNIQUE"):
+        return E.UniqueViolation("duplicate key value violates unique constraint", detail=msg, context=ctx)
+    if code == "SQLITE_CONSTRAINT_NOTNULL" or msg.startswith("NOT NULL"):
+        col = msg.rsplit(".", 1)[-1]
+        return E.IntegrityConstraintViolation(
+            f'null value in column "{col}" violates not-null constraint', detail=msg, sqlstate="23502", context=ctx
+        )
+    if code == "SQLITE_CONSTRAINT_FOREIGNKEY" or msg.startswith("FOREIGN KEY"):
+        return E.IntegrityConstraintViolation(
+            "insert or update violates foreign key constraint", detail=msg, sqlstate="23503", context=ctx
+        )
+    if code == "SQLITE_CONSTRAINT_CHECK" or msg.startswith("CHECK"):
+        return E.IntegrityConstraintViolation(
+            "new row violates check constraint", detail=msg, sqlstate="23514", context=ctx
+        )
+    return E.IntegrityConstraintViolation(msg, context=ctx)
+
+
+def _adapt(value: Any) -> Any:
+    """A parameter as SQLite stores it (sqlite3 binds None, int, float, str, bytes only)."""
+    if value is None or isinstance(value, (int, float, str, bytes)):
+        return int(value) if isinstance(value, bool) else value
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dt.datetime):
+        return value.isoformat(sep=" ")
+    if isinstance(value, (dt.date, dt.time)):
+        return value.isoformat()
+    if isinstance(value, (bytearray, memoryview)):
+        return bytes(value)
+    if isinstance(value, (uuid.UUID, dt.timedelta)):
+        return str(value)
+    if isinstance(value, (dict, list, tuple)):
+        return json.dumps(value)
+    return str(value)
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _introspect(conn: SqliteConnection, samples: int) -> list[TableInfo]:
+    def rows(sql: str) -> list[tuple[Any, ...]]:
+        return conn.execute(sql).rows
+
+    tables: list[TableInfo] = []
+    objects = rows(
+        "SELECT name, type FROM sqlite_master WHERE type IN ('table', 'view') "
+        "AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name"
+    )
+    for name, kind in objects:
+        info = rows(f"PRAGMA table_info({_q(name)})")  # cid, name, type, notnull, default, pk
+        pk = tuple(r[1] for r in sorted((r for r in info if r[5]), key=lambda r: r[5]))
+        columns = [
+            ColumnInfo(
+                name=r[1],
+                type=r[2] or "",
+                pg_type=pg_type_name(r[2], "sqlite") or "text",
+                nullable=not r[3] and r[1] not in pk,
+                primary_key=r[1] in pk,
+            )
+            for r in info
+        ]
+        fks: dict[int, list[tuple[Any, ...]]] = {}
+        for r in rows(f"PRAGMA foreign_key_list({_q(name)})"):  # id, seq, table, from, to, ...
+            fks.setdefault(r[0], []).append(r)
+        foreign_keys = []
+        for _, parts in sorted(fks.items()):
+            parts.sort(key=lambda r: r[1])
+            ref_cols = tuple(r[4] for r in parts)
+            if any(c is None for c in ref_cols):  # REFERENCES t without columns: t's primary key
+                ref_cols = tuple(r[1] for r in rows(f"PRAGMA table_info({_q(parts[0][2])})") if r[5])
+            foreign_keys.append(ForeignKey(tuple(r[3] for r in parts), parts[0][2], ref_cols))
+        count = _count(conn, name)
+        for col in columns:
+            if samples > 0 and col.pg_type in TEXT_TYPES:
+                col.samples = _samples(conn, name, col.name, samples)
+        tables.append(TableInfo(name, columns, pk, foreign_keys, count, "view" if kind == "view" else "table"))
+    return tables
+
+
+def _count(conn: SqliteConnection, table: str) -> int:
+    try:
+        return int(conn.execute(f"SELECT count(*) FROM {_q(table)}", timeout=10.0).rows[0][0])
+    except E.QueryCanceled:  # a slow view: no count rather than a stuck introspection
+        return 0
+
+
+def _samples(conn: SqliteConnection, table: str, column: str, n: int) -> list[str]:
+    """Up to ``n`` distinct non-empty values among the first rows (cheap on any size)."""
+    c = _q(column)
+    sql = (
+        f"SELECT DISTINCT {c} FROM (SELECT {c} FROM {_q(table)} WHERE {c} IS NOT NULL "
+        f"AND {c} <> '' LIMIT 1000) LIMIT {int(n)}"
+    )
+    return [str(r[0]) for r in conn.execute(sql, timeout=5.0).rows]
+
