@@ -1,0 +1,210 @@
+"""Extended query: Parse, Bind, Describe, Execute, Sync, Close, Flush from the client;
+ParseComplete, BindComplete, CloseComplete, ParameterDescription, NoData and
+PortalSuspended from the server."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import ClassVar, Self
+
+from gateway.errors import PgError, ProtocolViolation
+from gateway.protocol.constants import BE, FE, FORMAT_BINARY, FORMAT_TEXT, TARGET_PORTAL, TARGET_STATEMENT
+from gateway.protocol.framing import I16, I32, U32, Cursor, FrontendMessage, Message, cstr
+
+# --- frontend ------------------------------------------------------------------------
+
+
+@dataclass
+class Parse(FrontendMessage):
+    """``param_oids``: the types the client declares, ``0`` for "infer it"."""
+
+    type: ClassVar[bytes] = FE.PARSE
+    name: str = ""
+    sql: str = ""
+    param_oids: list[int] = field(default_factory=list)
+
+    def payload(self) -> bytes:
+        oids = b"".join(U32.pack(o) for o in self.param_oids)
+        return cstr(self.name) + cstr(self.sql) + I16.pack(len(self.param_oids)) + oids
+
+    @classmethod
+    def decode(cls, payload: bytes) -> Self:
+        cur = Cursor(payload)
+        name, sql = cur.cstring(), cur.cstring()
+        n = cur.int16()
+        if n < 0:
+            raise ProtocolViolation("invalid number of parameter types")
+        oids = [cur.uint32() for _ in range(n)]
+        cur.done()
+        return cls(name=name, sql=sql, param_oids=oids)
+
+
+@dataclass
+class Bind(FrontendMessage):
+    """``params`` are the raw values (``None`` is SQL NULL), still in their wire format."""
+
+    type: ClassVar[bytes] = FE.BIND
+    portal: str = ""
+    statement: str = ""
+    param_formats: list[int] = field(default_factory=list)
+    params: list[bytes | None] = field(default_factory=list)
+    result_formats: list[int] = field(default_factory=list)
+
+    def payload(self) -> bytes:
+        parts = [cstr(self.portal), cstr(self.statement), I16.pack(len(self.param_formats))]
+        parts += [I16.pack(f) for f in self.param_formats]
+        parts.append(I16.pack(len(self.params)))
+        for p in self.params:
+            parts.append(I32.pack(-1) if p is None else I32.pack(len(p)) + p)
+        parts.append(I16.pack(len(self.result_formats)))
+        parts += [I16.pack(f) for f in self.result_formats]
+        return b"".join(parts)
+
+    @classmethod
+    def decode(cls, payload: bytes) -> Self:
+        cur = Cursor(payload)
+        portal, statement = cur.cstring(), cur.cstring()
+        param_formats = [cur.int16() for _ in range(_count(cur))]
+        params: list[bytes | None] = []
+        for _ in range(_count(cur)):
+            n = cur.int32()
+            if n < -1:
+                raise ProtocolViolation(f"invalid parameter length {n}")
+            params.append(None if n == -1 else cur.take(n))
+        result_formats = [cur.int16() for _ in range(_count(cur))]
+        cur.done()
+        return cls(portal, statement, param_formats, params, result_formats)
+
+
+def _count(cur: Cursor) -> int:
+    n = cur.int16()
+    if n < 0:
+        raise ProtocolViolation("invalid count in message")
+    return n
+
+
+@dataclass
+class Describe(FrontendMessage):
+    """``target`` is ``b"S"`` (a prepared statement) or ``b"P"`` (a portal)."""
+
+    type: ClassVar[bytes] = FE.DESCRIBE
+    target: bytes = TARGET_STATEMENT
+    name: str = ""
+
+    def payload(self) -> bytes:
+        return self.target + cstr(self.name)
+
+    @classmethod
+    def decode(cls, payload: bytes) -> Self:
+        cur = Cursor(payload)
+        target = _target(cur, "describe")
+        name = cur.cstring()
+        cur.done()
+        return cls(target=target, name=name)
+
+
+@dataclass
+class Close(FrontendMessage):
+    type: ClassVar[bytes] = FE.CLOSE
+    target: bytes = TARGET_STATEMENT
+    name: str = ""
+
+    def payload(self) -> bytes:
+        return self.target + cstr(self.name)
+
+    @classmethod
+    def decode(cls, payload: bytes) -> Self:
+        cur = Cursor(payload)
+        target = _target(cur, "close")
+        name = cur.cstring()
+        cur.done()
+        return cls(target=target, name=name)
+
+
+def _target(cur: Cursor, what: str) -> bytes:
+    target = cur.byte()
+    if target not in (TARGET_STATEMENT, TARGET_PORTAL):
+        raise ProtocolViolation(f"invalid {what.upper()} message subtype {target[0]}")
+    return target
+
+
+@dataclass
+class Execute(FrontendMessage):
+    """``max_rows`` 0 means all of them."""
+
+    type: ClassVar[bytes] = FE.EXECUTE
+    portal: str = ""
+    max_rows: int = 0
+
+    def payload(self) -> bytes:
+        return cstr(self.portal) + I32.pack(self.max_rows)
+
+    @classmethod
+    def decode(cls, payload: bytes) -> Self:
+        cur = Cursor(payload)
+        portal = cur.cstring()
+        max_rows = cur.int32()
+        cur.done()
+        return cls(portal=portal, max_rows=max(max_rows, 0))
+
+
+@dataclass
+class Sync(FrontendMessage):
+    type: ClassVar[bytes] = FE.SYNC
+
+
+@dataclass
+class Flush(FrontendMessage):
+    type: ClassVar[bytes] = FE.FLUSH
+
+
+def expand_formats(codes: list[int], n: int, *, what: str) -> list[int]:
+    """Bind's format-code list for ``n`` values: none (all text), one (for all), or one
+    each. Anything else is a protocol violation."""
+    for code in codes:
+        if code not in (FORMAT_TEXT, FORMAT_BINARY):
+            raise PgError(f"unsupported format code: {code}", sqlstate="22023")
+    if not codes:
+        return [FORMAT_TEXT] * n
+    if len(codes) == 1:
+        return codes * n
+    if len(codes) != n:
+        raise ProtocolViolation(f"bind message has {len(codes)} {what} formats but {n} {what}s")
+    return list(codes)
+
+
+# --- backend -------------------------------------------------------------------------
+
+
+@dataclass
+class ParseComplete(Message):
+    type: ClassVar[bytes] = BE.PARSE_COMPLETE
+
+
+@dataclass
+class BindComplete(Message):
+    type: ClassVar[bytes] = BE.BIND_COMPLETE
+
+
+@dataclass
+class CloseComplete(Message):
+    type: ClassVar[bytes] = BE.CLOSE_COMPLETE
+
+
+@dataclass
+class NoData(Message):
+    type: ClassVar[bytes] = BE.NO_DATA
+
+
+@dataclass
+class PortalSuspended(Message):
+    type: ClassVar[bytes] = BE.PORTAL_SUSPENDED
+
+
+@dataclass
+class ParameterDescription(Message):
+    type: ClassVar[bytes] = BE.PARAMETER_DESCRIPTION
+    oids: list[int] = field(default_factory=list)
+
+    def payload(self) -> bytes:
+        return I16.pack(len(self.oids)) + b"".join(U32.pack(o) for o in self.oids)

@@ -1,0 +1,108 @@
+"""The sans-IO reader: feed it bytes as they arrive, take complete messages out.
+
+It starts in startup mode (untyped packets: StartupMessage, SSLRequest, GSSENCRequest,
+CancelRequest) and switches to typed messages after a StartupMessage. Lengths are
+checked before any body is awaited: a length under 4, over 1 GB (10000 bytes for a
+startup packet), or an unknown type byte is a :class:`ProtocolViolation` at once, so a
+stream of garbage is refused without waiting for a body that will never come.
+"""
+
+from __future__ import annotations
+
+from gateway.errors import PgError, ProtocolViolation
+from gateway.protocol.constants import FE, MAX_MESSAGE_LENGTH, MAX_STARTUP_LENGTH
+from gateway.protocol.copy import CopyData, CopyDone, CopyFail
+from gateway.protocol.extended import Bind, Close, Describe, Execute, Flush, Parse, Sync
+from gateway.protocol.framing import I32, FrontendMessage
+from gateway.protocol.simple import FunctionCall, Query, Terminate
+from gateway.protocol.startup import PasswordMessage, StartupMessage, StartupPacket, decode_startup
+
+FRONTEND: dict[bytes, type[FrontendMessage]] = {
+    FE.BIND: Bind,
+    FE.CLOSE: Close,
+    FE.COPY_DATA: CopyData,
+    FE.COPY_DONE: CopyDone,
+    FE.COPY_FAIL: CopyFail,
+    FE.DESCRIBE: Describe,
+    FE.EXECUTE: Execute,
+    FE.FLUSH: Flush,
+    FE.FUNCTION_CALL: FunctionCall,
+    FE.PARSE: Parse,
+    FE.PASSWORD: PasswordMessage,
+    FE.QUERY: Query,
+    FE.SYNC: Sync,
+    FE.TERMINATE: Terminate,
+}
+
+
+class Reader:
+    """Frames and decodes frontend messages.
+
+    :meth:`read` returns the next complete message or ``None`` when more bytes are
+    needed. A malformed message raises :class:`PgError` after it has been consumed, so
+    the stream stays in step; ``error.context["message_type"]`` names the message it
+    came from. Framing errors (lengths, unknown types) are fatal: the stream cannot be
+    resynchronised and the connection must be closed.
+    """
+
+    def __init__(self, *, startup: bool = True, max_length: int = MAX_MESSAGE_LENGTH) -> None:
+        self._buf = bytearray()
+        self._pos = 0
+        self._startup = startup
+        self._max = max_length
+
+    @property
+    def in_startup(self) -> bool:
+        return self._startup
+
+    @property
+    def buffered(self) -> int:
+        """Bytes received but not yet consumed."""
+        return len(self._buf) - self._pos
+
+    def feed(self, data: bytes) -> None:
+        if self._pos and self._pos >= len(self._buf) // 2:
+            del self._buf[: self._pos]
+            self._pos = 0
+        self._buf += data
+
+    def read(self) -> FrontendMessage | StartupPacket | None:
+        if self._startup:
+            return self._read_startup()
+        avail = len(self._buf) - self._pos
+        if avail < 1:
+            return None
+        type_ = bytes(self._buf[self._pos : self._pos + 1])
+        cls = FRONTEND.get(type_)
+        if cls is None:
+            raise ProtocolViolation(f"invalid frontend message type {type_[0]}")
+        if avail < 5:
+            return None
+        length = I32.unpack_from(self._buf, self._pos + 1)[0]
+        if length < 4 or length > self._max:
+            raise ProtocolViolation(f"invalid message length {length}")
+        if avail < 1 + length:
+            return None
+        payload = bytes(self._buf[self._pos + 5 : self._pos + 1 + length])
+        self._pos += 1 + length
+        try:
+            return cls.decode(payload)
+        except PgError as e:
+            e.context["message_type"] = type_
+            raise
+
+    def _read_startup(self) -> StartupPacket | None:
+        avail = len(self._buf) - self._pos
+        if avail < 4:
+            return None
+        length = I32.unpack_from(self._buf, self._pos)[0]
+        if length < 8 or length > MAX_STARTUP_LENGTH:
+            raise ProtocolViolation(f"invalid length of startup packet {length}")
+        if avail < length:
+            return None
+        payload = bytes(self._buf[self._pos + 4 : self._pos + length])
+        self._pos += length
+        msg = decode_startup(payload)
+        if isinstance(msg, StartupMessage):  # after SSLRequest/GSSENCRequest another one follows
+            self._startup = False
+        return msg
