@@ -160,7 +160,7 @@ class Flush(FrontendMessage):
 
 def expand_formats(codes: list[int], n: int, *, what: str) -> list[int]:
     """Bind's format-code list for ``n`` values: none (all text), one (for all), or one
-    each. Anything else is a protocol violation."""
+    each. Anything else is a protocol violation (an ERROR, the stream is intact)."""
     for code in codes:
         if code not in (FORMAT_TEXT, FORMAT_BINARY):
             raise PgError(f"unsupported format code: {code}", sqlstate="22023")
@@ -169,7 +169,8 @@ def expand_formats(codes: list[int], n: int, *, what: str) -> list[int]:
     if len(codes) == 1:
         return codes * n
     if len(codes) != n:
-        raise ProtocolViolation(f"bind message has {len(codes)} {what} formats but {n} {what}s")
+        # PostgreSQL reports this as an ERROR: the stream itself is intact.
+        raise PgError(f"bind message has {len(codes)} {what} formats but {n} {what}s", sqlstate="08P01")
     return list(codes)
 
 

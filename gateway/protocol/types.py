@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import struct
 import uuid
 from collections.abc import Callable
@@ -43,7 +44,10 @@ _DAY_US = 86_400_000_000
 
 def normalize(name: str) -> str:
     """Internal type name for any SQL spelling (``integer`` -> ``int4``); ``text`` when
-    unknown."""
+    unknown. An exact internal name wins (``char`` is the one-byte ``"char"``, OID 18,
+    as in ``pg_type``; SQL's ``CHAR(n)`` is ``bpchar``)."""
+    if name in pgtypes.TYPES:
+        return name
     return pgtypes.normalize(name)
 
 
@@ -126,16 +130,27 @@ def _interval_text(td: timedelta) -> str:
     return " ".join(parts)
 
 
+def _trim_fraction(iso: str) -> str:
+    """PostgreSQL prints ``01:02:03.0045``, Python ``01:02:03.004500``."""
+    if "." in iso[-7:]:
+        iso = iso.rstrip("0").rstrip(".")
+    return iso
+
+
+def _naive_text(v: datetime | time) -> str:
+    return _trim_fraction(v.isoformat(sep=" ") if isinstance(v, datetime) else v.isoformat())
+
+
 def _timestamp_text(v: datetime) -> str:
     if v.tzinfo is not None:
         return _timestamptz_text(v)
-    return v.isoformat(sep=" ")
+    return _naive_text(v)
 
 
 def _timestamptz_text(v: datetime) -> str:
-    if v.tzinfo is None:
-        return v.isoformat(sep=" ") + "+00"
-    return v.astimezone(timezone.utc).replace(tzinfo=None).isoformat(sep=" ") + "+00"
+    if v.tzinfo is not None:
+        v = v.astimezone(timezone.utc).replace(tzinfo=None)
+    return _naive_text(v) + "+00"
 
 
 def to_text(v: Any) -> str:
@@ -154,7 +169,9 @@ def to_text(v: Any) -> str:
         return "\\x" + bytes(v).hex()
     if isinstance(v, datetime):
         return _timestamp_text(v)
-    if isinstance(v, (date, time)):
+    if isinstance(v, time):
+        return _naive_text(v.replace(tzinfo=None))
+    if isinstance(v, date):
         return v.isoformat()
     if isinstance(v, timedelta):
         return _interval_text(v)
@@ -304,7 +321,7 @@ def _text_of_date(v: Any) -> str:
 
 def _text_of_timestamp(v: Any) -> str:
     if isinstance(v, datetime):
-        return v.replace(tzinfo=None).isoformat(sep=" ") if v.tzinfo is None else _timestamp_text(v)
+        return _timestamp_text(v)
     if isinstance(v, date):
         return f"{v.isoformat()} 00:00:00"
     return to_text(v)
@@ -674,6 +691,45 @@ def _fix_offset(s: str) -> str:
     return s
 
 
+_INTERVAL_UNITS = {
+    "microsecond": 1e-6, "millisecond": 1e-3, "second": 1, "sec": 1, "minute": 60, "min": 60, "hour": 3600,
+    "day": 86400, "week": 7 * 86400, "mon": 30 * 86400, "month": 30 * 86400, "year": 360 * 86400,
+}
+_INTERVAL_TOKEN = re.compile(
+    r"\s*(?:(?P<time>[-+]?\d+:\d{1,2}(?::\d{1,2}(?:\.\d+)?)?)|(?P<num>[-+]?\d+(?:\.\d+)?)\s*(?P<unit>[a-z]+))"
+)
+
+
+def parse_interval(s: str) -> timedelta:
+    """PostgreSQL's interval text (``2 days 01:00:00``, ``-00:00:01.5``, ``1 year 2 mons``,
+    ``@ 3 hours ago``). A month counts 30 days and a year 360, as ``justify_days`` does."""
+    text = s.strip().lower().removeprefix("@").strip()
+    ago = text.endswith(" ago")
+    text = text.removesuffix(" ago")
+    pos, seconds = 0, 0.0
+    while pos < len(text):
+        m = _INTERVAL_TOKEN.match(text, pos)
+        if m is None:
+            raise ValueError(s)
+        if m.group("time"):
+            t = m.group("time")
+            sign = -1 if t.startswith("-") else 1
+            parts = t.lstrip("+-").split(":")
+            h, mi = int(parts[0]), int(parts[1])
+            sec = float(parts[2]) if len(parts) > 2 else 0.0
+            seconds += sign * (h * 3600 + mi * 60 + sec)
+        else:
+            unit = m.group("unit").rstrip("s") or "s"
+            factor = _INTERVAL_UNITS.get(unit)
+            if factor is None:
+                raise ValueError(s)
+            seconds += float(m.group("num")) * factor
+        pos = m.end()
+    if not text:
+        raise ValueError(s)
+    return timedelta(seconds=-seconds if ago else seconds)
+
+
 def _text_uuid(b: bytes) -> uuid.UUID:
     s = b.decode()
     try:
@@ -700,6 +756,7 @@ _TEXT_IN: dict[str, Decoder] = {
     "time": _text_datetime(time.fromisoformat, "time"),
     "timestamp": _text_datetime(_parse_timestamp, "timestamp"),
     "timestamptz": _text_datetime(_parse_timestamptz, "timestamp with time zone"),
+    "interval": _text_datetime(parse_interval, "interval"),
     "uuid": _text_uuid,
 }
 

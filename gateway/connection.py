@@ -1,0 +1,570 @@
+"""One client connection: startup, authentication, then the simple and extended query
+protocols, over an asyncio stream pair.
+
+Bytes go through the sans-IO :class:`gateway.protocol.Reader`; each message type has one
+handler (``HANDLERS``), which turns it into calls on the session's
+:class:`~gateway.api.SessionEngine` and its answers into backend messages. Output is
+buffered and written where PostgreSQL writes: at ReadyForQuery, Flush, and whenever the
+buffer grows large.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
+
+import structlog
+
+from gateway.api import Engine, Outcome, SessionEngine
+from gateway.auth import Authenticator
+from gateway.errors import FeatureNotSupported, InternalError, InvalidAuthorization, PgError, ProtocolViolation
+from gateway.portals import Portal, Registry, RowSource, Statement, command_tag, decode_params, declared_type_names
+from gateway.protocol import Reader
+from gateway.protocol.constants import FORMAT_TEXT, REFUSE_ENCRYPTION, TARGET_STATEMENT
+from gateway.protocol.copy import CopyData, CopyDone, CopyFail, CopyOutResponse, CopyRowEncoder
+from gateway.protocol.errors import ErrorResponse, NoticeResponse
+from gateway.protocol.extended import (
+    Bind,
+    BindComplete,
+    Close,
+    CloseComplete,
+    Describe,
+    Execute,
+    Flush,
+    NoData,
+    ParameterDescription,
+    Parse,
+    ParseComplete,
+    PortalSuspended,
+    Sync,
+    expand_formats,
+)
+from gateway.protocol.framing import FrontendMessage, Message
+from gateway.protocol.rows import CommandComplete, EmptyQueryResponse, RowDescription, RowEncoder
+from gateway.protocol.simple import FunctionCall, Query, Terminate
+from gateway.protocol.startup import (
+    AuthenticationOk,
+    AuthenticationSASL,
+    AuthenticationSASLContinue,
+    AuthenticationSASLFinal,
+    BackendKeyData,
+    CancelRequest,
+    GSSENCRequest,
+    NegotiateProtocolVersion,
+    ParameterStatus,
+    PasswordMessage,
+    ReadyForQuery,
+    SASLInitialResponse,
+    SASLResponse,
+    SSLRequest,
+    StartupMessage,
+    StartupPacket,
+)
+
+log = structlog.get_logger("askgres.wire")
+
+READ_SIZE = 64 * 1024
+FLUSH_AT = 256 * 1024  # write out once this much is buffered
+ROW_CHUNK = 1000  # rows encoded between two chances for other clients to run
+EXTENDED = (Parse, Bind, Describe, Execute, Close)
+# Startup parameters that are not settings.
+_NOT_SETTINGS = {"user", "database", "options", "replication"}
+
+
+class ClientGone(Exception):
+    """The client closed the connection (or it broke) while we were talking."""
+
+
+class Hub(Protocol):
+    """What a connection needs from the server that accepted it."""
+
+    auth: Authenticator
+
+    @property
+    def engine(self) -> Engine:
+        ...
+
+    def admit(self, conn: Connection) -> tuple[int, int]:
+        """Count the connection in; its (pid, secret) cancel key. Raises 53300."""
+        ...
+
+    def release(self, conn: Connection) -> None:
+        ...
+
+    def cancel(self, pid: int, secret: int) -> None:
+        ...
+
+
+def startup_settings(params: dict[str, str]) -> dict[str, str]:
+    """Settings a client asks for at startup: plain parameters (``application_name``,
+    ``DateStyle``...) and ``-c name=value`` / ``--name=value`` inside ``options``."""
+    out = {k: v for k, v in params.items() if k not in _NOT_SETTINGS and not k.startswith("_pq_.")}
+    words = params.get("options", "").replace("\\ ", "\x00").split()
+    i = 0
+    while i < len(words):
+        word = words[i].replace("\x00", " ")
+        item = None
+        if word == "-c" and i + 1 < len(words):
+            item = words[i + 1].replace("\x00", " ")
+            i += 1
+        elif word.startswith("-c"):
+            item = word[2:]
+        elif word.startswith("--"):
+            item = word[2:]
+        if item and "=" in item:
+            name, value = item.split("=", 1)
+            out[name.replace("-", "_")] = value
+        i += 1
+    return out
+
+
+def _quote_literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+class Connection:
+    def __init__(self, hub: Hub, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.hub = hub
+        self._reader = reader
+        self._writer = writer
+        self._framer = Reader()
+        self._out = bytearray()
+        self._registry = Registry()
+        self._skip_to_sync = False
+        self._reported: dict[str, str] = {}
+        self._shutdown: PgError | None = None
+        self.session: SessionEngine | None = None
+        self.pid = 0
+        self.secret = 0
+        self.task: asyncio.Task[Any] | None = None
+        peer = writer.get_extra_info("peername")
+        self.peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer or "local")
+        self._log = log.bind(peer=self.peer)
+        self._opened = time.perf_counter()
+        self._handlers: dict[type[FrontendMessage], Callable[[Any], Awaitable[None]]] = {
+            Query: self._on_query,
+            Parse: self._on_parse,
+            Bind: self._on_bind,
+            Describe: self._on_describe,
+            Execute: self._on_execute,
+            Close: self._on_close,
+            Sync: self._on_sync,
+            Flush: self._on_flush,
+            FunctionCall: self._on_function_call,
+            CopyData: self._ignore,
+            CopyDone: self._ignore,
+            CopyFail: self._ignore,
+        }
+
+    # -- lifecycle --------------------------------------------------------------------
+    async def run(self) -> None:
+        self.task = asyncio.current_task()
+        reason = "client"
+        try:
+            if await self._startup():
+                await self._serve()
+        except ClientGone:
+            reason = "gone"
+        except PgError as e:
+            reason = e.sqlstate
+            await self._send_fatal(e)
+        except asyncio.CancelledError:
+            if self._shutdown is None:
+                raise
+            reason = self._shutdown.sqlstate
+            self._out.clear()
+            await self._send_fatal(self._shutdown)
+        except Exception:
+            reason = "internal"
+            self._log.exception("conn.crashed")
+            await self._send_fatal(InternalError("internal error in the askgres wire layer", sqlstate="XX000"))
+        finally:
+            await self._cleanup(reason)
+
+    async def shutdown(self, error: PgError) -> None:
+        """Server shutdown: interrupt what runs, tell the client ``error``, close."""
+        self._shutdown = error
+        if self.session is not None:
+            self.session.cancel()
+        if self.task is not None and not self.task.done():
+            self.task.cancel()
+            await asyncio.wait([self.task], timeout=5)
+
+    def cancel_query(self) -> None:
+        if self.session is not None:
+            self.session.cancel()
+
+    async def _cleanup(self, reason: str) -> None:
+        self.hub.release(self)
+        session, self.session = self.session, None
+        if session is not None:
+            try:
+                await session.close()
+            except Exception:
+                self._log.exception("conn.session_close_failed")
+            self._log.info(
+                "conn.close", pid=self.pid, db=session.database, user=session.user, reason=reason,
+                s=round(time.perf_counter() - self._opened, 3),
+            )
+        self._writer.close()
+        try:
+            await asyncio.wait_for(self._writer.wait_closed(), timeout=5)
+        except (OSError, asyncio.TimeoutError):
+            pass
+
+    # -- bytes ------------------------------------------------------------------------
+    def send(self, msg: Message) -> None:
+        self._out += msg.encode()
+
+    async def flush(self) -> None:
+        if not self._out:
+            return
+        data = bytes(self._out)
+        self._out.clear()
+        try:
+            self._writer.write(data)
+            await self._writer.drain()
+        except (ConnectionError, OSError) as e:
+            raise ClientGone() from e
+
+    async def _send_fatal(self, error: PgError) -> None:
+        if error.severity not in ("FATAL", "PANIC"):
+            error.severity = "FATAL"
+        self.send(ErrorResponse.of(error))
+        try:
+            await asyncio.wait_for(self.flush(), timeout=5)
+        except (ClientGone, asyncio.TimeoutError):
+            pass
+
+    async def _next(self) -> FrontendMessage | StartupPacket | None:
+        """The next complete message; ``None`` at end of stream."""
+        while True:
+            msg = self._framer.read()
+            if msg is not None:
+                return msg
+            try:
+                data = await self._reader.read(READ_SIZE)
+            except (ConnectionError, OSError) as e:
+                raise ClientGone() from e
+            if not data:
+                if self._framer.buffered:
+                    self._log.info("conn.truncated", pid=self.pid, pending=self._framer.buffered)
+                return None
+            self._framer.feed(data)
+
+    # -- startup and authentication ---------------------------------------------------
+    async def _startup(self) -> bool:
+        msg = await self._next()
+        while isinstance(msg, (SSLRequest, GSSENCRequest)):
+            self._out += REFUSE_ENCRYPTION
+            await self.flush()
+            msg = await self._next()
+        if msg is None:
+            return False
+        if isinstance(msg, CancelRequest):
+            self.hub.cancel(msg.pid, msg.secret)
+            return False
+        if not isinstance(msg, StartupMessage):
+            raise ProtocolViolation("expected a startup packet")
+        if msg.major != 3:
+            error = FeatureNotSupported(
+                f"unsupported frontend protocol {msg.major}.{msg.minor}: server supports 3.0 to 3.0"
+            )
+            error.severity = "FATAL"
+            raise error
+        unknown = [k for k in msg.params if k.startswith("_pq_.")]
+        if msg.minor > 0 or unknown:
+            self.send(NegotiateProtocolVersion(minor=0, unrecognized=unknown))
+        user = msg.params.get("user")
+        if not user:
+            raise InvalidAuthorization("no PostgreSQL user name specified in startup packet")
+        database = msg.params.get("database") or user
+        self._log = self._log.bind(user=user, db=database)
+        self.pid, self.secret = self.hub.admit(self)
+        await self._authenticate(user)
+        self.send(AuthenticationOk())
+        self.session = self.hub.engine.open_session(database=database, user=user, is_admin=self.hub.auth.is_admin(user))
+        await self._apply_settings(startup_settings(msg.params))
+        self._reported = dict(self.session.parameter_status())
+        for name, value in self._reported.items():
+            self.send(ParameterStatus(name, value))
+        self.send(BackendKeyData(self.pid, self.secret))
+        self.send(ReadyForQuery(self.session.tx_status))
+        await self.flush()
+        self._log = self._log.bind(pid=self.pid)
+        self._log.info("conn.open")
+        return True
+
+    async def _authenticate(self, user: str) -> None:
+        if self.hub.auth.trust:
+            return
+        exchange = self.hub.auth.begin(user)
+        self.send(AuthenticationSASL(list(exchange.mechanisms)))
+        await self.flush()
+        initial = SASLInitialResponse.of(await self._password_message())
+        self.send(AuthenticationSASLContinue(exchange.server_first(initial.mechanism, initial.data)))
+        await self.flush()
+        final = SASLResponse.of(await self._password_message())
+        self.send(AuthenticationSASLFinal(exchange.server_final(final.data)))
+
+    async def _password_message(self) -> PasswordMessage:
+        msg = await self._next()
+        if msg is None:
+            raise ClientGone()
+        if not isinstance(msg, PasswordMessage):
+            raise ProtocolViolation(f"expected SASL response, got message type {msg.type!r}")
+        return msg
+
+    async def _apply_settings(self, settings: dict[str, str]) -> None:
+        """Startup parameters become session settings, as if SET (unknown ones are
+        ignored with a log line, not refused)."""
+        assert self.session is not None
+        for name, value in settings.items():
+            if not name.replace("_", "").isalnum():
+                continue
+            try:
+                await self.session.run_simple(f"SET {name} TO {_quote_literal(value)}")
+            except PgError as e:
+                self._log.info("conn.startup_setting_ignored", name=name, value=value, error=e.message)
+
+    # -- the message loop -------------------------------------------------------------
+    async def _serve(self) -> None:
+        while True:
+            try:
+                msg = await self._next()
+            except PgError as e:
+                if e.severity in ("FATAL", "PANIC"):
+                    raise
+                await self._fail(e, e.context.get("message_type"))
+                continue
+            if msg is None or isinstance(msg, Terminate):
+                return
+            if self._skip_to_sync and not isinstance(msg, Sync):
+                continue
+            handler = self._handlers.get(type(msg))
+            if handler is None:
+                raise ProtocolViolation(f"unexpected message type {msg.type!r} after startup")
+            try:
+                await handler(msg)
+            except PgError as e:
+                if e.severity in ("FATAL", "PANIC"):
+                    raise
+                await self._fail(e, msg.type)
+            except (ClientGone, asyncio.CancelledError):
+                raise
+            except Exception as e:
+                self._log.exception("conn.handler_failed", message=type(msg).__name__)
+                await self._fail(InternalError(f"internal error: {e}"), msg.type)
+
+    async def _fail(self, error: PgError, message_type: bytes | None) -> None:
+        """An ERROR: report it; in the extended protocol skip to Sync, in the simple one
+        the query is over."""
+        self.send(ErrorResponse.of(error))
+        if message_type in (Query.type, FunctionCall.type):
+            await self._ready()
+        else:
+            self._skip_to_sync = True
+
+    async def _ready(self) -> None:
+        """ParameterStatus for settings that changed, then ReadyForQuery, flushed."""
+        assert self.session is not None
+        now = self.session.parameter_status()
+        if now != self._reported:
+            for name, value in now.items():
+                if self._reported.get(name) != value:
+                    self.send(ParameterStatus(name, value))
+            self._reported = dict(now)
+        self.send(ReadyForQuery(self.session.tx_status))
+        await self.flush()
+
+    # -- simple query -----------------------------------------------------------------
+    async def _on_query(self, msg: Query) -> None:
+        assert self.session is not None
+        self._registry.drop_unnamed()
+        t0 = time.perf_counter()
+        error: PgError | None = None
+        outcomes: list[Outcome] = []
+        try:
+            outcomes = await self.session.run_simple(msg.sql)
+        except PgError as e:
+            error = e
+            outcomes = list(e.context.get("done") or [])
+        rows = 0
+        try:
+            for outcome in outcomes:
+                rows += await self._send_outcome(outcome)
+            if not outcomes and error is None:
+                self.send(EmptyQueryResponse())
+        except PgError as e:
+            error = e
+        if error is not None:
+            self.send(ErrorResponse.of(error))
+        self._log_query(t0, rows, outcomes[-1].tag if outcomes else "", error)
+        await self._ready()
+
+    async def _send_outcome(self, outcome: Outcome) -> int:
+        """One statement's answer in the simple protocol (text format)."""
+        if outcome.is_empty:
+            self.send(EmptyQueryResponse())
+            return 0
+        if outcome.copy_out:
+            return await self._send_copy(outcome)
+        sent = 0
+        if outcome.columns is not None:
+            self.send(RowDescription.of(outcome.columns))
+            encoder = RowEncoder(outcome.columns)
+            sent, _ = await self._stream(RowSource(outcome.rows), encoder.encode, 0)
+        self._finish(outcome, sent)
+        return sent
+
+    def _finish(self, outcome: Outcome, sent: int) -> None:
+        for notice in outcome.notices:
+            self.send(NoticeResponse.of(notice))
+        self.send(CommandComplete(command_tag(outcome.tag, outcome.columns, sent)))
+
+    async def _send_copy(self, outcome: Outcome) -> int:
+        columns = outcome.columns or []
+        self.send(CopyOutResponse(FORMAT_TEXT, [FORMAT_TEXT] * len(columns)))
+        sent, _ = await self._stream(RowSource(outcome.rows), CopyRowEncoder(columns).encode, 0)
+        self.send(CopyDone())
+        for notice in outcome.notices:
+            self.send(NoticeResponse.of(notice))
+        self.send(CommandComplete(outcome.tag if outcome.tag.startswith("COPY") else f"COPY {sent}"))
+        return sent
+
+    async def _stream(self, source: RowSource, encode: Callable[[Any], bytes], limit: int) -> tuple[int, bool]:
+        """Send up to ``limit`` rows (0: all). Returns (rows sent, source exhausted)."""
+        sent = 0
+        while limit == 0 or sent < limit:
+            want = ROW_CHUNK if limit == 0 else min(ROW_CHUNK, limit - sent)
+            chunk = await source.take(want)
+            out = self._out
+            for row in chunk:
+                out += encode(row)
+            sent += len(chunk)
+            if len(chunk) < want:
+                return sent, True
+            if len(out) >= FLUSH_AT:
+                await self.flush()
+            else:
+                await asyncio.sleep(0)
+        return sent, False
+
+    def _log_query(self, t0: float, rows: int, tag: str, error: PgError | None) -> None:
+        ms = round((time.perf_counter() - t0) * 1000, 3)
+        if error is None:
+            self._log.info("query", ms=ms, rows=rows, tag=tag)
+        else:
+            self._log.info("query", ms=ms, rows=rows, tag=tag, error=error.sqlstate, message=error.message)
+
+    async def _on_function_call(self, msg: FunctionCall) -> None:
+        raise FeatureNotSupported("the fast-path function call interface is not supported")
+
+    async def _ignore(self, msg: FrontendMessage) -> None:
+        """CopyData/CopyDone/CopyFail outside COPY FROM STDIN are ignored (as PostgreSQL
+        does, so that a client's error recovery works)."""
+
+    # -- extended query ---------------------------------------------------------------
+    async def _on_parse(self, msg: Parse) -> None:
+        assert self.session is not None
+        if msg.name and msg.name in self._registry.statements:
+            raise PgError(f'prepared statement "{msg.name}" already exists', sqlstate="42P05")
+        prepared = await self.session.prepare(msg.sql, declared_type_names(msg.param_oids))
+        self._registry.add_statement(msg.name, Statement.of(prepared, msg.param_oids))
+        self.send(ParseComplete())
+
+    async def _on_bind(self, msg: Bind) -> None:
+        stmt = self._registry.statement(msg.statement)
+        if msg.portal and msg.portal in self._registry.portals:
+            raise PgError(f'portal "{msg.portal}" already exists', sqlstate="42P03")
+        n = len(stmt.param_oids)
+        if len(msg.params) != n:
+            raise PgError(
+                f'bind message supplies {len(msg.params)} parameters, but prepared statement "{msg.statement}" '
+                f"requires {n}",
+                sqlstate="08P01",
+            )
+        formats = expand_formats(msg.param_formats, n, what="parameter")
+        params = decode_params(stmt.param_oids, formats, msg.params)
+        columns = stmt.prepared.columns or []
+        result_formats = expand_formats(msg.result_formats, len(columns), what="result")
+        self._registry.add_portal(msg.portal, Portal(stmt, params, result_formats))
+        self.send(BindComplete())
+
+    async def _on_describe(self, msg: Describe) -> None:
+        if msg.target == TARGET_STATEMENT:
+            stmt = self._registry.statement(msg.name)
+            self.send(ParameterDescription(stmt.param_oids))
+            columns = None if stmt.prepared.is_empty else stmt.prepared.columns
+            self.send(RowDescription.of(columns) if columns is not None else NoData())
+            return
+        portal = self._registry.portal(msg.name)
+        if portal.columns is None or portal.statement.prepared.is_empty:
+            self.send(NoData())
+        else:
+            self.send(RowDescription.of(portal.columns, portal.result_formats))
+
+    async def _on_execute(self, msg: Execute) -> None:
+        assert self.session is not None
+        portal = self._registry.portal(msg.portal)
+        t0 = time.perf_counter()
+        first = portal.outcome is None
+        if portal.outcome is None:
+            try:
+                outcome = await self.session.execute(portal.statement.prepared, portal.params)
+            except PgError as e:
+                self._registry.portals.pop(msg.portal, None)
+                self._log_query(t0, 0, "", e)
+                raise
+            portal.outcome = outcome
+            portal.source = RowSource(outcome.rows)
+            if outcome.columns is not None and len(outcome.columns) != len(portal.result_formats):
+                # the engine learnt the columns only by running it: one format for all
+                fmt = portal.result_formats[0] if portal.result_formats else FORMAT_TEXT
+                portal.result_formats = [fmt] * len(outcome.columns)
+            portal.columns = outcome.columns
+        outcome = portal.outcome
+        assert portal.source is not None
+        if outcome.is_empty or portal.statement.prepared.is_empty:
+            self.send(EmptyQueryResponse())
+            return
+        if portal.done:
+            self.send(CommandComplete(command_tag(outcome.tag, outcome.columns, 0)))
+            return
+        if outcome.copy_out:
+            sent = await self._send_copy(outcome)
+            portal.done = True
+            self._log_query(t0, sent, outcome.tag, None)
+            return
+        sent = 0
+        if outcome.columns is not None:
+            encoder = RowEncoder(outcome.columns, portal.result_formats)
+            sent, exhausted = await self._stream(portal.source, encoder.encode, msg.max_rows)
+            if msg.max_rows and sent == msg.max_rows and not exhausted:
+                self.send(PortalSuspended())
+                if first:
+                    self._log_query(t0, sent, "suspended", None)
+                return
+        portal.done = True
+        self._finish(outcome, sent)
+        if first:
+            self._log_query(t0, sent, outcome.tag, None)
+
+    async def _on_close(self, msg: Close) -> None:
+        if msg.target == TARGET_STATEMENT:
+            self._registry.statements.pop(msg.name, None)
+        else:
+            self._registry.portals.pop(msg.name, None)
+        self.send(CloseComplete())
+
+    async def _on_sync(self, msg: Sync) -> None:
+        assert self.session is not None
+        self._skip_to_sync = False
+        if self.session.tx_status == "I":
+            self._registry.end_transaction()
+        await self._ready()
+
+    async def _on_flush(self, msg: Flush) -> None:
+        await self.flush()

@@ -1,0 +1,183 @@
+"""The asyncio server: listens, accepts, hands each client to a
+:class:`gateway.connection.Connection`, keeps the cancel keys, and shuts down cleanly.
+
+``run_server(settings)`` is the blocking entry of ``askgres serve`` (SIGINT/SIGTERM stop
+it); :class:`Server` is the same thing usable in-process::
+
+    server = Server(settings)
+    port = await server.start()      # settings.port == 0 picks a free port
+    ...
+    await server.stop()
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import signal
+from typing import Any
+
+import structlog
+
+from gateway.api import Asker, Engine
+from gateway.auth import Authenticator, UnsafeListenAddress, check_listen_address
+from gateway.config import Settings
+from gateway.connection import Connection
+from gateway.errors import AdminShutdown, TooManyConnections
+
+log = structlog.get_logger("askgres.server")
+
+
+def make_asker(settings: Settings, backends: dict[str, Any]) -> Asker | None:
+    """The ask pipeline, when :mod:`nl2sql` provides one."""
+    try:
+        from nl2sql.service import AskService
+    except ImportError:
+        log.warning("server.no_ask_pipeline")
+        return None
+    asker: Asker = AskService(settings, backends)
+    return asker
+
+
+def make_engine(settings: Settings) -> tuple[Engine, dict[str, Any]]:
+    """Open the backends named by ``settings`` (building the demo when none are) and the
+    SQL engine over them. Blocking: run it in a thread."""
+    from connectors.registry import open_backends
+    from gateway.engine import GatewayEngine
+
+    backends = open_backends(settings)
+    engine: Engine = GatewayEngine(settings, backends, asker=make_asker(settings, backends))
+    return engine, backends
+
+
+class Server:
+    """The gateway's listener. ``engine`` may be given (tests, embedding); otherwise
+    :meth:`start` opens the configured backends and builds the engine."""
+
+    def __init__(self, settings: Settings, *, engine: Engine | None = None) -> None:
+        self.settings = settings
+        self._engine = engine
+        self._backends: dict[str, Any] = {}
+        self.auth = Authenticator(settings.users)
+        self._server: asyncio.Server | None = None
+        self._conns: set[Connection] = set()
+        self._keys: dict[tuple[int, int], Connection] = {}
+        self._admitted = 0
+        self._stopped = asyncio.Event()
+        self.port: int | None = None
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            raise RuntimeError("server not started")
+        return self._engine
+
+    async def start(self) -> int:
+        """Check the listen address, open the engine, listen. Returns the bound port."""
+        check_listen_address(self.settings.host, self.settings.users)
+        if self._engine is None:
+            self._engine, self._backends = await asyncio.to_thread(make_engine, self.settings)
+        self._server = await asyncio.start_server(
+            self._on_client, host=self.settings.host, port=self.settings.port, backlog=1024, reuse_address=True
+        )
+        self.port = int(self._server.sockets[0].getsockname()[1])
+        log.info(
+            "server.listening", host=self.settings.host, port=self.port, databases=self.engine.databases(),
+            auth="trust" if self.auth.trust else "scram-sha-256", max_connections=self.settings.max_connections,
+        )
+        return self.port
+
+    async def serve_forever(self) -> None:
+        """Until :meth:`stop` is called."""
+        await self._stopped.wait()
+
+    async def stop(self) -> None:
+        """Close the listener, tell every client 57P01, close the engine and backends."""
+        if self._stopped.is_set():
+            return
+        self._stopped.set()
+        log.info("server.stopping", connections=len(self._conns))
+        if self._server is not None:
+            self._server.close()
+        conns = list(self._conns)
+        if conns:
+            await asyncio.gather(
+                *(c.shutdown(AdminShutdown("terminating connection due to administrator command")) for c in conns),
+                return_exceptions=True,
+            )
+        if self._server is not None:
+            try:
+                await asyncio.wait_for(self._server.wait_closed(), timeout=5)
+            except asyncio.TimeoutError:
+                log.warning("server.close_timeout")
+        if self._engine is not None:
+            try:
+                await self._engine.close()
+            except Exception:
+                log.exception("server.engine_close_failed")
+        for backend in self._backends.values():
+            try:
+                await asyncio.to_thread(backend.close)
+            except Exception:
+                log.exception("server.backend_close_failed", db=getattr(backend, "name", "?"))
+        log.info("server.stopped")
+
+    # -- the Hub a connection talks to ------------------------------------------------
+    def admit(self, conn: Connection) -> tuple[int, int]:
+        if self._admitted >= self.settings.max_connections:
+            raise TooManyConnections("sorry, too many clients already")
+        self._admitted += 1
+        while True:
+            key = (secrets.randbits(31) or 1, secrets.randbits(31))
+            if key not in self._keys:
+                break
+        self._keys[key] = conn
+        return key
+
+    def release(self, conn: Connection) -> None:
+        if self._keys.pop((conn.pid, conn.secret), None) is conn:
+            self._admitted -= 1
+
+    def cancel(self, pid: int, secret: int) -> None:
+        conn = self._keys.get((pid, secret))
+        log.info("server.cancel_request", pid=pid, found=conn is not None)
+        if conn is not None:
+            conn.cancel_query()
+
+    async def _on_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self._stopped.is_set():
+            writer.close()
+            return
+        conn = Connection(self, reader, writer)
+        self._conns.add(conn)
+        try:
+            await conn.run()
+        finally:
+            self._conns.discard(conn)
+
+
+async def serve(settings: Settings) -> None:
+    """Run until SIGINT or SIGTERM."""
+    server = Server(settings)
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await server.start()
+        await stop.wait()
+        log.info("server.signal")
+    finally:
+        await server.stop()
+
+
+def run_server(settings: Settings) -> None:
+    """Blocking entry of ``askgres serve``."""
+    try:
+        asyncio.run(serve(settings))
+    except UnsafeListenAddress as e:
+        log.error("server.refused", host=settings.host, reason=str(e))
+        raise SystemExit(f"askgres: {e}") from None
+    except OSError as e:
+        log.error("server.listen_failed", host=settings.host, port=settings.port, error=str(e))
+        raise SystemExit(f"askgres: cannot listen on {settings.host}:{settings.port}: {e}") from None
