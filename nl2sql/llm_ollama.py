@@ -57,7 +57,12 @@ class OllamaGenerator:
         calls = 1 if temperature <= 0 else n
         out: list[str] = []
         for i in range(calls):
-            options: dict[str, Any] = {"temperature": temperature, "num_predict": max_tokens, "stop": list(stop)}
+            options: dict[str, Any] = {
+                "temperature": temperature,
+                "num_predict": max_tokens,
+                "stop": list(stop),
+                "repeat_penalty": 1.0,  # SQL repeats names by nature; as the embedded backend
+            }
             if seed is not None:
                 options["seed"] = seed + i
             out.append(self._generate(prompt, options))

@@ -54,7 +54,7 @@ class _Model:
         meta: dict[str, str] = dict(self.llm.metadata or {})
         self.metadata = meta
         self.family = meta.get("general.architecture", "unknown")
-        self.template = meta.get("tokenizer.chat_template", "")
+        self.template = meta.get("tokenizer.chat_template") or (GEMMA_TEMPLATE if self.family.startswith("gemma") else "")
 
     def details(self) -> dict[str, Any]:
         return {
@@ -272,6 +272,8 @@ class _Handler(BaseHTTPRequestHandler):
         start = time.perf_counter_ns()
         tokens = llm.tokenize(text.encode(), add_bos=True, special=True)
         kwargs = _sampling(options, prompt_tokens=len(tokens), n_ctx=llm.n_ctx())
+        if not raw or key == "message":
+            kwargs["stop"] = [*kwargs["stop"], "<end_of_turn>"]
 
         def wrap(piece: str) -> dict[str, Any]:
             content: Any = {"role": "assistant", "content": piece} if key == "message" else piece
@@ -327,22 +329,44 @@ def _collect(parts: Iterator[dict[str, Any]], *, key: str) -> dict[str, Any]:
     return final
 
 
-def _apply_template(model: _Model, messages: list[dict[str, str]]) -> str:
-    """The model's own chat template (from the GGUF) applied to ``messages``, ending
-    where the assistant's turn begins."""
-    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+# Ollama's gemma3 template (Go text/template), reported by /api/show and applied below.
+GEMMA_TEMPLATE = """{{- range $i, $_ := .Messages }}
+{{- $last := eq (len (slice $.Messages $i)) 1 }}
+{{- if or (eq .Role "user") (eq .Role "system") }}<start_of_turn>user
+{{ .Content }}<end_of_turn>
+{{ if $last }}<start_of_turn>model
+{{ end }}
+{{- else if eq .Role "assistant" }}<start_of_turn>model
+{{ .Content }}{{ if not $last }}<end_of_turn>
+{{ end }}
+{{- end }}
+{{- end }}"""
 
-    if not model.template:
-        return "".join(f"{m['role']}: {m['content']}\n" for m in messages) + "assistant: "
+
+def _apply_template(model: _Model, messages: list[dict[str, str]]) -> str:
+    """The chat template applied to ``messages``, ending where the assistant's turn begins:
+    the GGUF's own Jinja template when it has one, else Gemma's turn format (what Ollama's
+    gemma3 Modelfile uses: system and user turns as ``user``, assistant as ``model``)."""
     llm = model.llm
-    formatter = Jinja2ChatFormatter(
-        template=model.template,
-        eos_token=llm.detokenize([llm.token_eos()]).decode(errors="ignore"),
-        bos_token=llm.detokenize([llm.token_bos()]).decode(errors="ignore"),
-    )
-    prompt = formatter(messages=messages).prompt  # type: ignore[arg-type]
     bos = llm.detokenize([llm.token_bos()]).decode(errors="ignore")
-    # tokenize() adds BOS itself; drop the template's copy so it is not doubled.
+    if model.template and model.template != GEMMA_TEMPLATE:
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        formatter = Jinja2ChatFormatter(
+            template=model.template,
+            eos_token=llm.detokenize([llm.token_eos()]).decode(errors="ignore"),
+            bos_token=bos,
+        )
+        prompt = formatter(messages=messages).prompt  # type: ignore[arg-type]
+    elif model.family.startswith("gemma"):
+        turns = []
+        for m in messages:
+            role = "model" if m["role"] == "assistant" else "user"
+            turns.append(f"<start_of_turn>{role}\n{m['content']}<end_of_turn>\n")
+        prompt = "".join(turns) + "<start_of_turn>model\n"
+    else:
+        prompt = "".join(f"{m['role']}: {m['content']}\n" for m in messages) + "assistant: "
+    # tokenize() adds BOS itself; drop a template's copy so it is not doubled.
     return prompt[len(bos):] if bos and prompt.startswith(bos) else prompt
 
 
