@@ -82,10 +82,22 @@ class ScramExchange:
         if client_first is None:
             raise ProtocolViolation("malformed SCRAM message (empty message)")
         try:
-            self._server.set_client_first(client_first.decode())
+            self._set_client_first(client_first.decode())
             return str(self._server.get_server_first()).encode()
         except (ScramException, UnicodeDecodeError, KeyError, ValueError) as e:
             raise ProtocolViolation("malformed SCRAM message", detail=str(e)) from None
+
+    def _set_client_first(self, message: str) -> None:
+        """libpq sends an empty user name (``n,,n=,r=...``), which scramp's parser
+        refuses. Parse with a placeholder name, then put back the bare message the client
+        sent: the proofs are computed over it."""
+        header_end = message.find(",", message.find(",") + 1)
+        bare = message[header_end + 1 :]
+        if header_end < 0 or not bare.startswith("n=,"):
+            self._server.set_client_first(message)
+            return
+        self._server.set_client_first(message[: header_end + 1] + "n=*," + bare[3:])
+        self._server.client_first_bare = bare
 
     def server_final(self, client_final: bytes) -> bytes:
         try:

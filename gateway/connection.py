@@ -208,6 +208,8 @@ class Connection:
                 "conn.close", pid=self.pid, db=session.database, user=session.user, reason=reason,
                 s=round(time.perf_counter() - self._opened, 3),
             )
+        elif reason != "client":
+            self._log.info("conn.refused", reason=reason)
         self._writer.close()
         try:
             await asyncio.wait_for(self._writer.wait_closed(), timeout=5)

@@ -16,7 +16,7 @@ def configure_logging(*, json: bool = False, level: str = "info") -> None:
         structlog.processors.TimeStamper(fmt="iso"),
     ]
     renderer: structlog.types.Processor = (
-        structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
+        structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False, exception_formatter=structlog.dev.plain_traceback)
     )
     structlog.configure(
         processors=[*processors, renderer],
