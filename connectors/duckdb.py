@@ -134,7 +134,7 @@ class DuckdbConnection:
         if stmt.type == ST.TRANSACTION:
             verb = stmt.query.lstrip().split(None, 1)[0].upper() if stmt.query.strip() else ""
             if verb in ("BEGIN", "START") and not self._in_txn:
-                self._cur.execute("BEGIN TRANSACTION")
+                self._begin()
                 self._in_txn = True
             elif verb in ("COMMIT", "END", "ROLLBACK", "ABORT") and self._in_txn:
                 self._rollback()
@@ -143,11 +143,17 @@ class DuckdbConnection:
             raise E.ReadOnlyTransaction(f"cannot execute {stmt.type.name} in a read-only transaction")
         if self._in_txn:
             return self._run(stmt, params, timeout, max_rows)
-        self._cur.execute("BEGIN TRANSACTION")
+        self._begin()
         try:
             return self._run(stmt, params, timeout, max_rows)
         finally:
-            self._cur.execute("ROLLBACK")
+            self._rollback()
+
+    def _begin(self) -> None:
+        try:
+            self._cur.execute("BEGIN TRANSACTION")
+        except duckdb.Error as e:
+            raise translate_error(e) from e
 
     def _rollback(self) -> None:
         self._in_txn = False

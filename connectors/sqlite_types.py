@@ -155,39 +155,57 @@ def describe(
 
 def fit(pg: str | None, values: tuple[Any, ...]) -> tuple[str, tuple[Any, ...]]:
     """A column's type and values: the declared type when the values fit it (converted
-    where needed), else a type inferred from the values."""
-    present = [v for v in values if v is not None]
+    where needed), else a type inferred from the values. Set-based, so that wide results
+    cost little: SQLite gives only None, int, float, str and bytes."""
+    kinds = set(map(type, values))
+    kinds.discard(_NONE)
     if pg is not None:
-        fitted = _fit_declared(pg, values, present)
+        fitted = _fit_declared(pg, values, kinds)
         if fitted is not None:
             return fitted
-    inferred = pg_type_of_values(present)
-    if inferred == "text" and any(not isinstance(v, str) for v in present):
-        return "text", tuple(v if v is None or isinstance(v, str) else _to_text(v) for v in values)
-    return inferred, values
+    if not kinds:
+        return "text", values
+    if kinds == {int}:
+        return _int_type(values, "int8"), values
+    if kinds <= {int, float}:
+        return "float8", values
+    if kinds == {bytes}:
+        return "bytea", values
+    if kinds == {str}:
+        return "text", values
+    if len(kinds) == 1:
+        return pg_type_of_values(values), values
+    return "text", tuple(v if v is None or isinstance(v, str) else _to_text(v) for v in values)
 
 
-def _fit_declared(
-    pg: str, values: tuple[Any, ...], present: list[Any]
-) -> tuple[str, tuple[Any, ...]] | None:
+_NONE = type(None)
+
+
+def _int_type(values: tuple[Any, ...], declared: str) -> str:
+    """The narrowest of int2/int4/int8 (not narrower than ``declared``) holding every value."""
+    present = [v for v in values if v is not None] if None in values else values
+    if not present:
+        return declared
+    lo, hi = min(present), max(present)
+    for name in ("int2", "int4", "int8"):
+        bound = _INT_RANGE[name]
+        if bound >= _INT_RANGE[declared] and -bound <= lo and hi < bound:
+            return name
+    return "numeric"
+
+
+def _fit_declared(pg: str, values: tuple[Any, ...], kinds: set[type]) -> tuple[str, tuple[Any, ...]] | None:
     if pg in INT_TYPES:
-        if not all(type(v) is int for v in present):
-            return None
-        widest = max((abs(v) + (v >= 0) for v in present), default=0)
-        for name in ("int2", "int4", "int8"):
-            if _INT_RANGE[name] >= _INT_RANGE[pg] and widest <= _INT_RANGE[name]:
-                return name, values
-        return "numeric", values
+        return (_int_type(values, pg), values) if kinds <= {int} else None
     if pg in ("float4", "float8", "numeric"):
-        ok = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in present)
-        return (pg, values) if ok else None
+        return (pg, values) if kinds <= {int, float} else None
     if pg == "bool":
-        if all(v in (0, 1) and type(v) is int for v in present):
+        if kinds <= {int} and set(values) <= {0, 1, None}:
             return "bool", tuple(None if v is None else bool(v) for v in values)
         return None
     if pg == "bytea":
-        return (pg, values) if all(isinstance(v, bytes) for v in present) else None
-    if not all(isinstance(v, str) for v in present):
+        return (pg, values) if kinds <= {bytes} else None
+    if not kinds <= {str}:
         return None
     parse = _PARSERS.get(pg)
     if parse is None:  # text, varchar, json, uuid, interval...: text values are fine

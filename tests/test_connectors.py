@@ -73,8 +73,8 @@ def db_path(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, Path]:
         conn.execute(stmt)
     for row in ARTISTS:
         conn.execute("INSERT INTO artist VALUES (?, ?, ?, ?, ?, ?)", row)
-    for row in ALBUMS:
-        conn.execute("INSERT INTO album VALUES (?, ?, ?, ?, ?, ?)", row)
+    for album in ALBUMS:
+        conn.execute("INSERT INTO album VALUES (?, ?, ?, ?, ?, ?)", album)
     conn.close()
     backend.close()
     return kind, path
@@ -322,6 +322,22 @@ def test_read_only_session_cannot_escape(backend: Backend, tmp_path: Path) -> No
     finally:
         ro.close()
     assert not (tmp_path / "out.csv").exists()
+
+
+def test_read_only_session_survives_cancel_and_errors(backend: Backend) -> None:
+    ro = backend.connect(read_only=True)
+    try:
+        with pytest.raises(QueryCanceled):
+            ro.execute(LONG_QUERY, timeout=0.3)
+        assert ro.execute("SELECT count(*) FROM album").rows == [(3,)]
+        ro.execute("BEGIN")
+        with pytest.raises(PgError) as info:
+            ro.execute("SELECT * FROM nope")
+        assert info.value.sqlstate == "42P01"
+        ro.execute("ROLLBACK")
+        assert ro.execute("SELECT count(*) FROM artist").rows == [(3,)]
+    finally:
+        ro.close()
 
 
 def test_read_only_backend_refuses_writes(db_path: tuple[str, Path]) -> None:
