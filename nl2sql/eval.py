@@ -345,7 +345,7 @@ def load_examples(path: Path, *, database: str | None) -> list[tuple[str, str, s
 @click.option("--examples", "examples_file", type=click.Path(path_type=Path, exists=True, dir_okay=False), default=None,
               help="JSONL of {question, sql} pairs indexed as approved examples first (implies --fresh).")
 @click.option("--fresh", is_flag=True, default=False,
-              help="Use a temporary, empty state (no approved examples, the base model) instead of the data directory.")
+              help="Use a temporary, empty state (no approved examples) instead of the data directory; the model stays the one in use.")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
               help="Override an [ask] setting for this run, e.g. --set tables_k=0 (repeatable).")
 @click.option("--json", "as_json", is_flag=True, default=False, help="Print the report (with every case) as JSON.")

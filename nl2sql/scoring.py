@@ -31,6 +31,7 @@ MAX_PERMUTATIONS = 5000
 """Column permutations tried at most (only reached by wide results of look-alike columns)."""
 
 _ORDER_BY = re.compile(r"\border\s+by\b", re.IGNORECASE)
+_QUERY_START = re.compile(r"^\s*(\(|select\b|with\b|from\b|values\b|table\b)", re.IGNORECASE)
 
 
 class GoldSqlError(PgError):
@@ -132,6 +133,8 @@ def gold_is_ordered(sql: str, *, dialect: str = "sqlite") -> bool:
     An ORDER BY only inside a subquery (``... WHERE x = (SELECT ... ORDER BY ... LIMIT 1)``)
     does not order the result. Falls back to a text search when sqlglot cannot parse it.
     """
+    if not _QUERY_START.match(sql):  # CALL, PRAGMA, DESCRIBE...: not worth a parse (and its warning)
+        return bool(_ORDER_BY.search(sql))
     try:
         tree = sqlglot.parse_one(sql, read=dialect)
     except sqlglot.errors.SqlglotError:
