@@ -1,0 +1,321 @@
+"""Types without executing: parameter types for Parse when the client declared none
+(asyncpg and pgjdbc rely on them), and result column types from the introspected schema
+(SQLite reports none of its own).
+
+Rules for a ``$n`` the client left untyped, from its place in the statement:
+compared with a column (``=``, ``<``, ``IN``, ``BETWEEN``, ``LIKE``, ``SET col =``,
+``INSERT (col) VALUES``) -> that column's type; ``LIMIT``/``OFFSET`` -> int8;
+``$n::type`` -> type; arithmetic with an integer -> int8, with a numeric or float ->
+numeric/float8; anything else -> text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlglot import exp
+
+from connectors.base import Column, SchemaInfo, TableInfo
+from gateway.pgtypes import TYPES, normalize
+
+_INTS = {"int2", "int4", "int8"}
+_NUMS = _INTS | {"numeric", "float4", "float8"}
+
+
+class SchemaIndex:
+    """Fast lookups over one introspected schema."""
+
+    def __init__(self, schema: SchemaInfo | None) -> None:
+        self.schema = schema
+        self.tables: dict[str, TableInfo] = {t.name.lower(): t for t in (schema.tables if schema else [])}
+        by_col: dict[str, set[str]] = {}
+        for t in self.tables.values():
+            for c in t.columns:
+                by_col.setdefault(c.name.lower(), set()).add(c.pg_type)
+        # a column name every table agrees on the type of
+        self.unique_col_type = {k: next(iter(v)) for k, v in by_col.items() if len(v) == 1}
+
+    def table(self, name: str) -> TableInfo | None:
+        return self.tables.get(name.lower())
+
+    def column_type(self, table: str | None, column: str) -> str | None:
+        if table:
+            t = self.table(table)
+            c = t.column(column) if t else None
+            return c.pg_type if c else None
+        return self.unique_col_type.get(column.lower())
+
+
+class _Scope:
+    """Tables named in a statement: alias or name (lower case) -> table name."""
+
+    def __init__(self, tree: exp.Expression, index: SchemaIndex) -> None:
+        self.index = index
+        self.aliases: dict[str, str] = {}
+        self.order: list[tuple[str, str]] = []  # (alias, table) in FROM order
+        for t in tree.find_all(exp.Table):
+            if not isinstance(t.this, exp.Identifier):
+                continue
+            name = t.name
+            alias = (t.alias or name).lower()
+            self.aliases[alias] = name
+            self.aliases.setdefault(name.lower(), name)
+            self.order.append((alias, name))
+
+    def column(self, col: exp.Column) -> tuple[str | None, str | None]:
+        """(table name, pg type) of a column reference."""
+        if col.table:
+            table = self.aliases.get(col.table.lower(), col.table)
+            return table, self.index.column_type(table, col.name)
+        for _, table in self.order:
+            t = self.index.table(table)
+            if t is not None and t.column(col.name) is not None:
+                return t.name, self.index.column_type(t.name, col.name)
+        return None, self.index.column_type(None, col.name)
+
+
+def _declared(p: str | None) -> str | None:
+    if p is None:
+        return None
+    low = p.strip().lower()
+    if low in ("", "unknown", "0"):
+        return None
+    return normalize(low)
+
+
+def infer_param_types(tree: exp.Expression, declared: Sequence[str | None], index: SchemaIndex) -> list[str]:
+    """One PostgreSQL type name per ``$1..$n`` (n = the largest number used or declared)."""
+    params = [p for p in tree.find_all(exp.Parameter) if _number(p) is not None]
+    count = max([_number(p) or 0 for p in params] + [len(declared)])
+    out: list[str | None] = [_declared(declared[i]) if i < len(declared) else None for i in range(count)]
+    scope = _Scope(tree, index)
+    for p in params:
+        n = (_number(p) or 1) - 1
+        if out[n] is not None:
+            continue
+        guess = _from_context(p, scope)
+        if guess is not None:
+            out[n] = guess
+    return [t or "text" for t in out]
+
+
+def _number(p: exp.Parameter) -> int | None:
+    this = p.this
+    if isinstance(this, exp.Literal) and not this.is_string:
+        return int(this.this)
+    if isinstance(this, (exp.Var, exp.Identifier)) and str(this.this).isdigit():
+        return int(this.this)
+    return None
+
+
+_COMPARE = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.Like, exp.ILike, exp.NullSafeEQ,
+            exp.NullSafeNEQ, exp.Is)
+_ARITH = (exp.Add, exp.Sub, exp.Mul, exp.Div, exp.Mod)
+
+
+def _from_context(node: exp.Expression, scope: _Scope) -> str | None:  # noqa: C901 - one rule per context
+    child = node
+    parent = node.parent
+    while isinstance(parent, exp.Paren):
+        child, parent = parent, parent.parent
+    if parent is None:
+        return None
+    if isinstance(parent, exp.Cast) and isinstance(parent.to, exp.DataType):
+        return normalize(parent.to.sql("postgres"))
+    if isinstance(parent, (exp.Limit, exp.Offset, exp.Fetch)):
+        return "int8"
+    if isinstance(parent, _COMPARE):
+        other = parent.expression if parent.this is child else parent.this
+        t = type_of(other, scope)
+        return _widen(t) if t else None
+    if isinstance(parent, exp.In):
+        if parent.this is child:
+            exprs = parent.expressions
+            return type_of(exprs[0], scope) if exprs else None
+        return type_of(parent.this, scope)
+    if isinstance(parent, exp.Between):
+        return type_of(parent.this, scope) if parent.this is not child else type_of(parent.args["low"], scope)
+    if isinstance(parent, _ARITH):
+        other = parent.expression if parent.this is child else parent.this
+        t = type_of(other, scope)
+        if t in _INTS:
+            return "int8"
+        if t in ("numeric", "float4", "float8"):
+            return t
+        return _from_context(parent, scope)
+    if isinstance(parent, exp.Neg):
+        return _from_context(parent, scope)
+    if isinstance(parent, exp.Tuple) and isinstance(parent.parent, exp.Values):
+        return _insert_column_type(parent, child, scope)
+    if isinstance(parent, exp.Values):
+        return None
+    if isinstance(parent, exp.Coalesce):
+        for e in [parent.this, *parent.expressions]:
+            if e is not child:
+                t = type_of(e, scope)
+                if t:
+                    return t
+    return None
+
+
+def _widen(t: str) -> str:
+    """A parameter compared with a column takes the column's type (varchar -> text)."""
+    return "text" if t in ("varchar", "bpchar", "name") else t
+
+
+def _insert_column_type(row: exp.Tuple, child: exp.Expression, scope: _Scope) -> str | None:
+    insert = row.find_ancestor(exp.Insert)
+    if insert is None:
+        return None
+    target = insert.this
+    pos = next((i for i, e in enumerate(row.expressions) if e is child), None)
+    if pos is None:
+        return None
+    if isinstance(target, exp.Schema):
+        table = target.this
+        cols = [c.name for c in target.expressions]
+    else:
+        table = target
+        t = scope.index.table(target.name) if isinstance(target, exp.Table) else None
+        cols = [c.name for c in t.columns] if t else []
+    if not isinstance(table, exp.Table) or pos >= len(cols):
+        return None
+    t = scope.index.column_type(table.name, cols[pos])
+    return _widen(t) if t else None
+
+
+def type_of(node: exp.Expression | None, scope: _Scope) -> str | None:  # noqa: C901 - a table of rules
+    """The PostgreSQL type of an expression, when the schema and the expression say it."""
+    if node is None:
+        return None
+    if isinstance(node, (exp.Paren, exp.Alias)):
+        return type_of(node.this, scope)
+    if isinstance(node, exp.Column):
+        return scope.column(node)[1]
+    if isinstance(node, exp.Literal):
+        if node.is_string:
+            return "text"
+        text = str(node.this)
+        if any(c in text for c in ".eE"):
+            return "numeric"
+        return "int4" if abs(int(text)) < 2**31 else "int8"
+    if isinstance(node, exp.Boolean):
+        return "bool"
+    if isinstance(node, exp.Null):
+        return None
+    if isinstance(node, exp.Cast) and isinstance(node.to, exp.DataType):
+        return normalize(node.to.sql("postgres"))
+    if isinstance(node, (exp.Predicate, exp.Not, exp.And, exp.Or, exp.Exists, exp.In, exp.Between)):
+        return "bool"
+    if isinstance(node, exp.Count):
+        return "int8"
+    if isinstance(node, exp.Sum):
+        t = type_of(node.this, scope)
+        return "int8" if t in ("int2", "int4") else ("numeric" if t in ("int8", "numeric", None) else t)
+    if isinstance(node, exp.Avg):
+        t = type_of(node.this, scope)
+        return "float8" if t in ("float4", "float8") else "numeric"
+    if isinstance(node, (exp.Max, exp.Min, exp.Abs, exp.Coalesce, exp.Greatest, exp.Least, exp.Nullif)):
+        return type_of(node.this, scope)
+    if isinstance(node, exp.Round):
+        return "numeric" if node.args.get("decimals") is not None else type_of(node.this, scope)
+    if isinstance(node, (exp.Div,)):
+        a, b = type_of(node.this, scope), type_of(node.expression, scope)
+        return _arith(a, b)
+    if isinstance(node, (exp.Add, exp.Sub, exp.Mul, exp.Mod)):
+        a, b = type_of(node.this, scope), type_of(node.expression, scope)
+        if a in ("timestamp", "timestamptz", "date") or b in ("timestamp", "timestamptz", "date"):
+            return None
+        return _arith(a, b)
+    if isinstance(node, exp.Neg):
+        return type_of(node.this, scope)
+    if isinstance(node, (exp.DPipe, exp.Concat, exp.Lower, exp.Upper, exp.Trim, exp.Substring, exp.Left,
+                         exp.Right, exp.GroupConcat, exp.Initcap, exp.Pad, exp.ArrayToString)):
+        return "text"
+    if isinstance(node, (exp.Length, exp.StrPosition)):
+        return "int4"
+    if isinstance(node, exp.CurrentTimestamp):
+        return "timestamptz"
+    if isinstance(node, exp.CurrentDate):
+        return "date"
+    if isinstance(node, (exp.TimestampTrunc, exp.DateTrunc)):
+        return "timestamp"
+    if isinstance(node, exp.Extract):
+        return "numeric"
+    if isinstance(node, exp.Case):
+        for branch in node.args.get("ifs") or []:
+            t = type_of(branch.args.get("true"), scope)
+            if t:
+                return t
+        return type_of(node.args.get("default"), scope)
+    if isinstance(node, exp.Window):
+        return type_of(node.this, scope)
+    if isinstance(node, exp.Subquery) and isinstance(node.this, exp.Select) and node.this.expressions:
+        return type_of(node.this.expressions[0], _Scope(node.this, scope.index))
+    if isinstance(node, (exp.RowNumber, exp.Rank, exp.DenseRank)):
+        return "int8"
+    if isinstance(node, exp.Anonymous):
+        name = str(node.this).lower()
+        if name in ("lower", "upper", "concat", "replace", "substr", "btrim", "ltrim", "rtrim", "split_part",
+                    "initcap", "md5", "to_char", "format", "string_agg"):
+            return "text"
+        if name in ("strpos", "length", "char_length", "octet_length"):
+            return "int4"
+    return None
+
+
+def _arith(a: str | None, b: str | None) -> str | None:
+    if a is None or b is None:
+        return a if b is None and a in _NUMS and False else None
+    if a in _INTS and b in _INTS:
+        return "int8" if "int8" in (a, b) else "int4"
+    if "float8" in (a, b) or "float4" in (a, b):
+        return "float8"
+    if a in _NUMS and b in _NUMS:
+        return "numeric"
+    return None
+
+
+def result_columns(tree: exp.Expression, index: SchemaIndex) -> list[Column | None] | None:
+    """The result columns of a query as far as the schema says (``None`` entries where
+    it cannot tell); ``None`` when the statement returns no rows or has a ``*`` over
+    something other than known tables."""
+    select = tree
+    if isinstance(select, (exp.Insert, exp.Update, exp.Delete)):
+        returning = select.args.get("returning")
+        if returning is None:
+            return None
+        scope = _Scope(tree, index)
+        return _projection(returning.expressions, scope)
+    while isinstance(select, exp.SetOperation):
+        select = select.this
+    if not isinstance(select, exp.Select):
+        return None
+    return _projection(select.expressions, _Scope(select, index))
+
+
+def _projection(exprs: list[exp.Expression], scope: _Scope) -> list[Column | None] | None:
+    from gateway.translate import pg_output_name
+
+    out: list[Column | None] = []
+    for e in exprs:
+        if isinstance(e, exp.Star) or (isinstance(e, exp.Column) and isinstance(e.this, exp.Star)):
+            qualifier = e.table if isinstance(e, exp.Column) else ""
+            tables = [t for a, t in scope.order if not qualifier or a == qualifier.lower()]
+            for name in tables:
+                t = scope.index.table(name)
+                if t is None:
+                    return None
+                out.extend(Column(c.name, c.pg_type if c.pg_type in TYPES else "text") for c in t.columns)
+            if not tables:
+                return None
+            continue
+        t = type_of(e, scope)
+        name = pg_output_name(e)
+        if isinstance(e, exp.Column):
+            table, _ = scope.column(e)
+            ti = scope.index.table(table) if table else None
+            ci = ti.column(e.name) if ti else None
+            name = ci.name if ci else e.name
+        out.append(Column(name, t) if t else None)
+    return out
