@@ -370,7 +370,8 @@ def _introspect(conn: DuckdbConnection, samples: int) -> list[TableInfo]:
 def _count(conn: DuckdbConnection, qualified: str) -> int:
     try:
         return int(conn.execute(f"SELECT count(*) FROM {qualified}", timeout=10.0).rows[0][0])
-    except E.QueryCanceled:  # a slow view: no count rather than a stuck introspection
+    except E.PgError as e:  # a slow or broken view: no count rather than no schema
+        log.warning("introspect.count_failed", table=qualified, sqlstate=e.sqlstate, error=e.message)
         return 0
 
 
@@ -381,4 +382,8 @@ def _samples(conn: DuckdbConnection, qualified: str, column: str, n: int) -> lis
         f"SELECT DISTINCT {c} FROM (SELECT {c} FROM {qualified} WHERE {c} IS NOT NULL "
         f"AND {c} <> '' LIMIT 1000) LIMIT {int(n)}"
     )
-    return [str(r[0]) for r in conn.execute(sql, timeout=5.0).rows]
+    try:
+        return [str(r[0]) for r in conn.execute(sql, timeout=5.0).rows]
+    except E.PgError as e:
+        log.warning("introspect.samples_failed", table=qualified, column=column, sqlstate=e.sqlstate, error=e.message)
+        return []

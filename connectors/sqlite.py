@@ -17,7 +17,7 @@ import uuid
 from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import quote
 
 import structlog
@@ -274,49 +274,57 @@ def _q(name: str) -> str:
 
 
 def _introspect(conn: SqliteConnection, samples: int) -> list[TableInfo]:
+    tables: list[TableInfo] = []
+    objects = conn.execute(
+        "SELECT name, type FROM sqlite_master WHERE type IN ('table', 'view') "
+        "AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name"
+    ).rows
+    for name, kind in objects:
+        try:
+            tables.append(_table(conn, name, "view" if kind == "view" else "table", samples))
+        except E.PgError as e:  # a view over a dropped table: leave it out, keep the rest
+            log.warning("introspect.table_failed", table=name, sqlstate=e.sqlstate, error=e.message)
+    return tables
+
+
+def _table(conn: SqliteConnection, name: str, kind: Literal["table", "view"], samples: int) -> TableInfo:
     def rows(sql: str) -> list[tuple[Any, ...]]:
         return conn.execute(sql).rows
 
-    tables: list[TableInfo] = []
-    objects = rows(
-        "SELECT name, type FROM sqlite_master WHERE type IN ('table', 'view') "
-        "AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name"
-    )
-    for name, kind in objects:
-        info = rows(f"PRAGMA table_info({_q(name)})")  # cid, name, type, notnull, default, pk
-        pk = tuple(r[1] for r in sorted((r for r in info if r[5]), key=lambda r: r[5]))
-        columns = [
-            ColumnInfo(
-                name=r[1],
-                type=r[2] or "",
-                pg_type=pg_type_name(r[2], "sqlite") or "text",
-                nullable=not r[3] and r[1] not in pk,
-                primary_key=r[1] in pk,
-            )
-            for r in info
-        ]
-        fks: dict[int, list[tuple[Any, ...]]] = {}
-        for r in rows(f"PRAGMA foreign_key_list({_q(name)})"):  # id, seq, table, from, to, ...
-            fks.setdefault(r[0], []).append(r)
-        foreign_keys = []
-        for _, parts in sorted(fks.items()):
-            parts.sort(key=lambda r: r[1])
-            ref_cols = tuple(r[4] for r in parts)
-            if any(c is None for c in ref_cols):  # REFERENCES t without columns: t's primary key
-                ref_cols = tuple(r[1] for r in rows(f"PRAGMA table_info({_q(parts[0][2])})") if r[5])
-            foreign_keys.append(ForeignKey(tuple(r[3] for r in parts), parts[0][2], ref_cols))
-        count = _count(conn, name)
-        for col in columns:
-            if samples > 0 and col.pg_type in TEXT_TYPES:
-                col.samples = _samples(conn, name, col.name, samples)
-        tables.append(TableInfo(name, columns, pk, foreign_keys, count, "view" if kind == "view" else "table"))
-    return tables
+    info = rows(f"PRAGMA table_info({_q(name)})")  # cid, name, type, notnull, default, pk
+    pk = tuple(r[1] for r in sorted((r for r in info if r[5]), key=lambda r: r[5]))
+    columns = [
+        ColumnInfo(
+            name=r[1],
+            type=r[2] or "",
+            pg_type=pg_type_name(r[2], "sqlite") or "text",
+            nullable=not r[3] and r[1] not in pk,
+            primary_key=r[1] in pk,
+        )
+        for r in info
+    ]
+    fks: dict[int, list[tuple[Any, ...]]] = {}
+    for r in rows(f"PRAGMA foreign_key_list({_q(name)})"):  # id, seq, table, from, to, ...
+        fks.setdefault(r[0], []).append(r)
+    foreign_keys = []
+    for _, parts in sorted(fks.items()):
+        parts.sort(key=lambda r: r[1])
+        ref_cols = tuple(r[4] for r in parts)
+        if any(c is None for c in ref_cols):  # REFERENCES t without columns: t's primary key
+            ref_cols = tuple(r[1] for r in rows(f"PRAGMA table_info({_q(parts[0][2])})") if r[5])
+        foreign_keys.append(ForeignKey(tuple(r[3] for r in parts), parts[0][2], ref_cols))
+    count = _count(conn, name)
+    for col in columns:
+        if samples > 0 and col.pg_type in TEXT_TYPES:
+            col.samples = _samples(conn, name, col.name, samples)
+    return TableInfo(name, columns, pk, foreign_keys, count, kind)
 
 
 def _count(conn: SqliteConnection, table: str) -> int:
     try:
         return int(conn.execute(f"SELECT count(*) FROM {_q(table)}", timeout=10.0).rows[0][0])
-    except E.QueryCanceled:  # a slow view: no count rather than a stuck introspection
+    except E.PgError as e:  # a slow or broken view: no count rather than no schema
+        log.warning("introspect.count_failed", table=table, sqlstate=e.sqlstate, error=e.message)
         return 0
 
 
@@ -327,5 +335,9 @@ def _samples(conn: SqliteConnection, table: str, column: str, n: int) -> list[st
         f"SELECT DISTINCT {c} FROM (SELECT {c} FROM {_q(table)} WHERE {c} IS NOT NULL "
         f"AND {c} <> '' LIMIT 1000) LIMIT {int(n)}"
     )
-    return [str(r[0]) for r in conn.execute(sql, timeout=5.0).rows]
+    try:
+        return [str(r[0]) for r in conn.execute(sql, timeout=5.0).rows]
+    except E.PgError as e:
+        log.warning("introspect.samples_failed", table=table, column=column, sqlstate=e.sqlstate, error=e.message)
+        return []
 
