@@ -129,7 +129,7 @@ def _sources(select: exp.Select) -> dict[str, str]:
     items = [frm.this] if isinstance(frm, exp.From) else []
     items += [j.this for j in select.args.get("joins") or []]
     for item in items:
-        if isinstance(item, exp.Table) and not item.args.get("db"):
+        if isinstance(item, exp.Table) and item.db.lower() in ("", "main"):
             out[item.alias_or_name.lower()] = item.name.lower()
     return out
 
