@@ -47,20 +47,17 @@ def model_accuracy(
     Examples are switched off (``examples_k=0``): held-out pairs may sit in the example
     index, and the gate must measure the model, not the retrieval of the answer itself.
     """
+    from nl2sql.eval import EvalCase, evaluate
     from nl2sql.llm import LlamaGenerator
     from nl2sql.pipeline import Pipeline
-    from nl2sql.scoring import execution_match
 
     gate_settings = settings.model_copy(update={"ask": settings.ask.model_copy(update={"examples_k": 0})})
     generator = LlamaGenerator(model_path, n_ctx=settings.ask.n_ctx, n_threads=settings.ask.n_threads, version=version)
     pipeline = Pipeline(gate_settings, backends, store, generator=generator)
-    backend = backends[database]
-    hits: list[bool] = []
-    for case in cases:
-        result = pipeline.ask(case.question, database, log=False)
-        ok = bool(result.ok and result.sql and execution_match(backend, case.sql, result.sql))
-        hits.append(ok)
-    return (sum(hits) / len(hits) if hits else 0.0), hits
+    report = evaluate(pipeline, [EvalCase(question=c.question, sql=c.sql, database=database) for c in cases],
+                      label=f"gate {version}")
+    hits = [c.correct for c in report.cases]
+    return report.accuracy, hits
 
 
 def run_gate(

@@ -32,13 +32,11 @@ from nl2sql.store import Store
 log = structlog.get_logger("askgres.learner")
 
 
-def _focus(store: Store, database: str) -> Any:
-    from learner.synth import FocusHints
+def _focus(store: Store, database: str, schema: Any) -> Any:
+    from learner.focus import FocusHints
 
-    rows = store.query(
-        "SELECT question, context FROM failures WHERE database = ? AND resolved = 0", (database,)
-    )
-    return FocusHints.from_failures([dict(r) for r in rows])
+    rows = store.query("SELECT * FROM failures WHERE database = ? AND resolved = 0", (database,))
+    return FocusHints.from_failures([dict(r) for r in rows], schema)
 
 
 def _gate_cases(dataset: Any) -> list[GateCase]:
@@ -89,7 +87,7 @@ def run_iteration(settings: Settings, database: str, *, run_id: int | None = Non
         else:
             from learner.dataset import build_dataset
 
-            dataset = build_dataset(settings, store, backend, schema, run_dir=rdir, focus=_focus(store, database), seed=run_id)
+            dataset = build_dataset(settings, store, backend, schema, run_dir=rdir, focus=_focus(store, database, schema), seed=run_id)
         timings["data_s"] = time.monotonic() - t0
         update_run(store, run_id, status="training", stage="train", n_train=len(dataset["train"]),
                    n_eval=len(dataset["validation"]) if "validation" in dataset else 0)
