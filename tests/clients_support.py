@@ -1,17 +1,12 @@
 """Where client tests connect: the conftest's ``gateway`` (Chinook as ``chinook`` on SQLite
 and ``chinook_duckdb`` on DuckDB) and a scratch gateway serving two empty read-write
-databases (``scratch_sqlite``, ``scratch_duckdb``) for tests that write.
+databases (``scratch_sqlite``, ``scratch_duckdb``) for tests that write. Clients connect as
+``postgres`` on both askgres (trust on loopback) and the reference PostgreSQL, so that
+``session_user`` and the like compare equal.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -19,7 +14,6 @@ from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
 BACKENDS = ["chinook", "chinook_duckdb"]
 SCRATCH = {"chinook": "scratch_sqlite", "chinook_duckdb": "scratch_duckdb"}
 USER = "postgres"  # the same user name on askgres (trust on loopback) and the reference server
@@ -52,12 +46,6 @@ class Endpoint:
         return replace(self, dbname=dbname)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _gateway_endpoint(gw: Any) -> Endpoint:
     host = getattr(gw, "host", "127.0.0.1")
     port = getattr(gw, "port")
@@ -67,53 +55,6 @@ def _gateway_endpoint(gw: Any) -> Endpoint:
 def chinook_endpoint(request: pytest.FixtureRequest, dbname: str) -> Endpoint:
     gw = request.getfixturevalue("gateway")
     return _gateway_endpoint(gw).db(dbname)
-
-
-class ServeProcess:
-    """``askgres serve`` in a subprocess with the given databases (a JSON list for
-    ``ASKGRES_DATABASES``), on a free port, stopped with SIGTERM."""
-
-    def __init__(self, data_dir: Path, databases: list[dict[str, Any]]) -> None:
-        self.port = _free_port()
-        self.host = "127.0.0.1"
-        env = dict(os.environ)
-        env.update(
-            ASKGRES_DATA_DIR=str(data_dir),
-            ASKGRES_DATABASES=json.dumps(databases),
-            ASKGRES_LOG_LEVEL="warning",
-            PYTHONPATH=str(ROOT) + os.pathsep + env.get("PYTHONPATH", ""),
-        )
-        self.log = data_dir / "serve.log"
-        with open(self.log, "wb") as out:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-c", "import sys; from gateway.cli import main; sys.exit(main())",
-                 "serve", "--host", self.host, "--port", str(self.port)],
-                stdout=out, stderr=subprocess.STDOUT, env=env, cwd=str(ROOT),
-            )
-        deadline = time.monotonic() + 120
-        while True:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"askgres serve exited {self.proc.returncode}: {self.log.read_text()[-3000:]}")
-            try:
-                with socket.create_connection((self.host, self.port), timeout=0.5):
-                    break
-            except OSError:
-                if time.monotonic() > deadline:
-                    self.stop()
-                    raise RuntimeError(f"askgres serve not listening: {self.log.read_text()[-3000:]}")
-                time.sleep(0.1)
-
-    def alive(self) -> bool:
-        return self.proc.poll() is None
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
 
 
 def make_scratch_dbs(directory: Path) -> list[dict[str, Any]]:
@@ -136,16 +77,16 @@ def make_scratch_dbs(directory: Path) -> list[dict[str, Any]]:
 
 
 @pytest.fixture(scope="session")
-def scratch_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServeProcess]:
-    data = tmp_path_factory.mktemp("scratch-gw")
-    server = ServeProcess(data, make_scratch_dbs(data / "dbs"))
-    try:
-        yield server
-        assert server.alive(), "the scratch gateway died during the tests"
-    finally:
-        server.stop()
+def scratch_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A gateway (conftest's ``launch_gateway``) serving only the scratch databases."""
+    from conftest import finish_gateway, launch_gateway
+
+    work = tmp_path_factory.mktemp("scratch-gw")
+    gw = launch_gateway(work, {"databases": make_scratch_dbs(work / "dbs")})
+    yield gw
+    finish_gateway(gw)
 
 
 def scratch_endpoint(request: pytest.FixtureRequest, backend: str) -> Endpoint:
-    server: ServeProcess = request.getfixturevalue("scratch_server")
-    return Endpoint(host=server.host, port=server.port, dbname=SCRATCH[backend])
+    server = request.getfixturevalue("scratch_server")
+    return Endpoint(host=server.host, port=int(server.port), dbname=SCRATCH[backend])
