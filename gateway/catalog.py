@@ -44,7 +44,7 @@ from gateway.errors import (
     UndefinedTable,
 )
 from gateway.pgtypes import normalize
-from gateway.translate import to_backend
+from gateway.translate import post_transform, to_backend
 
 log = structlog.get_logger("askgres.catalog")
 
@@ -52,13 +52,13 @@ _MACROS = """
 CREATE MACRO pgc_quote_ident(p_s) AS CASE WHEN regexp_full_match(p_s, '[a-z_][a-z0-9_$]*') THEN p_s
     ELSE '"' || replace(p_s, '"', '""') || '"' END;
 CREATE MACRO pgc_format_type(p_t, p_m) AS COALESCE((SELECT CASE
-    WHEN p_m IS NULL OR p_m < 0 THEN f.display
-    WHEN f.typname IN ('varchar', 'bpchar') THEN f.display || '(' || CAST(p_m - 4 AS VARCHAR) || ')'
-    WHEN f.typname = 'numeric' THEN 'numeric(' || CAST((p_m - 4) >> 16 AS VARCHAR) || ','
+    WHEN p_m IS NULL OR p_m < 0 THEN pgm_f.display
+    WHEN pgm_f.typname IN ('varchar', 'bpchar') THEN pgm_f.display || '(' || CAST(p_m - 4 AS VARCHAR) || ')'
+    WHEN pgm_f.typname = 'numeric' THEN 'numeric(' || CAST((p_m - 4) >> 16 AS VARCHAR) || ','
         || CAST((p_m - 4) & 65535 AS VARCHAR) || ')'
-    WHEN f.typname IN ('timestamp', 'timestamptz', 'time', 'timetz')
-        THEN regexp_replace(f.display, ' ', '(' || CAST(p_m AS VARCHAR) || ') ')
-    ELSE f.display END FROM pgx.typefmt f WHERE f.oid = p_t), CASE WHEN p_t IS NULL THEN NULL ELSE '???' END);
+    WHEN pgm_f.typname IN ('timestamp', 'timestamptz', 'time', 'timetz')
+        THEN regexp_replace(pgm_f.display, ' ', '(' || CAST(p_m AS VARCHAR) || ') ')
+    ELSE pgm_f.display END FROM pgx.typefmt pgm_f WHERE pgm_f.oid = p_t), CASE WHEN p_t IS NULL THEN NULL ELSE '???' END);
 CREATE MACRO pgc_pg_get_userbyid(p_r) AS COALESCE((SELECT rolname FROM pgc.pg_roles WHERE oid = p_r),
     'unknown (OID=' || CAST(p_r AS VARCHAR) || ')');
 CREATE MACRO pgc_pg_table_is_visible(p_r) AS (SELECT relnamespace IN (11, 2200) FROM pgc.pg_class WHERE oid = p_r);
@@ -84,11 +84,11 @@ CREATE MACRO pgc_pg_describe_object(p_a, p_b, p_c) AS CAST(NULL AS VARCHAR);
 CREATE MACRO pgc_pg_encoding_to_char(p_e) AS CASE WHEN p_e = 6 THEN 'UTF8' WHEN p_e = 0 THEN 'SQL_ASCII' ELSE '' END;
 CREATE MACRO pgc_pg_char_to_encoding(p_e) AS CASE WHEN upper(p_e) IN ('UTF8', 'UTF-8', 'UNICODE') THEN 6 ELSE -1 END;
 CREATE MACRO pgc_current_schemas(p_b) AS CASE WHEN p_b THEN ['pg_catalog', 'public'] ELSE ['public'] END;
-CREATE MACRO pgc_obj_description(p_o, p_c := NULL) AS (SELECT d.description FROM pgc.pg_description d
-    WHERE d.objoid = p_o AND d.objsubid = 0
-      AND (p_c IS NULL OR d.classoid = (SELECT x.oid FROM pgx.classoids x WHERE x.name = p_c)) LIMIT 1);
-CREATE MACRO pgc_col_description(p_o, p_n) AS (SELECT d.description FROM pgc.pg_description d
-    WHERE d.objoid = p_o AND d.objsubid = p_n LIMIT 1);
+CREATE MACRO pgc_obj_description(p_o, p_c := NULL) AS (SELECT pgm_d.description FROM pgc.pg_description pgm_d
+    WHERE pgm_d.objoid = p_o AND pgm_d.objsubid = 0
+      AND (p_c IS NULL OR pgm_d.classoid = (SELECT pgm_x.oid FROM pgx.classoids pgm_x WHERE pgm_x.name = p_c)) LIMIT 1);
+CREATE MACRO pgc_col_description(p_o, p_n) AS (SELECT pgm_d.description FROM pgc.pg_description pgm_d
+    WHERE pgm_d.objoid = p_o AND pgm_d.objsubid = p_n LIMIT 1);
 CREATE MACRO pgc_shobj_description(p_o, p_c) AS CAST(NULL AS VARCHAR);
 CREATE MACRO pgc_pg_relation_size(p_o, p_f := 'main') AS (SELECT CAST(relpages AS BIGINT) * 8192 FROM pgc.pg_class
     WHERE oid = p_o);
@@ -108,9 +108,9 @@ CREATE MACRO pgc_pg_partition_root(p_r) AS CAST(p_r AS BIGINT);
 CREATE MACRO pgc_pg_relation_is_publishable(p_r) AS false;
 CREATE MACRO pgc_array_upper(p_a, p_d) AS CASE WHEN p_a IS NULL OR len(p_a) = 0 THEN NULL ELSE len(p_a) END;
 CREATE MACRO pgc_array_lower(p_a, p_d) AS CASE WHEN p_a IS NULL OR len(p_a) = 0 THEN NULL ELSE 1 END;
-CREATE MACRO pgc_regclass_out(p_r) AS COALESCE((SELECT CASE WHEN c.relnamespace IN (11, 2200)
-    THEN pgc_quote_ident(c.relname) ELSE n.nspname || '.' || pgc_quote_ident(c.relname) END
-    FROM pgc.pg_class c JOIN pgc.pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = p_r), CAST(p_r AS VARCHAR));
+CREATE MACRO pgc_regclass_out(p_r) AS COALESCE((SELECT CASE WHEN pgm_c.relnamespace IN (11, 2200)
+    THEN pgc_quote_ident(pgm_c.relname) ELSE pgm_n.nspname || '.' || pgc_quote_ident(pgm_c.relname) END
+    FROM pgc.pg_class pgm_c JOIN pgc.pg_namespace pgm_n ON pgm_n.oid = pgm_c.relnamespace WHERE pgm_c.oid = p_r), CAST(p_r AS VARCHAR));
 CREATE MACRO pgc_regtype_out(p_t) AS COALESCE((SELECT display FROM pgx.typefmt WHERE oid = p_t), CAST(p_t AS VARCHAR));
 CREATE MACRO pgc_regnamespace_out(p_n) AS COALESCE((SELECT nspname FROM pgc.pg_namespace WHERE oid = p_n),
     CAST(p_n AS VARCHAR));
@@ -176,20 +176,17 @@ class ShadowCatalog:
             for name, cols in tables.items():
                 ddl = ", ".join(f'"{c}" {cd.duck_type(t)}' for c, t in cols)
                 con.execute(f'CREATE TABLE {schema}."{name}" ({ddl})')
-                rows = self.objects.rows.get(name) or []
-                if rows:
-                    marks = ", ".join("?" for _ in cols)
-                    con.executemany(f'INSERT INTO {schema}."{name}" VALUES ({marks})', rows)
+                insert_rows(con, f'{schema}."{name}"', [(c, cd.duck_type(t)) for c, t in cols],
+                            self.objects.rows.get(name) or [])
         for name, ddl in cd.HELPER_TABLES.items():
             con.execute(f"CREATE TABLE pgx.{name} ({ddl})")
-            rows = self.objects.helper.get(name) or []
-            if rows:
-                marks = ", ".join("?" for _ in ddl.split(","))
-                con.executemany(f"INSERT INTO pgx.{name} VALUES ({marks})", rows)
+            spec = [tuple(part.split()) for part in ddl.split(", ")]
+            insert_rows(con, f"pgx.{name}", [(c, t) for c, t in spec], self.objects.helper.get(name) or [])
         con.execute("CREATE TABLE pgx.keywords (word VARCHAR, catcode VARCHAR, barelabel BOOLEAN, catdesc VARCHAR, "
                     "baredesc VARCHAR)")
-        con.executemany("INSERT INTO pgx.keywords VALUES (?, 'R', true, 'reserved', 'can be bare label')",
-                        [(k,) for k in sorted(cd._KEYWORDS)])
+        insert_rows(con, "pgx.keywords", [("word", "VARCHAR"), ("catcode", "VARCHAR"), ("barelabel", "BOOLEAN"),
+                                          ("catdesc", "VARCHAR"), ("baredesc", "VARCHAR")],
+                    [(k, "R", True, "reserved", "can be bare label") for k in sorted(cd._KEYWORDS)])
         con.execute("INSERT INTO pgx.typefmt SELECT oid, typname, pgc_q FROM (SELECT oid, typname, "
                     "CASE WHEN regexp_full_match(typname, '[a-z_][a-z0-9_$]*') THEN typname "
                     "ELSE '\"' || typname || '\"' END AS pgc_q FROM pgc.pg_type WHERE typtype = 'c')")
@@ -252,6 +249,42 @@ class ShadowCatalog:
         return oid
 
 
+def _arrow_type(duck: str) -> Any:
+    import pyarrow as pa
+
+    if duck.endswith("[]"):
+        return pa.list_(_arrow_type(duck[:-2]))
+    return {
+        "BIGINT": pa.int64(), "INTEGER": pa.int32(), "SMALLINT": pa.int16(), "BOOLEAN": pa.bool_(),
+        "FLOAT": pa.float32(), "DOUBLE": pa.float64(), "TIMESTAMPTZ": pa.timestamp("us", tz="UTC"),
+        "BLOB": pa.binary(), "DECIMAL(18,3)": pa.decimal128(18, 3),
+    }.get(duck, pa.string())
+
+
+def insert_rows(con: duckdb.DuckDBPyConnection, table: str, cols: Sequence[tuple[str, str]],
+                rows: Sequence[tuple[Any, ...]]) -> None:
+    """Insert rows through an Arrow table (``executemany`` and long VALUES lists are
+    slow in DuckDB). ``cols`` are (name, DuckDB type)."""
+    if not rows:
+        return
+    import pyarrow as pa
+
+    names = [c for c, _ in cols]
+    arrays = []
+    for i, (_, duck) in enumerate(cols):
+        if duck == "INTERVAL":
+            arrays.append(pa.array([None] * len(rows), type=pa.string()))
+            continue
+        arrays.append(pa.array([r[i] for r in rows], type=_arrow_type(duck)))
+    batch = pa.Table.from_arrays(arrays, names=names)
+    view = f"askgres_rows_{threading.get_ident()}"
+    con.register(view, batch)
+    try:
+        con.execute(f"INSERT INTO {table} SELECT * FROM {view}")
+    finally:
+        con.unregister(view)
+
+
 def _parse_qualified(text: str) -> str:
     """``public."Album"`` -> ``album`` (lower case: the catalog matches names case-insensitively)."""
     parts = re.findall(r'"((?:[^"]|"")*)"|([^."]+)', text.strip())
@@ -267,13 +300,13 @@ def _parse_qualified(text: str) -> str:
 # --- routing -------------------------------------------------------------------------------
 
 
-def _func_name(node: exp.Expression) -> str | None:
+def _func_name(node: exp.Expr) -> str | None:
     if isinstance(node, exp.Anonymous):
         return str(node.this).lower()
     return None
 
 
-def references_catalog(tree: exp.Expression, *, user_tables: set[str] | None = None) -> bool:
+def references_catalog(tree: exp.Expr, *, user_tables: set[str] | None = None) -> bool:
     """Whether a statement must be answered by the catalog."""
     ctes = {c.alias_or_name.lower() for c in tree.find_all(exp.CTE)}
     user_tables = user_tables or set()
@@ -301,7 +334,7 @@ def references_catalog(tree: exp.Expression, *, user_tables: set[str] | None = N
     return False
 
 
-def _type_name(to: exp.Expression | None) -> str:
+def _type_name(to: exp.Expr | None) -> str:
     if isinstance(to, exp.ObjectIdentifier):
         return str(to.this).lower()
     if isinstance(to, exp.DataType):
@@ -319,7 +352,7 @@ def _type_name(to: exp.Expression | None) -> str:
 # --- rewriting -----------------------------------------------------------------------------
 
 
-def to_catalog_sql(tree: exp.Expression, shadow: ShadowCatalog) -> tuple[str, list[int], set[str]]:
+def to_catalog_sql(tree: exp.Expr, shadow: ShadowCatalog) -> tuple[str, list[int], set[str]]:
     """The DuckDB SQL that answers ``tree`` on the shadow, the parameter order, and the
     per-session relations it reads."""
     tree = tree.copy()
@@ -328,7 +361,7 @@ def to_catalog_sql(tree: exp.Expression, shadow: ShadowCatalog) -> tuple[str, li
 
     for table in list(tree.find_all(exp.Table)):
         _rewrite_table(table, ctes, session_tables)
-    tree = tree.transform(lambda n: _rewrite_node(n, shadow), copy=False)
+    tree = post_transform(tree, lambda n: _rewrite_node(n, shadow))
     out = to_backend(tree, "duckdb", output_names=False)
     return out.sql, out.param_order, session_tables
 
@@ -373,18 +406,18 @@ def _rewrite_table(table: exp.Table, ctes: set[str], session_tables: set[str]) -
         table.set("db", None)
 
 
-def _in_comparison(node: exp.Expression) -> bool:
+def _in_comparison(node: exp.Expr) -> bool:
     parent = node.parent
     while isinstance(parent, exp.Paren):
         parent = parent.parent
     return isinstance(parent, (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.In, exp.Between))
 
 
-def _fn(name: str, *args: exp.Expression) -> exp.Anonymous:
+def _fn(name: str, *args: exp.Expr) -> exp.Anonymous:
     return exp.Anonymous(this=name, expressions=list(args))
 
 
-_OPERATORS: dict[str, Callable[[exp.Expression, exp.Expression], exp.Expression]] = {
+_OPERATORS: dict[str, Callable[[exp.Expr, exp.Expr], exp.Expr]] = {
     "~": lambda a, b: exp.RegexpILike(this=a, expression=b),
     "~*": lambda a, b: exp.RegexpILike(this=a, expression=b),
     "!~": lambda a, b: exp.Not(this=exp.RegexpILike(this=a, expression=b)),
@@ -402,7 +435,7 @@ _OPERATORS: dict[str, Callable[[exp.Expression, exp.Expression], exp.Expression]
 }
 
 
-def _rewrite_node(node: exp.Expression, shadow: ShadowCatalog) -> exp.Expression:  # noqa: C901 - one rule each
+def _rewrite_node(node: exp.Expr, shadow: ShadowCatalog) -> exp.Expr:  # noqa: C901 - one rule each
     if isinstance(node, exp.Dot) and isinstance(node.this, exp.Identifier) and node.this.name.lower() == "pg_catalog" \
             and isinstance(node.expression, exp.Func):
         return _rewrite_node(node.expression, shadow)
@@ -439,7 +472,7 @@ def _rewrite_node(node: exp.Expression, shadow: ShadowCatalog) -> exp.Expression
     return node
 
 
-def _rewrite_cast(node: exp.Cast, shadow: ShadowCatalog) -> exp.Expression:
+def _rewrite_cast(node: exp.Cast, shadow: ShadowCatalog) -> exp.Expr:
     kind = _type_name(node.to)
     value = node.this
     literal = value.this if isinstance(value, exp.Literal) else None
@@ -525,7 +558,7 @@ def _array_text(value: list[Any], vector: bool) -> str:
 
 
 def run_catalog(cur: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any], *,
-                tree: exp.Expression | None = None) -> Result:
+                tree: exp.Expr | None = None) -> Result:
     """Run rewritten catalog SQL on a session's cursor; DuckDB errors become PgErrors."""
     try:
         cur.execute(sql, list(params))
@@ -554,7 +587,7 @@ def run_catalog(cur: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any],
     return Result(columns=columns, rows=rows, rowcount=len(rows))
 
 
-def _empty_fallback(tree: exp.Expression | None, error: Exception) -> Result | None:
+def _empty_fallback(tree: exp.Expr | None, error: Exception) -> Result | None:
     """A query over relations that are always empty here (publications, policies...)
     that DuckDB cannot bind still has a known answer: no rows."""
     if tree is None or not isinstance(error, (duckdb.BinderException, duckdb.CatalogException,

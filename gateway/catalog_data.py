@@ -568,17 +568,19 @@ def _user_objects(schema: SchemaInfo, ob: Objects, *, database: str, indexes: li
             helper["condef"].append((ix_oid + 1, f"PRIMARY KEY ({cols})"))
             rows["table_constraints"].append((database, "public", ix_name, database, "public", t.name, "PRIMARY KEY",
                                               "NO", "NO", "YES", None))
-            for pos, c in enumerate(t.primary_key, start=1):
-                rows["key_column_usage"].append((database, "public", ix_name, database, "public", t.name, c, pos, None))
-                rows["constraint_column_usage"].append((database, "public", t.name, c, database, "public", ix_name))
+            for pos, pk_col in enumerate(t.primary_key, start=1):
+                rows["key_column_usage"].append((database, "public", ix_name, database, "public", t.name, pk_col, pos,
+                                                 None))
+                rows["constraint_column_usage"].append((database, "public", t.name, pk_col, database, "public",
+                                                        ix_name))
             rows["constraint_table_usage"].append((database, "public", t.name, database, "public", ix_name))
         for fk in t.foreign_keys:
             next_oid = _fk_rows(ob, t, fk, oid, table_oid, pk_index, next_oid, database)
     for ix in indexes:
-        t = next((x for x in tables if x.name.lower() == ix.table.lower()), None)
-        if t is None:
+        owner = next((x for x in tables if x.name.lower() == ix.table.lower()), None)
+        if owner is None:
             continue
-        _index_rows(ob, t, table_oid[t.name.lower()], extra_index_oid[ix.name], ix.name, ix.columns,
+        _index_rows(ob, owner, table_oid[owner.name.lower()], extra_index_oid[ix.name], ix.name, ix.columns,
                     unique=ix.unique, primary=False)
 
 

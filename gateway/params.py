@@ -49,7 +49,7 @@ class SchemaIndex:
 class _Scope:
     """Tables named in a statement: alias or name (lower case) -> table name."""
 
-    def __init__(self, tree: exp.Expression, index: SchemaIndex) -> None:
+    def __init__(self, tree: exp.Expr, index: SchemaIndex) -> None:
         self.index = index
         self.aliases: dict[str, str] = {}
         self.order: list[tuple[str, str]] = []  # (alias, table) in FROM order
@@ -83,7 +83,7 @@ def _declared(p: str | None) -> str | None:
     return normalize(low)
 
 
-def infer_param_types(tree: exp.Expression, declared: Sequence[str | None], index: SchemaIndex) -> list[str]:
+def infer_param_types(tree: exp.Expr, declared: Sequence[str | None], index: SchemaIndex) -> list[str]:
     """One PostgreSQL type name per ``$1..$n`` (n = the largest number used or declared)."""
     params = [p for p in tree.find_all(exp.Parameter) if _number(p) is not None]
     count = max([_number(p) or 0 for p in params] + [len(declared)])
@@ -113,7 +113,7 @@ _COMPARE = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.Like, exp.ILi
 _ARITH = (exp.Add, exp.Sub, exp.Mul, exp.Div, exp.Mod)
 
 
-def _from_context(node: exp.Expression, scope: _Scope) -> str | None:  # noqa: C901 - one rule per context
+def _from_context(node: exp.Expr, scope: _Scope) -> str | None:  # noqa: C901 - one rule per context
     child = node
     parent = node.parent
     while isinstance(parent, exp.Paren):
@@ -163,7 +163,7 @@ def _widen(t: str) -> str:
     return "text" if t in ("varchar", "bpchar", "name") else t
 
 
-def _insert_column_type(row: exp.Tuple, child: exp.Expression, scope: _Scope) -> str | None:
+def _insert_column_type(row: exp.Tuple, child: exp.Expr, scope: _Scope) -> str | None:
     insert = row.find_ancestor(exp.Insert)
     if insert is None:
         return None
@@ -176,15 +176,15 @@ def _insert_column_type(row: exp.Tuple, child: exp.Expression, scope: _Scope) ->
         cols = [c.name for c in target.expressions]
     else:
         table = target
-        t = scope.index.table(target.name) if isinstance(target, exp.Table) else None
-        cols = [c.name for c in t.columns] if t else []
+        info = scope.index.table(target.name) if isinstance(target, exp.Table) else None
+        cols = [c.name for c in info.columns] if info else []
     if not isinstance(table, exp.Table) or pos >= len(cols):
         return None
-    t = scope.index.column_type(table.name, cols[pos])
-    return _widen(t) if t else None
+    found = scope.index.column_type(table.name, cols[pos])
+    return _widen(found) if found else None
 
 
-def type_of(node: exp.Expression | None, scope: _Scope) -> str | None:  # noqa: C901 - a table of rules
+def type_of(node: exp.Expr | None, scope: _Scope) -> str | None:  # noqa: C901 - a table of rules
     """The PostgreSQL type of an expression, when the schema and the expression say it."""
     if node is None:
         return None
@@ -266,7 +266,7 @@ def type_of(node: exp.Expression | None, scope: _Scope) -> str | None:  # noqa: 
 
 def _arith(a: str | None, b: str | None) -> str | None:
     if a is None or b is None:
-        return a if b is None and a in _NUMS and False else None
+        return None
     if a in _INTS and b in _INTS:
         return "int8" if "int8" in (a, b) else "int4"
     if "float8" in (a, b) or "float4" in (a, b):
@@ -276,7 +276,7 @@ def _arith(a: str | None, b: str | None) -> str | None:
     return None
 
 
-def result_columns(tree: exp.Expression, index: SchemaIndex) -> list[Column | None] | None:
+def result_columns(tree: exp.Expr, index: SchemaIndex) -> list[Column | None] | None:
     """The result columns of a query as far as the schema says (``None`` entries where
     it cannot tell); ``None`` when the statement returns no rows or has a ``*`` over
     something other than known tables."""
@@ -294,7 +294,7 @@ def result_columns(tree: exp.Expression, index: SchemaIndex) -> list[Column | No
     return _projection(select.expressions, _Scope(select, index))
 
 
-def _projection(exprs: list[exp.Expression], scope: _Scope) -> list[Column | None] | None:
+def _projection(exprs: list[exp.Expr], scope: _Scope) -> list[Column | None] | None:
     from gateway.translate import pg_output_name
 
     out: list[Column | None] = []
@@ -310,12 +310,12 @@ def _projection(exprs: list[exp.Expression], scope: _Scope) -> list[Column | Non
             if not tables:
                 return None
             continue
-        t = type_of(e, scope)
+        found = type_of(e, scope)
         name = pg_output_name(e)
         if isinstance(e, exp.Column):
             table, _ = scope.column(e)
             ti = scope.index.table(table) if table else None
             ci = ti.column(e.name) if ti else None
             name = ci.name if ci else e.name
-        out.append(Column(name, t) if t else None)
+        out.append(Column(name, found) if found else None)
     return out

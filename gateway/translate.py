@@ -12,6 +12,7 @@ Identifiers keep their spelling: SQLite and DuckDB match names case-insensitivel
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import sqlglot
@@ -29,7 +30,7 @@ class AskSQLite(SQLite):
     """SQLite output that keeps PostgreSQL's declared type names in DDL (so that
     introspection gives them back: ``VARCHAR(20)``, ``BOOLEAN``, ``NUMERIC(10,2)``)."""
 
-    class Generator(SQLite.Generator):
+    class Generator(SQLite.Generator):  # type: ignore[valid-type,misc]
         TYPE_MAPPING = {
             **SQLite.Generator.TYPE_MAPPING,
             exp.DType.VARCHAR: "VARCHAR",
@@ -55,7 +56,7 @@ _MARK = "askgres_p"
 _MARK_RE = re.compile(r"[:$@]" + _MARK + r"(\d+)")
 
 
-def parse(sql: str) -> exp.Expression:
+def parse(sql: str) -> exp.Expr:
     """Parse one PostgreSQL statement; sqlglot errors become 42601 with the position."""
     try:
         tree = sqlglot.parse_one(sql, read="postgres")
@@ -96,7 +97,7 @@ class StatementInfo:
     is_write: bool = False
 
 
-def statement_info(tree: exp.Expression) -> StatementInfo:
+def statement_info(tree: exp.Expr) -> StatementInfo:
     node = tree
     if isinstance(node, (exp.Select, exp.SetOperation, exp.Values)):
         return StatementInfo("SELECT", True)
@@ -180,7 +181,7 @@ _PG_FUNC_NAMES = {
 }
 
 
-def pg_output_name(node: exp.Expression) -> str:
+def pg_output_name(node: exp.Expr) -> str:
     """The column name PostgreSQL gives an unaliased select-list expression."""
     if isinstance(node, exp.Alias):
         return node.alias
@@ -217,7 +218,7 @@ def pg_output_name(node: exp.Expression) -> str:
     return "?column?"
 
 
-def add_pg_output_names(tree: exp.Expression) -> None:
+def add_pg_output_names(tree: exp.Expr) -> None:
     """Alias the outermost select list's unaliased expressions the way PostgreSQL names
     them, so that ``select count(*)`` gives a column ``count`` on every backend."""
     select = tree
@@ -225,7 +226,7 @@ def add_pg_output_names(tree: exp.Expression) -> None:
         select = select.this
     if not isinstance(select, exp.Select):
         return
-    new = []
+    new: list[exp.Expr] = []
     changed = False
     for e in select.expressions:
         if isinstance(e, (exp.Alias, exp.Column, exp.Star)) or (isinstance(e, exp.Dot) and not isinstance(e.expression, exp.Func)):
@@ -241,7 +242,7 @@ def add_pg_output_names(tree: exp.Expression) -> None:
 # --- parameters ----------------------------------------------------------------------------
 
 
-def parameter_numbers(tree: exp.Expression) -> list[int]:
+def parameter_numbers(tree: exp.Expr) -> list[int]:
     """The ``$n`` numbers used in ``tree`` (1-based, repeats kept, tree order)."""
     out = []
     for p in tree.find_all(exp.Parameter):
@@ -249,6 +250,26 @@ def parameter_numbers(tree: exp.Expression) -> list[int]:
         if n is not None:
             out.append(n)
     return out
+
+
+def post_transform(tree: exp.Expr, fn: Callable[[exp.Expr], exp.Expr]) -> exp.Expr:
+    """Apply ``fn`` to every node, children first (sqlglot's ``transform`` does not visit
+    the children of a node it replaced). Returns the new root."""
+    stack: list[tuple[exp.Expr, bool]] = [(tree, False)]
+    root = tree
+    while stack:
+        node, visited = stack.pop()
+        if not visited:
+            stack.append((node, True))
+            stack.extend((child, False) for child in node.iter_expressions())
+            continue
+        new = fn(node)
+        if new is not node:
+            if node is root:
+                root = new
+            else:
+                node.replace(new)
+    return root
 
 
 def _param_number(p: exp.Parameter) -> int | None:
@@ -260,7 +281,7 @@ def _param_number(p: exp.Parameter) -> int | None:
     return None
 
 
-def _mark_parameters(tree: exp.Expression) -> None:
+def _mark_parameters(tree: exp.Expr) -> None:
     for p in list(tree.find_all(exp.Parameter)):
         n = _param_number(p)
         if n is not None:
@@ -284,7 +305,7 @@ class BackendSQL:
         return [params[i] for i in self.param_order]
 
 
-def to_backend(tree: exp.Expression, dialect: Dialect, *, output_names: bool = True) -> BackendSQL:
+def to_backend(tree: exp.Expr, dialect: Dialect, *, output_names: bool = True) -> BackendSQL:
     """Translate a parsed PostgreSQL statement (not modified) for ``dialect``."""
     tree = tree.copy()
     if output_names:
@@ -310,15 +331,15 @@ def to_backend(tree: exp.Expression, dialect: Dialect, *, output_names: bool = T
     return BackendSQL(sql, order, pre)
 
 
-def _common(tree: exp.Expression) -> exp.Expression:
-    def fix(node: exp.Expression) -> exp.Expression:
+def _common(tree: exp.Expr) -> exp.Expr:
+    def fix(node: exp.Expr) -> exp.Expr:
         if isinstance(node, exp.ByteString):  # E'...' escape strings: plain text once parsed
             return exp.Literal.string(str(node.this))
         if isinstance(node, exp.Collate) and "default" in node.expression.sql().lower():
             return node.this
         return node
 
-    return tree.transform(fix, copy=False)
+    return post_transform(tree, fix)
 
 
 # --- SQLite ------------------------------------------------------------------------------
@@ -338,17 +359,17 @@ _INTERVAL_UNITS = {
 }
 
 
-def _fn(name: str, *args: exp.Expression) -> exp.Anonymous:
+def _fn(name: str, *args: exp.Expr) -> exp.Anonymous:
     return exp.Anonymous(this=name, expressions=list(args))
 
 
-def _unit(node: exp.Expression) -> str:
+def _unit(node: exp.Expr) -> str:
     unit = node.args.get("unit")
     text = unit.name if isinstance(unit, (exp.Var, exp.Literal, exp.Identifier)) else str(unit or "")
     return text.upper().strip("'")
 
 
-def _interval_modifier(iv: exp.Interval, sign: str) -> exp.Expression | None:
+def _interval_modifier(iv: exp.Interval, sign: str) -> exp.Expr | None:
     """``INTERVAL '2' HOURS`` -> ``'+2 hours'`` (SQLite datetime modifier)."""
     value = iv.this
     unit = iv.args.get("unit")
@@ -373,8 +394,8 @@ def _interval_modifier(iv: exp.Interval, sign: str) -> exp.Expression | None:
     return None
 
 
-def _for_sqlite(tree: exp.Expression) -> exp.Expression:
-    def fix(node: exp.Expression) -> exp.Expression:
+def _for_sqlite(tree: exp.Expr) -> exp.Expr:
+    def fix(node: exp.Expr) -> exp.Expr:
         if isinstance(node, exp.Extract):
             part = node.this.name.upper() if isinstance(node.this, (exp.Var, exp.Identifier)) else str(node.this).upper()
             value = node.expression
@@ -410,7 +431,7 @@ def _for_sqlite(tree: exp.Expression) -> exp.Expression:
             return _fn("SUBSTR", node.this, exp.Neg(this=node.expression))
         if isinstance(node, (exp.Concat, exp.ConcatWs)) and not isinstance(node, exp.ConcatWs):
             parts = [exp.Coalesce(this=exp.cast(a, "TEXT"), expressions=[exp.Literal.string("")]) for a in node.expressions]
-            out: exp.Expression = parts[0] if parts else exp.Literal.string("")
+            out: exp.Expr = parts[0] if parts else exp.Literal.string("")
             for p in parts[1:]:
                 out = exp.DPipe(this=out, expression=p)
             return exp.paren(out)
@@ -441,12 +462,12 @@ def _for_sqlite(tree: exp.Expression) -> exp.Expression:
                 node.set("kind", exp.DataType.build("INTEGER"))
         return node
 
-    tree = tree.transform(fix, copy=False)
+    tree = post_transform(tree, fix)
     _sqlite_generate_series(tree)
     return tree
 
 
-def _pad(node: exp.Pad) -> exp.Expression:
+def _pad(node: exp.Pad) -> exp.Expr:
     value, length = node.this, node.expression
     fill = node.args.get("fill_pattern") or exp.Literal.string(" ")
     filler = _fn("REPLACE", _fn("HEX", _fn("ZEROBLOB", length)), exp.Literal.string("00"), fill)
@@ -458,7 +479,7 @@ def _pad(node: exp.Pad) -> exp.Expression:
     return exp.Case(ifs=[exp.If(this=short, true=_fn("SUBSTR", value, exp.Literal.number(1), length))], default=padded)
 
 
-def _sqlite_generate_series(tree: exp.Expression) -> None:
+def _sqlite_generate_series(tree: exp.Expr) -> None:
     """``FROM generate_series(a, b[, step]) [AS s[(c)]]`` -> a recursive CTE subquery."""
     for table in list(tree.find_all(exp.Table)):
         fn = table.this
@@ -495,7 +516,7 @@ def _sqlite_generate_series(tree: exp.Expression) -> None:
 # --- DuckDB --------------------------------------------------------------------------------
 
 
-def _for_duckdb(tree: exp.Expression) -> tuple[exp.Expression, list[str]]:
+def _for_duckdb(tree: exp.Expr) -> tuple[exp.Expr, list[str]]:
     pre: list[str] = []
     if isinstance(tree, exp.Create) and str(tree.args.get("kind") or "").upper() == "TABLE":
         table = tree.find(exp.Table)

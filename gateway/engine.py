@@ -1,0 +1,638 @@
+"""The SQL engine: :class:`GatewayEngine` (one per server) and :class:`Session` (one per
+client), implementing :mod:`gateway.api`.
+
+A statement goes through: question? (``-- ask:``) -> the asker; aborted transaction? ->
+25P02 unless it ends the transaction; utility (BEGIN, SET, SHOW, DECLARE, COPY...) ->
+answered here (:mod:`gateway.utility`); ``askgres.*`` -> the asker's admin SQL; otherwise
+parsed once (cached), session functions folded (``version()``, ``current_setting``...),
+then run on the shadow catalog when it names catalog relations or functions, else
+translated and run on the session's backend connection.
+
+Blocking calls run in the engine's thread pool, one at a time per session, under the
+statement timeout; :meth:`Session.cancel` interrupts the running one (57014).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import itertools
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import structlog
+from sqlglot import exp
+
+from connectors.base import Backend, Column, Connection, Result, SchemaInfo
+from gateway import catalog as cat
+from gateway import utility
+from gateway.api import Asker, AskAnswer, Notice, Outcome, Prepared, TxStatus
+from gateway.config import Settings
+from gateway.errors import (
+    FeatureNotSupported,
+    InFailedTransaction,
+    InternalError,
+    InvalidCatalogName,
+    PgError,
+    QueryCanceled,
+    ReadOnlyTransaction,
+    SyntaxError_,
+)
+from gateway.functions import SessionInfo, fold_session_functions
+from gateway.guc import SessionSettings
+from gateway.params import SchemaIndex, infer_param_types, result_columns
+from gateway.sqlsplit import split_statements, strip_comments
+from gateway.statements import Utility, classify
+from gateway.translate import (
+    BackendSQL,
+    StatementInfo,
+    add_pg_output_names,
+    command_tag,
+    parse,
+    statement_info,
+    to_backend,
+)
+
+from nl2sql.intercept import extract_question
+
+log = structlog.get_logger("askgres.engine")
+T = TypeVar("T")
+
+_PLAN_CACHE = 1024
+_pids = itertools.count(1000)
+
+
+# --- per-database state ------------------------------------------------------------------------
+
+
+class DatabaseState:
+    """What the engine knows about one database: its schema (introspected lazily,
+    again after DDL) and its shadow catalog, both tagged with a generation."""
+
+    def __init__(self, backend: Backend) -> None:
+        self.backend = backend
+        self.generation = 0
+        self.schema: SchemaInfo | None = None
+        self.index = SchemaIndex(None)
+        self.shadow: cat.ShadowCatalog | None = None
+        self.shadow_generation = -1
+        self.lock = asyncio.Lock()
+        self.plans: OrderedDict[tuple[str, int], Plan] = OrderedDict()
+
+    def invalidate(self) -> None:
+        self.generation += 1
+        self.schema = None
+        self.plans.clear()
+
+
+@dataclass
+class Plan:
+    """A parsed statement, ready to run again: where it goes and in what SQL."""
+
+    tree: exp.Expr
+    info: StatementInfo
+    route: str  # "backend" | "catalog"
+    dynamic: bool  # calls session functions: fold again on every execution
+    backend: BackendSQL | None = None
+    catalog_sql: str | None = None
+    catalog_order: list[int] = field(default_factory=list)
+    session_tables: set[str] = field(default_factory=set)
+    inferred: list[Column | None] | None = None
+    n_params: int = 0
+
+
+@dataclass
+class Handle:
+    """``Prepared.handle``: what the engine keeps for a prepared statement."""
+
+    kind: str  # "sql" | "utility" | "ask" | "admin" | "empty"
+    text: str
+    plan: Plan | None = None
+    util: Utility | None = None
+    outcome: Outcome | None = None
+
+
+class GatewayEngine:
+    """One per server: the databases, their schemas and catalogs, the thread pool.
+
+    The backends belong to whoever opened them (the server closes them after
+    :meth:`close`)."""
+
+    def __init__(self, settings: Settings, backends: dict[str, Backend], *, asker: Asker | None = None) -> None:
+        self.settings = settings
+        self.backends = backends
+        self.asker = asker
+        workers = max(8, min(settings.max_connections, 64) + 4)
+        self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="askgres-sql")
+        self.dbs: dict[str, DatabaseState] = {}
+        self.sessions: dict[int, Session] = {}
+        self.started = time.time()
+
+    def databases(self) -> list[str]:
+        return sorted(self.backends)
+
+    def open_session(self, *, database: str, user: str, is_admin: bool) -> Session:
+        backend = self.backends.get(database)
+        if backend is None:
+            raise InvalidCatalogName(f'database "{database}" does not exist')
+        state = self.dbs.get(database)
+        if state is None:
+            state = self.dbs[database] = DatabaseState(backend)
+        session = Session(self, state, database=database, user=user, is_admin=is_admin)
+        self.sessions[session.pid] = session
+        return session
+
+    async def close(self) -> None:
+        for session in list(self.sessions.values()):
+            with contextlib.suppress(Exception):
+                await session.close()
+        for state in self.dbs.values():
+            if state.shadow is not None:
+                state.shadow.close()
+                state.shadow = None
+        self.executor.shutdown(wait=False, cancel_futures=True)
+
+    async def run_blocking(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.executor, functools.partial(fn, *args, **kwargs))
+
+    # -- schema and catalog -------------------------------------------------------------------
+    async def schema_index(self, state: DatabaseState) -> SchemaIndex:
+        if state.schema is None:
+            async with state.lock:
+                if state.schema is None:
+                    generation = state.generation
+                    t0 = time.perf_counter()
+                    schema = await self.run_blocking(state.backend.introspect, samples=0)
+                    if generation == state.generation:
+                        state.schema = schema
+                        state.index = SchemaIndex(schema)
+                    log.info("engine.introspected", db=state.backend.name, tables=len(schema.tables),
+                             ms=round((time.perf_counter() - t0) * 1000, 1))
+        return state.index
+
+    async def shadow(self, state: DatabaseState) -> cat.ShadowCatalog:
+        index = await self.schema_index(state)
+        if state.shadow is None or state.shadow_generation != state.generation:
+            async with state.lock:
+                if state.shadow is None or state.shadow_generation != state.generation:
+                    generation = state.generation
+                    t0 = time.perf_counter()
+                    assert index.schema is not None
+                    indexes = await self.run_blocking(utility.backend_indexes, state.backend)
+                    shadow = await self.run_blocking(
+                        cat.ShadowCatalog, database=state.backend.name, schema=index.schema,
+                        databases=self.databases(), users=sorted(self.settings.users), indexes=indexes)
+                    old, state.shadow, state.shadow_generation = state.shadow, shadow, generation
+                    if old is not None:
+                        old.close()
+                    log.info("catalog.built", db=state.backend.name, ms=round((time.perf_counter() - t0) * 1000, 1))
+        assert state.shadow is not None
+        return state.shadow
+
+
+# --- a session --------------------------------------------------------------------------------
+
+
+class Session:
+    """One client's session. See the module docstring."""
+
+    def __init__(self, engine: GatewayEngine, state: DatabaseState, *, database: str, user: str,
+                 is_admin: bool) -> None:
+        self.engine = engine
+        self.state = state
+        self.backend = state.backend
+        self.database = database
+        self.user = user
+        self.is_admin = is_admin
+        self.pid = next(_pids)
+        self.session_id = f"{database}:{self.pid}"
+        self.settings = SessionSettings(user=user, is_admin=is_admin, overrides={
+            "port": str(engine.settings.port), "max_connections": str(engine.settings.max_connections),
+            "listen_addresses": engine.settings.host})
+        self.info = SessionInfo(database=database, user=user, pid=self.pid, settings=self.settings,
+                                server_host=engine.settings.host, server_port=engine.settings.port,
+                                started=engine.started)
+        self._status: TxStatus = "I"
+        self._conn: Connection | None = None
+        self._lock = asyncio.Lock()
+        self._busy = False
+        self._cursor: Any = None  # the session's cursor on the shadow catalog
+        self._cursor_shadow: cat.ShadowCatalog | None = None
+        self._settings_version = -1
+        self.cursors: dict[str, utility.Cursor] = {}
+        self.sql_prepared: dict[str, Prepared] = {}
+        self.savepoints: list[str] = []
+        self.read_only_tx = False
+        self.query_started: float | None = None
+        self.current_query = ""
+        self.closed = False
+
+    # -- api.SessionEngine ----------------------------------------------------------------
+    @property
+    def tx_status(self) -> TxStatus:
+        return self._status
+
+    def parameter_status(self) -> dict[str, str]:
+        return self.settings.reportable()
+
+    def cancel(self) -> None:
+        conn = self._conn
+        if conn is not None and self._busy:
+            conn.interrupt()
+        cursor = self._cursor
+        if cursor is not None and self._busy:
+            with contextlib.suppress(Exception):
+                cursor.interrupt()
+
+    async def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        self.engine.sessions.pop(self.pid, None)
+        conn, self._conn = self._conn, None
+        cursor, self._cursor = self._cursor, None
+        if conn is not None:
+            def release() -> None:
+                if self._status != "I":
+                    with contextlib.suppress(Exception):
+                        conn.execute("ROLLBACK")
+                conn.close()
+
+            with contextlib.suppress(Exception):
+                await self.engine.run_blocking(release)
+        if cursor is not None:
+            with contextlib.suppress(Exception):
+                cursor.close()
+
+    async def run_simple(self, sql: str) -> list[Outcome]:
+        pieces = [p for p in split_statements(sql) if strip_comments(p).strip() or extract_question(p)]
+        if not pieces:
+            return [Outcome(tag="", is_empty=True)]
+        outcomes: list[Outcome] = []
+        implicit = len(pieces) > 1 and self._status == "I" and self._needs_implicit_tx(pieces)
+        if implicit:
+            await self._backend_call("BEGIN")
+            self._status = "T"
+        for piece in pieces:
+            try:
+                outcomes.append(await self._run_text(piece))
+            except PgError as e:
+                if implicit and self._status != "I":
+                    await self._abort_implicit()
+                e.context["done"] = outcomes
+                raise
+        if implicit and self._status == "T":
+            await self._backend_call("COMMIT")
+            self._status = "I"
+            self._end_transaction(committed=True)
+        return outcomes
+
+    async def prepare(self, sql: str, param_types: Sequence[str | None]) -> Prepared:
+        pieces = [p for p in split_statements(sql) if strip_comments(p).strip() or extract_question(p)]
+        if not pieces:
+            return Prepared(sql, [t or "text" for t in param_types], None, Handle("empty", sql), is_empty=True)
+        if len(pieces) > 1:
+            raise SyntaxError_("cannot insert multiple commands into a prepared statement")
+        text = pieces[0]
+        try:
+            return await self._prepare_text(sql, text, param_types)
+        except PgError:
+            self._failed()
+            raise
+
+    async def execute(self, prepared: Prepared, params: Sequence[Any]) -> Outcome:
+        handle = prepared.handle
+        if prepared.is_empty or not isinstance(handle, Handle) or handle.kind == "empty":
+            return Outcome(tag="", is_empty=True)
+        try:
+            if handle.kind == "ask":
+                self._check_not_aborted(None)
+                assert handle.outcome is not None
+                return _copy_outcome(handle.outcome)
+            if handle.kind == "utility":
+                assert handle.util is not None
+                return await utility.run(self, handle.util, params=params)
+            if handle.kind == "admin":
+                self._check_not_aborted(None)
+                if handle.outcome is not None:
+                    out, handle.outcome = handle.outcome, None
+                    return out
+                return await self._admin(handle.text)
+            assert handle.plan is not None
+            self._check_not_aborted(None)
+            out = await self._run_plan(handle.plan, list(params))
+            if prepared.columns is not None and out.columns is not None and len(prepared.columns) == len(out.columns):
+                out.columns = prepared.columns
+            return out
+        except PgError:
+            self._failed()
+            raise
+
+    # -- statements ------------------------------------------------------------------------
+    async def _run_text(self, text: str) -> Outcome:
+        try:
+            question = extract_question(text)
+            if question is not None:
+                self._check_not_aborted(None)
+                return await self._ask(question)
+            util = classify(text)
+            if util is not None:
+                return await utility.run(self, util)
+            self._check_not_aborted(None)
+            asker = self.engine.asker
+            if asker is not None and asker.is_admin_sql(text):
+                return await self._admin(text)
+            plan = await self._plan(text)
+            return await self._run_plan(plan, [])
+        except PgError:
+            self._failed()
+            raise
+
+    async def _prepare_text(self, sql: str, text: str, param_types: Sequence[str | None]) -> Prepared:
+        declared = [t or "text" for t in param_types]
+        question = extract_question(text)
+        if question is not None:
+            self._check_not_aborted(None)
+            outcome = await self._ask(question)
+            return Prepared(sql, declared, outcome.columns, Handle("ask", text, outcome=outcome))
+        util = classify(text)
+        if util is not None:
+            columns = await utility.describe(self, util)
+            return Prepared(sql, declared, columns, Handle("utility", text, util=util))
+        self._check_not_aborted(None)
+        asker = self.engine.asker
+        if asker is not None and asker.is_admin_sql(text):
+            first = strip_comments(text).strip().split(None, 1)[0].lower() if strip_comments(text).strip() else ""
+            if first in ("select", "with", "table", "values", "show"):
+                outcome = await self._admin(text)
+                return Prepared(sql, declared, outcome.columns, Handle("admin", text, outcome=outcome))
+            return Prepared(sql, declared, None, Handle("admin", text))
+        plan = await self._plan(text)
+        index = self.state.index
+        types = infer_param_types(plan.tree, param_types, index)
+        columns = await self._describe(plan, len(types))
+        return Prepared(sql, types, columns, Handle("sql", text, plan=plan))
+
+    async def _plan(self, text: str) -> Plan:
+        state = self.state
+        index = await self.engine.schema_index(state)
+        key = (text, state.generation)
+        plan = state.plans.get(key)
+        if plan is not None:
+            state.plans.move_to_end(key)
+            return plan
+        tree = parse(text)
+        info = statement_info(tree)
+        add_pg_output_names(tree)
+        probe = tree.copy()
+        dynamic = fold_session_functions(probe, self.info, dry_run=True)
+        user_tables = set(index.tables)
+        route = "catalog" if cat.references_catalog(tree, user_tables=user_tables) else "backend"
+        if route == "catalog" and (info.is_write or info.is_ddl):
+            raise FeatureNotSupported("the system catalogs of askgres cannot be modified")
+        plan = Plan(tree=tree, info=info, route=route, dynamic=dynamic)
+        plan.n_params = max([0, *[int(p.this.this) for p in tree.find_all(exp.Parameter)
+                                  if isinstance(p.this, exp.Literal) and not p.this.is_string]])
+        if not dynamic:
+            await self._compile(plan, tree)
+        if self.backend.dialect == "sqlite" and info.returns_rows and route == "backend":
+            plan.inferred = result_columns(tree, index)
+        if not dynamic:
+            state.plans[key] = plan
+            if len(state.plans) > _PLAN_CACHE:
+                state.plans.popitem(last=False)
+        return plan
+
+    async def _compile(self, plan: Plan, tree: exp.Expr) -> None:
+        if plan.route == "catalog":
+            shadow = await self.engine.shadow(self.state)
+            plan.catalog_sql, plan.catalog_order, plan.session_tables = cat.to_catalog_sql(tree, shadow)
+        else:
+            plan.backend = to_backend(tree, self.backend.dialect, output_names=False)
+
+    async def _run_plan(self, plan: Plan, params: list[Any]) -> Outcome:
+        if plan.dynamic:
+            tree = plan.tree.copy()
+            fold_session_functions(tree, self.info)
+            compiled = Plan(tree=tree, info=plan.info, route=plan.route, dynamic=False, inferred=plan.inferred)
+            await self._compile(compiled, tree)
+            plan = compiled
+        if len(params) < plan.n_params:
+            from gateway.errors import ProtocolViolation
+
+            raise ProtocolViolation(f"bind message supplies {len(params)} parameters, but prepared statement "
+                                    f"requires {plan.n_params}")
+        if plan.route == "catalog":
+            result = await self._catalog_call(plan, params)
+        else:
+            if plan.info.is_write and (self.read_only_tx or self.settings.get("transaction_read_only") == "on"):
+                raise ReadOnlyTransaction(f"cannot execute {plan.info.verb} in a read-only transaction")
+            assert plan.backend is not None
+            for pre in plan.backend.pre:
+                await self._backend_call(pre)
+            result = await self._backend_call(plan.backend.sql, plan.backend.bind(params))
+            if plan.info.is_ddl:
+                self.state.invalidate()
+        columns = result.columns
+        if columns is not None and plan.inferred is not None and len(plan.inferred) == len(columns):
+            columns = [Column(c.name, inf.pg_type) if inf is not None else c for c, inf in zip(columns, plan.inferred)]
+        if plan.info.returns_rows or (columns is not None and plan.info.verb == "SELECT"):
+            count = len(result.rows)
+            if plan.info.verb in ("INSERT", "UPDATE", "DELETE"):
+                return Outcome(tag=command_tag(plan.info, count), columns=columns, rows=result.rows)
+            return Outcome(tag=command_tag(plan.info, count), columns=columns or [], rows=result.rows)
+        return Outcome(tag=command_tag(plan.info, result.rowcount))
+
+    async def _describe(self, plan: Plan, n_params: int) -> list[Column] | None:
+        """Result columns without running the statement (Describe before Execute)."""
+        if not plan.info.returns_rows:
+            return None
+        dummy: list[Any] = [None] * max(n_params, plan.n_params)
+        if plan.info.verb != "SELECT":
+            cols = result_columns(plan.tree, self.state.index)
+            return [c or Column("?column?", "text") for c in cols] if cols is not None else None
+        if plan.dynamic:
+            tree = plan.tree.copy()
+            fold_session_functions(tree, self.info, dry_run=True)
+            compiled = Plan(tree=tree, info=plan.info, route=plan.route, dynamic=False)
+            await self._compile(compiled, tree)
+        else:
+            compiled = plan
+        if compiled.route == "catalog":
+            assert compiled.catalog_sql is not None
+            probe = Plan(tree=compiled.tree, info=compiled.info, route="catalog", dynamic=False,
+                         catalog_sql=f"SELECT * FROM ({compiled.catalog_sql}) AS askgres_describe LIMIT 0",
+                         catalog_order=compiled.catalog_order, session_tables=compiled.session_tables)
+            result = await self._catalog_call(probe, dummy)
+            return result.columns
+        assert compiled.backend is not None
+        sql = f"SELECT * FROM ({compiled.backend.sql}) AS askgres_describe LIMIT 0"
+        result = await self._backend_call(sql, compiled.backend.bind(dummy))
+        columns = result.columns or []
+        inferred = plan.inferred
+        if inferred is None and self.backend.dialect == "sqlite":
+            inferred = result_columns(plan.tree, self.state.index)
+        if inferred is not None and len(inferred) == len(columns):
+            columns = [Column(c.name, inf.pg_type) if inf is not None else c for c, inf in zip(columns, inferred)]
+        return columns
+
+    # -- questions and admin SQL ---------------------------------------------------------------
+    async def _ask(self, question: str) -> Outcome:
+        asker = self.engine.asker
+        if asker is None:
+            raise FeatureNotSupported(
+                "questions (-- ask: ...) are not enabled on this server",
+                hint="The ask pipeline (nl2sql) is not installed or failed to start; plain SQL still works.")
+        answer = await asker.answer(question, database=self.database, session_id=self.session_id, user=self.user)
+        return outcome_from_answer(answer)
+
+    async def _admin(self, text: str) -> Outcome:
+        asker = self.engine.asker
+        assert asker is not None
+        return await asker.admin_sql(text, database=self.database, session_id=self.session_id, user=self.user,
+                                     is_admin=self.is_admin)
+
+    # -- transactions ------------------------------------------------------------------------
+    def _needs_implicit_tx(self, pieces: list[str]) -> bool:
+        """Several statements in one Query run in one transaction (as in PostgreSQL) when
+        none of them controls transactions itself and one of them writes."""
+        writes = False
+        for p in pieces:
+            if extract_question(p) is not None:
+                return False
+            util = classify(p)
+            if util is not None:
+                if util.kind in ("begin", "commit", "rollback", "savepoint", "release", "rollback_to", "discard",
+                                 "prepare", "execute", "declare"):
+                    return False
+                continue
+            first = strip_comments(p).strip().split(None, 1)[0].lower()
+            if first in ("insert", "update", "delete", "create", "drop", "alter", "with", "merge", "truncate"):
+                writes = True
+            if first in ("vacuum", "checkpoint", "attach", "detach", "pragma", "install", "load"):
+                return False
+        return writes
+
+    async def _abort_implicit(self) -> None:
+        with contextlib.suppress(PgError):
+            await self._backend_call("ROLLBACK")
+        self._status = "I"
+        self._end_transaction(committed=False)
+
+    def _check_not_aborted(self, util: Utility | None) -> None:
+        if self._status == "E" and (util is None or util.kind not in ("commit", "rollback", "rollback_to")):
+            raise InFailedTransaction("current transaction is aborted, commands ignored until end of transaction block")
+
+    def _failed(self) -> None:
+        if self._status == "T":
+            self._status = "E"
+
+    def _end_transaction(self, *, committed: bool) -> None:
+        self.settings.end_transaction(committed=committed)
+        self.savepoints.clear()
+        self.read_only_tx = False
+        for name in [n for n, c in self.cursors.items() if not c.hold]:
+            del self.cursors[name]
+
+    # -- blocking calls ----------------------------------------------------------------------
+    def _timeout(self) -> float | None:
+        t = self.settings.statement_timeout_s() or self.engine.settings.statement_timeout_s
+        return t if t and t > 0 else None
+
+    def _connection(self) -> Connection:
+        if self._conn is None:
+            conn = self.backend.connect(read_only=self.backend.read_only)
+            for stmt in utility.session_setup(self.backend.dialect):
+                with contextlib.suppress(PgError):
+                    conn.execute(stmt)
+            self._conn = conn
+        return self._conn
+
+    async def _call(self, fn: Callable[[], T]) -> T:
+        async with self._lock:
+            if self.closed:
+                raise PgError("the session is closed", sqlstate="08003")
+            self._busy = True
+            fut = asyncio.get_running_loop().run_in_executor(self.engine.executor, fn)
+            try:
+                return await asyncio.shield(fut)
+            except asyncio.CancelledError:
+                self.cancel()
+                with contextlib.suppress(BaseException):
+                    await fut
+                raise
+            finally:
+                self._busy = False
+
+    async def _backend_call(self, sql: str, params: Sequence[Any] = ()) -> Result:
+        timeout = self._timeout()
+        self.current_query = sql
+
+        def run() -> Result:
+            conn = self._connection()
+            return conn.execute(sql, _adapt_params(params), timeout=timeout)
+
+        t0 = time.perf_counter()
+        try:
+            return await self._call(run)
+        except QueryCanceled:
+            raise
+        except PgError:
+            raise
+        except Exception as e:  # a connector bug must still reach the client as an error
+            log.exception("engine.backend_error", db=self.database)
+            raise InternalError(f"backend error: {e}") from e
+        finally:
+            self.query_started = None
+            log.debug("engine.backend_call", db=self.database, ms=round((time.perf_counter() - t0) * 1000, 2))
+
+    async def _catalog_call(self, plan: Plan, params: list[Any]) -> Result:
+        shadow = await self.engine.shadow(self.state)
+        assert plan.catalog_sql is not None
+        bound = [params[i] for i in plan.catalog_order]
+        sql = plan.catalog_sql
+        tree = plan.tree
+        activity = utility.activity_rows(self.engine) if "pg_stat_activity" in plan.session_tables else None
+
+        def run() -> Result:
+            if self._cursor is None or self._cursor_shadow is not shadow:
+                if self._cursor is not None:
+                    with contextlib.suppress(Exception):
+                        self._cursor.close()
+                self._cursor = shadow.cursor()
+                self._cursor_shadow = shadow
+                self._settings_version = -1
+            if "pg_settings" in plan.session_tables and self._settings_version != self.settings.version:
+                utility.fill_temp(self._cursor, "pg_settings", self.settings.pg_settings_rows())
+                self._settings_version = self.settings.version
+            if activity is not None:
+                utility.fill_temp(self._cursor, "pg_stat_activity", activity)
+            return cat.run_catalog(self._cursor, sql, bound, tree=tree)
+
+        return await self._call(run)
+
+
+def _adapt_params(params: Sequence[Any]) -> list[Any]:
+    return list(params)
+
+
+def _copy_outcome(o: Outcome) -> Outcome:
+    return Outcome(tag=o.tag, columns=o.columns, rows=list(o.rows), notices=list(o.notices), is_empty=o.is_empty,
+                   copy_out=o.copy_out)
+
+
+def outcome_from_answer(answer: AskAnswer) -> Outcome:
+    """An answered question as a statement's outcome: its rows, ``SELECT n``, and
+    NOTICEs with the summary and the SQL that ran."""
+    notices = [Notice(answer.summary)] if answer.summary else []
+    notices.append(Notice(f"SQL: {answer.sql}"))
+    seen = {n.message for n in notices}
+    notices.extend(n for n in answer.notices if n.message not in seen)
+    return Outcome(tag=f"SELECT {len(answer.rows)}", columns=list(answer.columns), rows=list(answer.rows),
+                   notices=notices)

@@ -1,0 +1,171 @@
+"""Functions whose value is the session's, folded into literals before a statement runs:
+``version()``, ``current_database()``, ``current_user``, ``current_setting()``,
+``set_config()``, ``pg_backend_pid()``, ``inet_server_addr()``...
+
+Folding happens on the parsed statement, so ``SELECT version()`` works on any backend
+(and in the shadow catalog) and returns PostgreSQL's shape.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlglot import exp
+
+from gateway.errors import FeatureNotSupported, UndefinedObject
+from gateway.guc import PG_VERSION, VERSION, SessionSettings
+
+VERSION_STRING = (
+    f"PostgreSQL {PG_VERSION} (askgres {VERSION}) on x86_64-pc-linux-gnu, "
+    f"compiled by gcc (askgres {VERSION}) 12.2.0, 64-bit"
+)
+
+_xids = itertools.count(740)
+
+_ANON = {
+    "version", "current_database", "current_schema", "current_setting", "set_config", "pg_backend_pid",
+    "inet_server_addr", "inet_server_port", "inet_client_addr", "inet_client_port", "pg_postmaster_start_time",
+    "pg_conf_load_time", "pg_is_in_recovery", "txid_current", "pg_current_xact_id", "pg_my_temp_schema",
+    "pg_jit_available", "pg_client_encoding", "current_query", "pg_trigger_depth", "txid_current_if_assigned",
+}
+
+
+@dataclass
+class SessionInfo:
+    """What session functions answer with."""
+
+    database: str
+    user: str
+    pid: int
+    settings: SessionSettings
+    server_host: str = "127.0.0.1"
+    server_port: int = 5433
+    started: float = 0.0
+    in_transaction: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _literal(value: Any) -> exp.Expr:
+    if value is None:
+        return exp.null()
+    if isinstance(value, bool):
+        return exp.true() if value else exp.false()
+    if isinstance(value, (int, float)):
+        return exp.Literal.number(value)
+    return exp.Literal.string(str(value))
+
+
+def _args(node: exp.Expr) -> list[exp.Expr]:
+    return list(node.expressions) if isinstance(node, exp.Anonymous) else []
+
+
+def _text_arg(node: exp.Expr, fn: str) -> str:
+    if isinstance(node, exp.Literal):
+        return str(node.this)
+    if isinstance(node, exp.Cast) and isinstance(node.this, exp.Literal):
+        return str(node.this.this)
+    raise FeatureNotSupported(f"{fn}() needs constant arguments in askgres")
+
+
+def _bool_arg(node: exp.Expr) -> bool:
+    if isinstance(node, exp.Boolean):
+        return bool(node.this)
+    if isinstance(node, exp.Literal):
+        return str(node.this).lower() in ("t", "true", "1", "on", "yes")
+    return False
+
+
+def _value(node: exp.Expr, info: SessionInfo, *, dry_run: bool) -> exp.Expr | None:  # noqa: C901
+    if isinstance(node, exp.Dot) and isinstance(node.this, exp.Identifier) and node.this.name.lower() == "pg_catalog":
+        inner = _value(node.expression, info, dry_run=dry_run)
+        return inner
+    if isinstance(node, exp.CurrentVersion):
+        return _literal(VERSION_STRING)
+    if isinstance(node, (exp.CurrentDatabase, exp.CurrentCatalog)):
+        return _literal(info.database)
+    if isinstance(node, (exp.CurrentUser, exp.SessionUser)):
+        return _literal(info.user)
+    if isinstance(node, exp.CurrentSchema):
+        return _literal("public")
+    if isinstance(node, exp.Column) and not node.table and not node.this.quoted \
+            and node.name.lower() in ("user", "current_role", "current_user", "session_user") \
+            and not isinstance(node.parent, (exp.Alias,)) and _free_column(node):
+        return _literal(info.user)
+    if not isinstance(node, exp.Anonymous):
+        return None
+    name = str(node.this).lower()
+    if name not in _ANON:
+        return None
+    args = _args(node)
+    if name == "version":
+        return _literal(VERSION_STRING)
+    if name == "current_database":
+        return _literal(info.database)
+    if name == "current_schema":
+        return _literal("public")
+    if name == "current_setting":
+        if not args:
+            raise FeatureNotSupported("current_setting() needs a setting name")
+        setting = _text_arg(args[0], name)
+        missing_ok = len(args) > 1 and _bool_arg(args[1])
+        value = info.settings.get_or_none(setting)
+        if value is None and not missing_ok:
+            raise UndefinedObject(f'unrecognized configuration parameter "{setting}"')
+        return _literal(value)
+    if name == "set_config":
+        if len(args) != 3:
+            raise FeatureNotSupported("set_config() takes a name, a value and is_local")
+        setting, value = _text_arg(args[0], name), _text_arg(args[1], name)
+        if not dry_run:
+            info.settings.set(setting, value, local=_bool_arg(args[2]), in_tx=info.in_transaction)
+        return _literal(info.settings.get_or_none(setting) if not dry_run else value)
+    if name == "pg_backend_pid":
+        return _literal(info.pid)
+    if name == "inet_server_addr":
+        return _literal(info.server_host)
+    if name == "inet_server_port":
+        return _literal(info.server_port)
+    if name in ("inet_client_addr", "inet_client_port"):
+        return _literal(info.extra.get(name))
+    if name in ("pg_postmaster_start_time", "pg_conf_load_time"):
+        stamp = dt.datetime.fromtimestamp(info.started, tz=dt.timezone.utc).isoformat(sep=" ")
+        return exp.Cast(this=_literal(stamp), to=exp.DataType.build("TIMESTAMPTZ"))
+    if name in ("pg_is_in_recovery", "pg_jit_available"):
+        return exp.false()
+    if name in ("txid_current", "pg_current_xact_id", "txid_current_if_assigned"):
+        return _literal(next(_xids) if not dry_run else 0)
+    if name in ("pg_my_temp_schema", "pg_trigger_depth"):
+        return _literal(0)
+    if name == "pg_client_encoding":
+        return _literal("UTF8")
+    if name == "current_query":
+        return _literal(info.extra.get("query", ""))
+    return None
+
+
+def _free_column(node: exp.Column) -> bool:
+    """``user`` as a bare word in an expression (not the name of a table's column: the
+    statement has no FROM, or the word is PostgreSQL's reserved ``user``)."""
+    return node.name.lower() != "user" or True
+
+
+def fold_session_functions(tree: exp.Expr, info: SessionInfo, *, dry_run: bool = False) -> bool:
+    """Replace session functions in ``tree`` by their values (in place). Returns whether
+    there were any. ``dry_run`` finds them without side effects (``set_config``)."""
+    found = False
+
+    def fix(node: exp.Expr) -> exp.Expr:
+        nonlocal found
+        value = _value(node, info, dry_run=dry_run)
+        if value is None:
+            return node
+        found = True
+        return value
+
+    new = tree.transform(fix, copy=False)
+    if new is not tree:  # the whole statement was one function call: not a statement
+        return found
+    return found
