@@ -469,6 +469,13 @@ def _rewrite_node(node: exp.Expr, shadow: ShadowCatalog) -> exp.Expr:  # noqa: C
         return node
     if isinstance(node, exp.Cast):
         return _rewrite_cast(node, shadow)
+    if isinstance(node, exp.DataType) and node.this == exp.DType.USERDEFINED:
+        kind = node.args.get("kind")
+        if isinstance(kind, exp.Dot) and kind.this.name.lower() == "pg_catalog":
+            try:
+                return exp.DataType.build(kind.expression.name, dialect="postgres")
+            except sqlglot.errors.ParseError:
+                return node
     return node
 
 

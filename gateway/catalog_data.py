@@ -524,6 +524,10 @@ def _user_objects(schema: SchemaInfo, ob: Objects, *, database: str, indexes: li
         extra_index_oid[ix.name] = next_oid
         next_oid += 1
 
+    # PostgreSQL implements foreign keys with triggers on both tables; psql prints a
+    # table's foreign keys only when relhastriggers says so
+    with_fk = {t.name.lower() for t in tables if t.foreign_keys}
+    with_fk |= {fk.ref_table.lower() for t in tables for fk in t.foreign_keys}
     for t in tables:
         oid = table_oid[t.name.lower()]
         ob.rel_oid[t.name.lower()] = oid
@@ -532,7 +536,8 @@ def _user_objects(schema: SchemaInfo, ob: Objects, *, database: str, indexes: li
         has_index = t.name.lower() in pk_index or any(ix.table.lower() == t.name.lower() for ix in indexes)
         pages = max(1, t.row_count // 50) if t.row_count else 0
         rows["pg_class"].append(_class_row(oid, t.name, NS_PUBLIC, oid + 1, kind, len(t.columns), has_index,
-                                           pages=pages, tuples=float(t.row_count if t.row_count else -1)))
+                                           pages=pages, tuples=float(t.row_count if t.row_count else -1),
+                                           triggers=t.name.lower() in with_fk))
         rows["pg_type"].append((oid + 1, t.name, NS_PUBLIC, OWNER, -1, False, "c", "C", False, True, ",", oid, "-",
                                 0, oid + 2, "record_in", "record_out", "record_recv", "record_send", "-", "-", "-",
                                 "d", "x", False, 0, -1, 0, 0, None, None, None))
@@ -548,7 +553,8 @@ def _user_objects(schema: SchemaInfo, ob: Objects, *, database: str, indexes: li
             rows["table_privileges"].append((OWNER_NAME, OWNER_NAME, database, "public", t.name, priv, "YES",
                                              "YES" if priv == "SELECT" else "NO"))
         if kind == "r":
-            rows["pg_tables"].append(("public", t.name, OWNER_NAME, None, has_index, False, False, False))
+            rows["pg_tables"].append(("public", t.name, OWNER_NAME, None, has_index, False, t.name.lower() in with_fk,
+                                      False))
             rows["pg_stat_user_tables"].append((oid, "public", t.name, 0, 0, 0, 0, 0, 0, 0, 0, t.row_count, 0, 0, 0,
                                                 None, None, None, None, 0, 0, 0, 0))
         else:
@@ -590,9 +596,9 @@ def _attnum(t: TableInfo, col: str) -> int:
 
 
 def _class_row(oid: int, name: str, ns: int, reltype: int, kind: str, natts: int, has_index: bool, *,
-               pages: int = 0, tuples: float = -1.0, am: int = 2) -> tuple[Any, ...]:
+               pages: int = 0, tuples: float = -1.0, am: int = 2, triggers: bool = False) -> tuple[Any, ...]:
     return (oid, name, ns, reltype, 0, OWNER, am if kind in ("r", "i") else 0, oid if kind in ("r", "i") else 0, 0,
-            pages, tuples, 0, 0, has_index, False, "p", kind, natts, 0, kind == "v", False, False, False, False, True,
+            pages, tuples, 0, 0, has_index, False, "p", kind, natts, 0, kind == "v", triggers, False, False, False, True,
             "d" if kind == "r" else "n", False, 0, 0, 0, None, None, None)
 
 
