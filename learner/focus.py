@@ -62,7 +62,7 @@ class FocusHints:
             q = str(f.get("question") or "").lower()
             qwords = {naming.singularize(w) for w in re.findall(r"[a-z]+", q) if len(w) > 2}
             words |= qwords
-            for name in _context_tables(f.get("context")):
+            for name in context_tables(f.get("context")):
                 tables[name] = tables.get(name, 0.0) + 1.0
             for pat, fams in _SHAPE_CUES:
                 if pat.search(q):
@@ -86,7 +86,7 @@ def _norm(d: dict[str, float]) -> dict[str, float]:
     return {k: v / top for k, v in d.items()} if top > 0 else {}
 
 
-def _context_tables(context: Any) -> list[str]:
+def context_tables(context: Any) -> list[str]:
     """Table names in a failure's context JSON (``tables``/``retrieved_tables``, names or dicts)."""
     if isinstance(context, str):
         try:

@@ -59,11 +59,13 @@ def synthesize(
     max_rows: int = 1000,
     max_per_sql: int = 2,
     seen: Iterable[tuple[str, str]] = (),
+    blocked: Iterable[tuple[str, str]] = (),
     max_attempts: int | None = None,
 ) -> list[Pair]:
     """Up to ``n`` validated, distinct pairs for ``schema`` (fewer when the schema is too
     small to yield that many). Deterministic for a given database, ``seed`` and ``focus``.
-    ``seen`` pairs (e.g. approved ones) are not repeated."""
+    ``seen`` pairs (e.g. approved ones) are not repeated; no pair shares its question or
+    SQL with a ``blocked`` pair (held-out validation pairs)."""
     t0 = time.monotonic()
     prof = profile or build_profile(backend, schema, timeout=timeout)
     focus = focus or FocusHints()
@@ -80,6 +82,8 @@ def synthesize(
     with PairValidator(backend, schema, timeout=timeout, max_rows=max_rows, max_per_sql=max_per_sql) as v:
         for q, s in seen:
             v.remember(q, s)
+        for q, s in blocked:
+            v.block(q, s)
         while len(out) < n and attempts < limit and weights:
             attempts += 1
             names = list(weights)

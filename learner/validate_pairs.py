@@ -132,6 +132,12 @@ class PairValidator:
         self._questions.add(qk)
         self._sqls[sk] = self._sqls.get(sk, 0) + 1
 
+    def block(self, question: str, sql: str) -> None:
+        """Refuse this question and any pair with this SQL from now on (held-out pairs)."""
+        qk, sk = self.keys(question, sql)
+        self._questions.add(qk)
+        self._sqls[sk] = max(self._sqls.get(sk, 0), self.max_per_sql)
+
     def accept(self, question: str, sql: str, *, allow_empty: bool | None = None) -> Verdict:
         """:meth:`check` plus de-duplication; an accepted pair is remembered."""
         if self.is_duplicate(question, sql):
