@@ -45,7 +45,7 @@ from gateway.errors import (
 )
 from gateway.functions import SessionInfo, fold_session_functions
 from gateway.guc import SessionSettings
-from gateway.params import SchemaIndex, infer_param_types, result_columns
+from gateway.params import SchemaIndex, expression_typer, infer_param_types, result_columns
 from gateway.sqlsplit import split_statements, strip_comments
 from gateway.statements import Utility, classify
 from gateway.translate import (
@@ -414,7 +414,8 @@ class Session:
             shadow = await self.engine.shadow(self.state)
             plan.catalog_sql, plan.catalog_order, plan.session_tables = cat.to_catalog_sql(tree, shadow)
         else:
-            plan.backend = to_backend(tree, self.backend.dialect, output_names=False)
+            typer = expression_typer(tree, self.state.index) if self.backend.dialect == "duckdb" else None
+            plan.backend = to_backend(tree, self.backend.dialect, output_names=False, typer=typer)
 
     async def _run_plan(self, plan: Plan, params: list[Any]) -> Outcome:
         if plan.dynamic:

@@ -11,7 +11,7 @@ numeric/float8; anything else -> text.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from sqlglot import exp
 
@@ -262,6 +262,16 @@ def type_of(node: exp.Expr | None, scope: _Scope) -> str | None:  # noqa: C901 -
         if name in ("strpos", "length", "char_length", "octet_length"):
             return "int4"
     return None
+
+
+def expression_typer(tree: exp.Expr, index: SchemaIndex) -> Callable[[exp.Expr], str | None]:
+    """A function giving the type of an expression of ``tree`` (for the translator)."""
+    scope = _Scope(tree, index)
+
+    def typer(node: exp.Expr) -> str | None:
+        return type_of(node, scope)
+
+    return typer
 
 
 def _arith(a: str | None, b: str | None) -> str | None:

@@ -243,13 +243,10 @@ def add_pg_output_names(tree: exp.Expr) -> None:
 
 
 def parameter_numbers(tree: exp.Expr) -> list[int]:
-    """The ``$n`` numbers used in ``tree`` (1-based, repeats kept, tree order)."""
-    out = []
-    for p in tree.find_all(exp.Parameter):
-        n = _param_number(p)
-        if n is not None:
-            out.append(n)
-    return out
+    """The ``$n`` numbers used in ``tree`` (1-based, repeats kept, in text order)."""
+    marked = tree.copy()
+    _mark_parameters(marked)
+    return [int(m.group(1)) for m in _MARK_RE.finditer(marked.sql("duckdb"))]
 
 
 def post_transform(tree: exp.Expr, fn: Callable[[exp.Expr], exp.Expr]) -> exp.Expr:
@@ -305,8 +302,30 @@ class BackendSQL:
         return [params[i] for i in self.param_order]
 
 
-def to_backend(tree: exp.Expr, dialect: Dialect, *, output_names: bool = True) -> BackendSQL:
-    """Translate a parsed PostgreSQL statement (not modified) for ``dialect``."""
+Typer = Callable[[exp.Expr], "str | None"]
+_INT_TYPES = {"int2", "int4", "int8"}
+
+
+def literal_type(node: exp.Expr) -> str | None:
+    """The type of a literal (the default :data:`Typer`, when no schema is known)."""
+    while isinstance(node, exp.Paren):
+        node = node.this
+    if isinstance(node, exp.Literal) and not node.is_string:
+        return "numeric" if any(c in str(node.this) for c in ".eE") else "int4"
+    if isinstance(node, exp.Neg):
+        return literal_type(node.this)
+    if isinstance(node, (exp.Add, exp.Sub, exp.Mul, exp.Mod)):
+        a, b = literal_type(node.this), literal_type(node.expression)
+        return "int8" if a in _INT_TYPES and b in _INT_TYPES else None
+    if isinstance(node, exp.Cast) and isinstance(node.to, exp.DataType):
+        return normalize(node.to.sql("postgres"))
+    return None
+
+
+def to_backend(tree: exp.Expr, dialect: Dialect, *, output_names: bool = True, typer: Typer | None = None) -> BackendSQL:
+    """Translate a parsed PostgreSQL statement (not modified) for ``dialect``. ``typer``
+    gives the PostgreSQL type of an expression where the schema knows it (integer
+    division in DuckDB needs it)."""
     tree = tree.copy()
     if output_names:
         add_pg_output_names(tree)
@@ -316,7 +335,7 @@ def to_backend(tree: exp.Expr, dialect: Dialect, *, output_names: bool = True) -
     if dialect == "sqlite":
         tree = _for_sqlite(tree)
     else:
-        tree, pre = _for_duckdb(tree)
+        tree, pre = _for_duckdb(tree, typer or literal_type)
     try:
         sql = tree.sql(dialect=WRITERS[dialect], unsupported_level=sqlglot.ErrorLevel.RAISE)
     except sqlglot.errors.UnsupportedError as e:
@@ -464,6 +483,35 @@ def _for_sqlite(tree: exp.Expr) -> exp.Expr:
 
     tree = post_transform(tree, fix)
     _sqlite_generate_series(tree)
+    return _sqlite_distinct_on_limit(tree)
+
+
+def _sqlite_distinct_on_limit(tree: exp.Expr) -> exp.Expr:
+    """sqlglot emulates ``DISTINCT ON`` with ROW_NUMBER() in a subquery but keeps the
+    LIMIT inside it: move LIMIT/OFFSET (and the ORDER BY) out."""
+    for select in list(tree.find_all(exp.Select)):
+        distinct = select.args.get("distinct")
+        if not (isinstance(distinct, exp.Distinct) and distinct.args.get("on") is not None):
+            continue
+        limit, offset, order = select.args.get("limit"), select.args.get("offset"), select.args.get("order")
+        if limit is None and offset is None:
+            continue
+        inner = select.copy()
+        inner.set("limit", None)
+        inner.set("offset", None)
+        outer = exp.select("*").from_(exp.Subquery(this=inner, alias=exp.TableAlias(this=exp.to_identifier("_d"))))
+        names = {e.alias_or_name.lower() for e in select.expressions}
+        if order is not None and all(isinstance(o.this, exp.Column) and o.this.name.lower() in names
+                                     for o in order.expressions):
+            outer.set("order", exp.Order(expressions=[exp.Ordered(this=exp.column(o.this.name),
+                                                                  desc=o.args.get("desc"),
+                                                                  nulls_first=o.args.get("nulls_first"))
+                                                      for o in order.expressions]))
+        outer.set("limit", limit)
+        outer.set("offset", offset)
+        if select is tree:
+            return outer
+        select.replace(outer)
     return tree
 
 
@@ -516,8 +564,17 @@ def _sqlite_generate_series(tree: exp.Expr) -> None:
 # --- DuckDB --------------------------------------------------------------------------------
 
 
-def _for_duckdb(tree: exp.Expr) -> tuple[exp.Expr, list[str]]:
+def _for_duckdb(tree: exp.Expr, typer: Typer) -> tuple[exp.Expr, list[str]]:
     pre: list[str] = []
+
+    def int_division(node: exp.Expr) -> exp.Expr:
+        # DuckDB's ``/`` always divides as floats; PostgreSQL's divides integers as integers
+        if isinstance(node, exp.Div) and typer(node.this) in _INT_TYPES and typer(node.expression) in _INT_TYPES:
+            return exp.IntDiv(this=node.this, expression=node.expression)
+        return node
+
+    tree = post_transform(tree, int_division)
+    tree = post_transform(tree, _array_literal)
     if isinstance(tree, exp.Create) and str(tree.args.get("kind") or "").upper() == "TABLE":
         table = tree.find(exp.Table)
         for col in tree.find_all(exp.ColumnDef):
@@ -530,6 +587,56 @@ def _for_duckdb(tree: exp.Expr) -> tuple[exp.Expr, list[str]]:
                 col.append("constraints", exp.ColumnConstraint(
                     kind=exp.DefaultColumnConstraint(this=_fn("nextval", exp.Literal.string(seq)))))
     return tree, pre
+
+
+def parse_pg_array(text: str) -> list[str | None] | None:
+    """The elements of a one-dimensional PostgreSQL array literal (``{a,"b c",NULL}``)."""
+    text = text.strip()
+    if not (text.startswith("{") and text.endswith("}")):
+        return None
+    body = text[1:-1]
+    out: list[str | None] = []
+    i, n = 0, len(body)
+    if not body.strip():
+        return out
+    while i <= n:
+        while i < n and body[i].isspace():
+            i += 1
+        if i < n and body[i] == '"':
+            j, buf = i + 1, []
+            while j < n and body[j] != '"':
+                if body[j] == "\\" and j + 1 < n:
+                    j += 1
+                buf.append(body[j])
+                j += 1
+            out.append("".join(buf))
+            i = j + 1
+            while i < n and body[i] != ",":
+                i += 1
+        else:
+            j = body.find(",", i)
+            j = n if j < 0 else j
+            item = body[i:j].strip()
+            if item.startswith("{"):
+                return None  # multi-dimensional: not handled
+            out.append(None if item.upper() == "NULL" else item)
+            i = j
+        i += 1
+    return out
+
+
+def _array_literal(node: exp.Expr) -> exp.Expr:
+    """``'{a,b}'::text[]`` -> a DuckDB list (DuckDB cannot cast PostgreSQL's array text)."""
+    if not (isinstance(node, exp.Cast) and isinstance(node.this, exp.Literal) and node.this.is_string):
+        return node
+    to = node.to
+    if not (isinstance(to, exp.DataType) and to.this == exp.DType.ARRAY):
+        return node
+    items = parse_pg_array(str(node.this.this))
+    if items is None:
+        return node
+    array = exp.Array(expressions=[exp.null() if v is None else exp.Literal.string(v) for v in items])
+    return exp.Cast(this=array, to=to)
 
 
 def error_from_backend(e: Exception) -> PgError:
