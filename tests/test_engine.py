@@ -1,0 +1,539 @@
+"""The SQL engine driven directly (no sockets) on small SQLite and DuckDB databases:
+command tags, transaction status, extended-query typing, timeouts and cancel, utility
+statements, cursors, COPY, questions."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from connectors.base import Column
+from engine_support import EngineHarness, rows_of
+from gateway.api import AskAnswer, Notice, Outcome
+from gateway.errors import (
+    FeatureNotSupported,
+    InFailedTransaction,
+    PgError,
+    QueryCanceled,
+    SyntaxError_,
+    UndefinedObject,
+    UniqueViolation,
+)
+
+BACKENDS = ["small", "small_duckdb"]
+LONG_QUERY = ("WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c WHERE n < 100000000) "
+              "SELECT count(*) FROM c")
+
+
+@pytest.fixture
+def harness(tmp_path: Path) -> Iterator[EngineHarness]:
+    h = EngineHarness(tmp_path)
+    yield h
+    asyncio.run(h.aclose())
+
+
+def arun(coro: Any) -> Any:
+    return asyncio.run(coro)
+
+
+async def simple(session: Any, sql: str) -> list[Outcome]:
+    return list(await session.run_simple(sql))
+
+
+# --- simple query -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("db", BACKENDS)
+def test_command_tags(harness: EngineHarness, db: str) -> None:
+    async def go() -> list[str]:
+        s = harness.session(db)
+        outs = await simple(s, """
+            CREATE TABLE notes (id integer PRIMARY KEY, body text);
+            INSERT INTO notes VALUES (1, 'a'), (2, 'b'), (3, 'c');
+            UPDATE notes SET body = 'x' WHERE id > 1;
+            DELETE FROM notes WHERE id = 3;
+            SELECT * FROM notes ORDER BY id;
+            SET application_name = 'tests';
+            SHOW application_name;
+            BEGIN;
+            COMMIT;
+            BEGIN;
+            ROLLBACK;
+            DROP TABLE notes
+        """)
+        return [o.tag for o in outs]
+
+    assert arun(go()) == ["CREATE TABLE", "INSERT 0 3", "UPDATE 2", "DELETE 1", "SELECT 2", "SET", "SHOW", "BEGIN",
+                          "COMMIT", "BEGIN", "ROLLBACK", "DROP TABLE"]
+
+
+def test_empty_and_comment_only_queries(harness: EngineHarness) -> None:
+    async def go() -> None:
+        s = harness.session()
+        for sql in ("", "   ", ";", "-- just a comment", "/* block */ ;"):
+            outs = await simple(s, sql)
+            assert len(outs) == 1 and outs[0].is_empty, sql
+        outs = await simple(s, "SELECT 1; -- trailing comment")
+        assert [o.tag for o in outs] == ["SELECT 1"]
+
+    arun(go())
+
+
+def test_statements_split_respecting_quotes(harness: EngineHarness) -> None:
+    async def go() -> None:
+        s = harness.session()
+        outs = await simple(s, "SELECT 'a;b' AS x; SELECT $$c;d$$ AS y; SELECT \"Name\" FROM \"Artist\" WHERE "
+                               "\"Name\" = 'AC/DC' -- ; not a split\n;")
+        assert [rows_of(o) for o in outs] == [[("a;b",)], [("c;d",)], [("AC/DC",)]]
+
+    arun(go())
+
+
+@pytest.mark.parametrize("db", BACKENDS)
+def test_version_and_session_functions(harness: EngineHarness, db: str) -> None:
+    async def go() -> None:
+        s = harness.session(db, user="alice")
+        out = (await simple(s, "SELECT version()"))[0]
+        assert out.columns is not None and out.columns[0].name == "version"
+        version = rows_of(out)[0][0]
+        assert version.startswith("PostgreSQL 15.") and "askgres" in version and "on x86_64-pc-linux-gnu" in version
+        out = (await simple(s, "SELECT pg_catalog.version() AS v, current_database(), current_schema(), current_user, "
+                               "session_user, pg_backend_pid() AS pid, current_setting('TimeZone') AS tz"))[0]
+        v, dbname, schema, user, suser, pid, tz = rows_of(out)[0]
+        assert v == version and dbname == db and schema == "public" and user == suser == "alice"
+        assert pid == s.pid and tz == "UTC"
+        assert [c.name for c in out.columns or []][1:5] == ["current_database", "current_schema", "current_user",
+                                                          "session_user"]
+
+    arun(go())
+
+
+def test_set_show_reset(harness: EngineHarness) -> None:
+    async def go() -> None:
+        s = harness.session()
+        assert rows_of((await simple(s, "SHOW TRANSACTION ISOLATION LEVEL"))[0]) == [("read committed",)]
+        out = (await simple(s, "SHOW standard_conforming_strings"))[0]
+        assert out.columns == [Column("standard_conforming_strings", "text")] and rows_of(out) == [("on",)]
+        await simple(s, "SET SESSION application_name TO 'my app'")
+        assert s.parameter_status()["application_name"] == "my app"
+        assert rows_of((await simple(s, "SELECT current_setting('application_name')"))[0]) == [("my app",)]
+        await simple(s, "SET statement_timeout = '5s'")
+        assert rows_of((await simple(s, "SHOW statement_timeout"))[0]) == [("5s",)]
+        await simple(s, "SET TIME ZONE 'Europe/Paris'")
+        assert rows_of((await simple(s, "SHOW TimeZone"))[0]) == [("Europe/Paris",)]
+        await simple(s, "RESET application_name")
+        assert s.parameter_status()["application_name"] == ""
+        out = (await simple(s, "SELECT set_config('search_path', 'public', false)"))[0]
+        assert rows_of(out) == [("public",)]
+        assert rows_of((await simple(s, "SHOW search_path"))[0]) == [("public",)]
+        with pytest.raises(UndefinedObject):
+            await simple(s, "SET no_such_setting = 1")
+        await simple(s, "SET my.custom = 'ok'")  # placeholders with a dot are allowed, as in PostgreSQL
+        show_all = (await simple(s, "SHOW ALL"))[0]
+        names = {r[0] for r in rows_of(show_all)}
+        assert {"DateStyle", "TimeZone", "server_version", "search_path"} <= names
+        await simple(s, "RESET ALL")
+        assert rows_of((await simple(s, "SHOW TimeZone"))[0]) == [("UTC",)]
+
+    arun(go())
+
+
+def test_set_in_transaction_follows_commit_and_rollback(harness: EngineHarness) -> None:
+    async def go() -> None:
+        s = harness.session()
+        await simple(s, "BEGIN; SET application_name = 'rolled'; ROLLBACK")
+        assert s.parameter_status()["application_name"] == ""
+        await simple(s, "BEGIN; SET LOCAL application_name = 'local'; SHOW application_name; COMMIT")
+        assert s.parameter_status()["application_name"] == ""
+        await simple(s, "BEGIN; SET application_name = 'kept'; COMMIT")
+        assert s.parameter_status()["application_name"] == "kept"
+
+    arun(go())
+
+
+# --- transactions -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("db", BACKENDS)
+def test_transaction_status_and_aborted_block(harness: EngineHarness, db: str) -> None:
+    async def go() -> None:
+        s = harness.session(db)
+        await simple(s, "CREATE TABLE t (id integer PRIMARY KEY)")
+        assert s.tx_status == "I"
+        await simple(s, "BEGIN")
+        assert s.tx_status == "T"
+        await simple(s, "INSERT INTO t VALUES (1)")
+        with pytest.raises(UniqueViolation):
+            await simple(s, "INSERT INTO t VALUES (1)")
+        assert s.tx_status == "E"
+        with pytest.raises(InFailedTransaction) as info:
+            await simple(s, "SELECT 1")
+        assert info.value.sqlstate == "25P02"
+        assert s.tx_status == "E"
+        outs = await simple(s, "COMMIT")
+        assert outs[0].tag == "ROLLBACK" and s.tx_status == "I"
+        assert rows_of((await simple(s, "SELECT count(*) FROM t"))[0]) == [(0,)]
+        await simple(s, "START TRANSACTION")
+        await simple(s, "INSERT INTO t VALUES (2)")
+        assert (await simple(s, "COMMIT"))[0].tag == "COMMIT"
+        assert rows_of((await simple(s, "SELECT count(*) FROM t"))[0]) == [(1,)]
+        # a comment mentioning commit changes nothing
+        await simple(s, "BEGIN")
+        await simple(s, "SELECT 'commit' AS word -- commit")
+        assert s.tx_status == "T"
+        await simple(s, "ROLLBACK")
+        assert s.tx_status == "I"
+
+    arun(go())
+
+
+def test_error_outside_transaction_stays_idle_and_reports_done(harness: EngineHarness) -> None:
+    async def go() -> None:
+        s = harness.session()
+        with pytest.raises(PgError) as info:
+            await simple(s, "SELECT 1; SELECT * FROM no_such_table; SELECT 3")
+        assert info.value.sqlstate == "42P01"
+        done = info.value.context["done"]
+        assert [o.tag for o in done] == ["SELECT 1"]
+        assert s.tx_status == "I"
+
+    arun(go())
+
+
+@pytest.mark.parametrize("db", BACKENDS)
+def test_several_statements_are_one_implicit_transaction(harness: EngineHarness, db: str) -> None:
+    async def go() -> None:
+        s = harness.session(db)
+        await simple(s, "CREATE TABLE u (id integer PRIMARY KEY)")
+        with pytest.raises(UniqueViolation):
+            await simple(s, "INSERT INTO u VALUES (1); INSERT INTO u VALUES (1)")
+        assert s.tx_status == "I"
+        assert rows_of((await simple(s, "SELECT count(*) FROM u"))[0]) == [(0,)]
+
+    arun(go())
+
+
+def test_savepoints_on_sqlite(harness: EngineHarness) -> None:
+    async def go() -> None:
+        s = harness.session("small")
+        await simple(s, "CREATE TABLE sp (id integer PRIMARY KEY)")
+        await simple(s, "BEGIN; INSERT INTO sp VALUES (1); SAVEPOINT a")
+        with pytest.raises(UniqueViolation):
+            await simple(s, "INSERT INTO sp VALUES (1)")
+        assert s.tx_status == "E"
+        await simple(s, "ROLLBACK TO SAVEPOINT a")
+        assert s.tx_status == "T"
+        await simple(s, "INSERT INTO sp VALUES (2); COMMIT")
+        assert rows_of((await simple(s, "SELECT id FROM sp ORDER BY id"))[0]) == [(1,), (2,)]
+
+    arun(go())
+
+
+def test_read_only_transaction_refuses_writes(harness: EngineHarness) -> None:
+    async def go() -> None:
+        s = harness.session()
+        await simple(s, "BEGIN READ ONLY")
+        with pytest.raises(PgError) as info:
+            await simple(s, "DELETE FROM \"Track\"")
+        assert info.value.sqlstate == "25006"
+        await simple(s, "ROLLBACK")
+        assert rows_of((await simple(s, "SELECT count(*) FROM \"Track\""))[0]) == [(10,)]
+
+    arun(go())
+
+
+# --- extended query -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("db", BACKENDS)
+def test_prepare_infers_parameter_types_and_columns(harness: EngineHarness, db: str) -> None:
+    async def go() -> None:
+        s = harness.session(db)
+        p = await s.prepare('SELECT "AlbumId", "Title" FROM "Album" WHERE "ArtistId" = $2 AND "Title" LIKE $1 '
+                            'ORDER BY 1 LIMIT $3', [None, None, None])
+        assert p.param_types == ["text", "int4", "int8"]
+        assert p.columns is not None and [c.name for c in p.columns] == ["AlbumId", "Title"]
+        assert p.columns[0].pg_type == "int4"
+        out = await s.execute(p, ["%", 7, 2])
+        assert rows_of(out) == [(10, "Led Zeppelin IV"), (11, "Physical Graffiti")]
+        assert out.tag == "SELECT 2"
+        # repeated parameters
+        p2 = await s.prepare('SELECT count(*) FROM "Album" WHERE "ArtistId" = $1 OR "AlbumId" = $1', [None])
+        assert p2.param_types == ["int4"]
+        assert rows_of(await s.execute(p2, [3])) == [(3,)]
+        # declared types win
+        p3 = await s.prepare("SELECT $1::text AS x", ["int8"])
+        assert p3.param_types == ["int8"]
+
+    arun(go())
+
+
+@pytest.mark.parametrize("db", BACKENDS)
+def test_describe_does_not_execute(harness: EngineHarness, db: str) -> None:
+    async def go() -> None:
+        s = harness.session(db)
+        await simple(s, "CREATE TABLE d (id integer PRIMARY KEY, note varchar(20))")
+        p = await s.prepare("INSERT INTO d (id, note) VALUES ($1, $2) RETURNING id, note", [None, None])
+        assert p.param_types == ["int4", "text"]
+        assert p.columns is not None and [c.name for c in p.columns] == ["id", "note"]
+        assert rows_of((await simple(s, "SELECT count(*) FROM d"))[0]) == [(0,)]
+        out = await s.execute(p, [1, "hello"])
+        assert out.tag == "INSERT 0 1" and rows_of(out) == [(1, "hello")]
+        upd = await s.prepare("UPDATE d SET note = $1 WHERE id = $2", [None, None])
+        assert upd.columns is None and upd.param_types == ["text", "int4"]
+        assert (await s.execute(upd, ["x", 1])).tag == "UPDATE 1"
+
+    arun(go())
+
+
+def test_sqlite_columns_typed_from_schema(harness: EngineHarness) -> None:
+    async def go() -> None:
+        s = harness.session("small")
+        p = await s.prepare('SELECT "InvoiceId", "InvoiceDate", "Total", count(*) OVER () AS n FROM "Invoice"', [])
+        assert [(c.name, c.pg_type) for c in p.columns or []] == [
+            ("InvoiceId", "int4"), ("InvoiceDate", "timestamp"), ("Total", "numeric"), ("n", "int8")]
+        empty = await s.prepare('SELECT "Composer" FROM "Track" WHERE false', [])
+        assert [(c.name, c.pg_type) for c in empty.columns or []] == [("Composer", "varchar")]
+
+    arun(go())
+
+
+def test_prepare_rejects_several_statements(harness: EngineHarness) -> None:
+    async def go() -> None:
+        s = harness.session()
+        with pytest.raises(SyntaxError_):
+            await s.prepare("SELECT 1; SELECT 2", [])
+        empty = await s.prepare("", [])
+        assert empty.is_empty
+        assert (await s.execute(empty, [])).is_empty
+
+    arun(go())
+
+
+@pytest.mark.parametrize("db", BACKENDS)
+def test_transaction_through_extended_protocol(harness: EngineHarness, db: str) -> None:
+    """pgjdbc sends BEGIN/COMMIT as prepared statements."""
+    async def go() -> None:
+        s = harness.session(db)
+        begin = await s.prepare("BEGIN", [])
+        commit = await s.prepare("COMMIT", [])
+        await s.execute(begin, [])
+        assert s.tx_status == "T"
+        bad = await s.prepare("SELECT 1", [])
+        with pytest.raises(PgError):
+            await s.prepare("SELECT * FROM nope", [])
+        assert s.tx_status == "E"
+        with pytest.raises(InFailedTransaction):
+            await s.execute(bad, [])
+        out = await s.execute(commit, [])
+        assert out.tag == "ROLLBACK" and s.tx_status == "I"
+
+    arun(go())
+
+
+# --- timeouts and cancel ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("db", BACKENDS)
+def test_statement_timeout(harness: EngineHarness, db: str) -> None:
+    async def go() -> None:
+        s = harness.session(db)
+        await simple(s, "SET statement_timeout = 200")
+        t0 = time.monotonic()
+        with pytest.raises(QueryCanceled) as info:
+            await simple(s, LONG_QUERY)
+        assert info.value.sqlstate == "57014"
+        assert time.monotonic() - t0 < 10
+        assert rows_of((await simple(s, "SELECT 1"))[0]) == [(1,)]
+
+    arun(go())
+
+
+def test_settings_statement_timeout(tmp_path: Path) -> None:
+    h = EngineHarness(tmp_path, statement_timeout_s=0.2)
+
+    async def go() -> None:
+        s = h.session()
+        with pytest.raises(QueryCanceled):
+            await simple(s, LONG_QUERY)
+        await h.aclose()
+
+    arun(go())
+
+
+@pytest.mark.parametrize("db", BACKENDS)
+def test_cancel_interrupts_running_query(harness: EngineHarness, db: str) -> None:
+    async def go() -> None:
+        s = harness.session(db)
+        task = asyncio.create_task(simple(s, LONG_QUERY))
+        await asyncio.sleep(0.3)
+        t0 = time.monotonic()
+        s.cancel()
+        with pytest.raises(QueryCanceled):
+            await task
+        assert time.monotonic() - t0 < 5
+        assert rows_of((await simple(s, "SELECT 2"))[0]) == [(2,)]
+
+    arun(go())
+
+
+def test_sessions_run_concurrently(harness: EngineHarness) -> None:
+    """A long query in one session does not block another session."""
+    async def go() -> None:
+        slow = harness.session("small_duckdb")
+        fast = harness.session("small_duckdb")
+        task = asyncio.create_task(simple(slow, LONG_QUERY))
+        await asyncio.sleep(0.2)
+        t0 = time.monotonic()
+        assert rows_of((await simple(fast, "SELECT count(*) FROM \"Album\""))[0]) == [(13,)]
+        assert time.monotonic() - t0 < 2
+        slow.cancel()
+        with pytest.raises(QueryCanceled):
+            await task
+
+    arun(go())
+
+
+# --- utility statements -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("db", BACKENDS)
+def test_cursors(harness: EngineHarness, db: str) -> None:
+    async def go() -> None:
+        s = harness.session(db)
+        with pytest.raises(PgError) as info:
+            await simple(s, "DECLARE c CURSOR FOR SELECT 1")
+        assert info.value.sqlstate == "25P01"
+        outs = await simple(s, 'BEGIN; DECLARE c CURSOR FOR SELECT "AlbumId" FROM "Album" ORDER BY 1; '
+                               "FETCH 2 FROM c; FETCH NEXT IN c; MOVE 5 IN c; FETCH ALL FROM c")
+        assert [o.tag for o in outs] == ["BEGIN", "DECLARE CURSOR", "FETCH 2", "FETCH 1", "MOVE 5", "FETCH 5"]
+        assert rows_of(outs[2]) == [(1,), (2,)] and rows_of(outs[3]) == [(3,)]
+        assert rows_of(outs[5]) == [(9,), (10,), (11,), (12,), (13,)]
+        assert (await simple(s, "FETCH 1 FROM c"))[0].tag == "FETCH 0"
+        assert (await simple(s, "CLOSE c"))[0].tag == "CLOSE CURSOR"
+        with pytest.raises(PgError) as info:
+            await simple(s, "FETCH 1 FROM c")
+        assert info.value.sqlstate == "34000"
+        await simple(s, "ROLLBACK")
+
+    arun(go())
+
+
+@pytest.mark.parametrize("db", BACKENDS)
+def test_copy_to_stdout(harness: EngineHarness, db: str) -> None:
+    async def go() -> None:
+        s = harness.session(db)
+        out = (await simple(s, 'COPY (SELECT "ArtistId", "Name" FROM "Artist" ORDER BY 1 LIMIT 2) TO STDOUT'))[0]
+        assert out.copy_out and out.tag == "COPY 2" and rows_of(out) == [(1, "AC/DC"), (2, "Accept")]
+        out = (await simple(s, 'COPY "Artist" ("Name") TO STDOUT'))[0]
+        assert out.copy_out and out.tag == "COPY 7" and ("Led Zeppelin",) in rows_of(out)
+        with pytest.raises(FeatureNotSupported):
+            await simple(s, 'COPY "Artist" FROM STDIN')
+
+    arun(go())
+
+
+def test_refused_and_housekeeping_statements(harness: EngineHarness) -> None:
+    async def go() -> None:
+        s = harness.session()
+        for sql in ("LISTEN news", "NOTIFY news, 'x'", "UNLISTEN *"):
+            with pytest.raises(FeatureNotSupported) as info:
+                await simple(s, sql)
+            assert info.value.sqlstate == "0A000" and "not supported" in info.value.message
+        await simple(s, "SET application_name = 'x'")
+        outs = await simple(s, "DISCARD ALL")
+        assert outs[0].tag == "DISCARD ALL" and s.parameter_status()["application_name"] == ""
+        outs = await simple(s, "PREPARE q (int) AS SELECT \"Name\" FROM \"Artist\" WHERE \"ArtistId\" = $1; "
+                               "EXECUTE q(7); DEALLOCATE q")
+        assert [o.tag for o in outs] == ["PREPARE", "SELECT 1", "DEALLOCATE"]
+        assert rows_of(outs[1]) == [("Led Zeppelin",)]
+
+    arun(go())
+
+
+@pytest.mark.parametrize("db", BACKENDS)
+def test_ddl_refreshes_schema_and_catalog(harness: EngineHarness, db: str) -> None:
+    async def go() -> None:
+        s = harness.session(db)
+        other = harness.session(db)
+        before = rows_of((await simple(other, "SELECT count(*) FROM pg_catalog.pg_tables WHERE schemaname = 'public'"))[0])
+        await simple(s, "CREATE TABLE Extra (id integer PRIMARY KEY, label varchar(10) NOT NULL)")
+        after = rows_of((await simple(other, "SELECT count(*) FROM pg_catalog.pg_tables WHERE schemaname = 'public'"))[0])
+        assert after[0][0] == before[0][0] + 1
+        cols = rows_of((await simple(other, "SELECT column_name, data_type FROM information_schema.columns "
+                                            "WHERE lower(table_name) = 'extra' ORDER BY ordinal_position"))[0])
+        assert [c[0].lower() for c in cols] == ["id", "label"]
+        assert cols[0][1] == "integer"
+        p = await other.prepare("SELECT * FROM extra WHERE id = $1", [None])
+        assert p.param_types == ["int4"]
+
+    arun(go())
+
+
+# --- questions ------------------------------------------------------------------------------
+
+
+class RecordingAsker:
+    """An Asker that answers from the database itself, counting its calls."""
+
+    def __init__(self) -> None:
+        self.questions: list[str] = []
+        self.admin: list[str] = []
+
+    async def answer(self, question: str, *, database: str, session_id: str, user: str) -> AskAnswer:
+        self.questions.append(question)
+        return AskAnswer(question=question, sql='SELECT count(*) AS albums FROM "Album"',
+                         columns=[Column("albums", "int8")], rows=[(13,)], summary="There are 13 albums.",
+                         notices=[Notice("model: test")])
+
+    def is_admin_sql(self, sql: str) -> bool:
+        return "askgres." in sql.lower()
+
+    async def admin_sql(self, sql: str, *, database: str, session_id: str, user: str, is_admin: bool) -> Outcome:
+        self.admin.append(sql)
+        return Outcome(tag="SELECT 1", columns=[Column("n", "int4")], rows=[(1,)])
+
+
+def test_questions_simple_and_extended(tmp_path: Path) -> None:
+    h = EngineHarness(tmp_path)
+    asker = RecordingAsker()
+    h.engine.asker = asker
+
+    async def go() -> None:
+        s = h.session()
+        out = (await simple(s, "-- ask: how many albums are there?"))[0]
+        assert out.tag == "SELECT 1" and rows_of(out) == [(13,)]
+        assert [n.message for n in out.notices][:2] == ["There are 13 albums.", 'SQL: SELECT count(*) AS albums FROM "Album"']
+        assert asker.questions == ["how many albums are there?"]
+        # Parse/Describe/Execute: one call to the model
+        p = await s.prepare("/* ask: how many albums? */", [])
+        assert p.columns == [Column("albums", "int8")]
+        out = await s.execute(p, [])
+        assert rows_of(out) == [(13,)] and len(asker.questions) == 2
+        # inside a transaction block
+        await simple(s, "BEGIN")
+        assert rows_of((await simple(s, "-- ask: how many albums?"))[0]) == [(13,)]
+        assert s.tx_status == "T"
+        await simple(s, "COMMIT")
+        out = (await simple(s, "SELECT * FROM askgres.failures"))[0]
+        assert asker.admin == ["SELECT * FROM askgres.failures"] and out.tag == "SELECT 1"
+        await h.aclose()
+
+    arun(go())
+
+
+def test_questions_without_asker_are_refused(harness: EngineHarness) -> None:
+    async def go() -> None:
+        s = harness.session()
+        with pytest.raises(FeatureNotSupported) as info:
+            await simple(s, "-- ask: how many albums?")
+        assert "not enabled" in info.value.message
+        # a plain comment before SQL is not a question
+        assert rows_of((await simple(s, "-- the count\nSELECT count(*) FROM \"Album\""))[0]) == [(13,)]
+
+    arun(go())
