@@ -19,7 +19,15 @@ import structlog
 
 from gateway.api import Engine, Outcome, SessionEngine
 from gateway.auth import Authenticator
-from gateway.errors import FeatureNotSupported, InternalError, InvalidAuthorization, PgError, ProtocolViolation
+from connectors.base import Column
+from gateway.errors import (
+    FeatureNotSupported,
+    InternalError,
+    InvalidAuthorization,
+    InvalidCursorName,
+    PgError,
+    ProtocolViolation,
+)
 from gateway.portals import Portal, Registry, RowSource, Statement, command_tag, decode_params, declared_type_names
 from gateway.protocol import Reader
 from gateway.protocol.constants import FORMAT_TEXT, REFUSE_ENCRYPTION, TARGET_STATEMENT
@@ -88,6 +96,10 @@ class Hub(Protocol):
 
     def admit(self, conn: Connection) -> tuple[int, int]:
         """Count the connection in; its (pid, secret) cancel key. Raises 53300."""
+        ...
+
+    def rekey(self, conn: Connection, pid: int) -> tuple[int, int]:
+        """Use ``pid`` (the engine's session id) in the cancel key instead."""
         ...
 
     def release(self, conn: Connection) -> None:
@@ -225,6 +237,7 @@ class Connection:
             return
         data = bytes(self._out)
         self._out.clear()
+        self._log.debug("wire.send", bytes=len(data), head=data[:200])
         try:
             self._writer.write(data)
             await self._writer.drain()
@@ -288,6 +301,9 @@ class Connection:
         await self._authenticate(user)
         self.send(AuthenticationOk())
         self.session = self.hub.engine.open_session(database=database, user=user, is_admin=self.hub.auth.is_admin(user))
+        engine_pid = getattr(self.session, "pid", None)
+        if isinstance(engine_pid, int) and engine_pid > 0:  # so that pg_backend_pid() matches BackendKeyData
+            self.pid, self.secret = self.hub.rekey(self, engine_pid)
         await self._apply_settings(startup_settings(msg.params))
         self._reported = dict(self.session.parameter_status())
         for name, value in self._reported.items():
@@ -345,6 +361,7 @@ class Connection:
                 return
             if self._skip_to_sync and not isinstance(msg, Sync):
                 continue
+            self._log.debug("wire.recv", message=msg)
             handler = self._handlers.get(type(msg))
             if handler is None:
                 raise ProtocolViolation(f"unexpected message type {msg.type!r} after startup")
@@ -362,12 +379,14 @@ class Connection:
 
     async def _fail(self, error: PgError, message_type: bytes | None) -> None:
         """An ERROR: report it; in the extended protocol skip to Sync, in the simple one
-        the query is over."""
+        the query is over. Errors are flushed at once, as PostgreSQL does: a client that
+        sent Parse/Describe/Flush must see the error although its Flush is discarded."""
         self.send(ErrorResponse.of(error))
         if message_type in (Query.type, FunctionCall.type):
             await self._ready()
         else:
             self._skip_to_sync = True
+            await self.flush()
 
     async def _ready(self) -> None:
         """ParameterStatus for settings that changed, then ReadyForQuery, flushed."""
@@ -502,11 +521,25 @@ class Connection:
             columns = None if stmt.prepared.is_empty else stmt.prepared.columns
             self.send(RowDescription.of(columns) if columns is not None else NoData())
             return
+        if msg.name not in self._registry.portals:
+            cursor_columns = self._describe_cursor(msg.name)
+            self.send(RowDescription.of(cursor_columns) if cursor_columns is not None else NoData())
+            return
         portal = self._registry.portal(msg.name)
         if portal.columns is None or portal.statement.prepared.is_empty:
             self.send(NoData())
         else:
             self.send(RowDescription.of(portal.columns, portal.result_formats))
+
+    def _describe_cursor(self, name: str) -> list[Column] | None:
+        """Describe of a portal the client never bound: a cursor made with SQL DECLARE
+        (psycopg's named cursors do this). Sessions that keep such cursors answer through
+        an optional ``describe_cursor(name)``; otherwise the portal does not exist."""
+        describe = getattr(self.session, "describe_cursor", None)
+        if describe is None:
+            raise InvalidCursorName(f'portal "{name}" does not exist')
+        columns: list[Column] | None = describe(name)
+        return columns
 
     async def _on_execute(self, msg: Execute) -> None:
         assert self.session is not None

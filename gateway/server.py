@@ -134,6 +134,17 @@ class Server:
         self._keys[key] = conn
         return key
 
+    def rekey(self, conn: Connection, pid: int) -> tuple[int, int]:
+        if self._keys.get((conn.pid, conn.secret)) is not conn:
+            return conn.pid, conn.secret
+        while True:
+            key = (pid, secrets.randbits(31))
+            if key not in self._keys:
+                break
+        del self._keys[(conn.pid, conn.secret)]
+        self._keys[key] = conn
+        return key
+
     def release(self, conn: Connection) -> None:
         if self._keys.pop((conn.pid, conn.secret), None) is conn:
             self._admitted -= 1

@@ -36,7 +36,11 @@ def test_startup_sequence(gateway: Any) -> None:
         assert c.sock.recv(1) == b"N"
         replies = c.startup()
     assert replies[0].type == b"R" and replies[0].payload == b"\x00\x00\x00\x00"  # AuthenticationOk
-    status = dict(tuple(r.payload.rstrip(b"\x00").decode().split("\x00")) for r in replies if r.type == b"S")
+    status = {}
+    for r in replies:
+        if r.type == b"S":
+            name, value, _ = r.payload.decode().split("\x00")
+            status[name] = value
     for name in ("server_version", "server_encoding", "client_encoding", "DateStyle", "TimeZone",
                  "integer_datetimes", "standard_conforming_strings", "IntervalStyle", "application_name",
                  "is_superuser"):
@@ -224,3 +228,13 @@ def test_client_gone_mid_message_and_mid_query(gateway: Any) -> None:
     with gateway.connect() as fresh:
         assert fresh.execute("SELECT 1").fetchone() == (1,)
     assert gateway.alive()
+
+
+def test_error_is_flushed_without_sync(raw: Any) -> None:
+    """Parse fails, the client sends Describe + Flush (asyncpg does): the error must arrive
+    although the Flush is discarded with the rest until Sync."""
+    raw.send(Parse("s", 'SELECT * FROM "NoSuchTable"', []), Describe(b"S", "s"), Flush())
+    replies = raw.until(b"E")
+    assert _types(replies) == b"E" and replies[0].error.code == "42P01"
+    raw.send(Sync())
+    assert _types(raw.until_ready()) == b"Z"

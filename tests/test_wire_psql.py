@@ -72,4 +72,4 @@ def test_copy_to_stdout(gateway) -> None:
 
 def test_stdin_script_with_transaction(gateway) -> None:
     out = gateway.psql("-A", "-t", input="BEGIN;\nSELECT 'in tx';\nROLLBACK;\n").stdout
-    assert out.split() == ["in", "tx"]
+    assert out.split() == ["BEGIN", "in", "tx", "ROLLBACK"]

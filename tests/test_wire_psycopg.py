@@ -106,10 +106,10 @@ def test_error_then_aborted_transaction_until_rollback(gateway: Any) -> None:
 def test_error_fields(gateway: Any) -> None:
     with gateway.connect() as c:
         with pytest.raises(psycopg.Error) as e:
-            c.execute('SELECT "NoSuchColumn" FROM "Album"')
+            c.execute('SELECT "Title" FROM "NoSuchTable"')
         diag = e.value.diag
         assert diag.severity == "ERROR" and diag.severity_nonlocalized == "ERROR"
-        assert diag.sqlstate == "42703"
+        assert diag.sqlstate == "42P01"
         assert diag.message_primary
         assert c.execute("SELECT 1").fetchone() == (1,)  # the connection goes on
 

@@ -9,6 +9,8 @@ import subprocess
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -190,3 +192,49 @@ def test_signal_shuts_down_cleanly(gateway_factory: Any, sig: int) -> None:
         client.close()
     events = [e["event"] for e in gw.log_events()]
     assert "server.stopped" in events
+
+
+# --- in-process ---------------------------------------------------------------------------
+
+
+@pytest.mark.timeout(180)
+def test_in_process_server(tmp_path: Path, chinook_demo: Path) -> None:
+    """``Server`` inside an event loop: port 0 picks a free port; asyncpg (binary formats
+    throughout) works; stop() tells connected clients 57P01."""
+    from fixtures_chinook import seed_demo
+    from gateway.config import load_settings
+    from gateway.server import Server
+
+    data_dir = tmp_path / "data"
+    seed_demo(chinook_demo, data_dir)
+    settings = load_settings(None, port=0, data_dir=data_dir)
+
+    async def main() -> None:
+        server = Server(settings)
+        port = await server.start()
+        assert port > 0 and port == server.port
+        stopped = False
+        try:
+            conn = await asyncpg.connect(host="127.0.0.1", port=port, user="tester", database="chinook_duckdb", ssl=False)
+            row = await conn.fetchrow('SELECT "InvoiceId", "Total", "InvoiceDate" FROM "Invoice" WHERE "InvoiceId" = $1', 1)
+            assert tuple(row) == (1, Decimal("1.98"), datetime(2009, 1, 1))
+            stmt = await conn.prepare('SELECT "Name", "GenreId" * 1.5 AS x FROM "Genre" WHERE "GenreId" <= $1 ORDER BY 1')
+            assert [tuple(r) for r in await stmt.fetch(2)] == [("Jazz", Decimal("3.0")), ("Rock", Decimal("1.5"))]
+            async with conn.transaction():
+                cur = await conn.cursor('SELECT "TrackId" FROM "Track" ORDER BY 1')
+                assert [r[0] for r in await cur.fetch(3)] == [1, 2, 3]
+            await server.stop()
+            stopped = True
+            # the 57P01 ErrorResponse closes the client (asyncpg reads it in the background)
+            for _ in range(100):
+                if conn.is_closed():
+                    break
+                await asyncio.sleep(0.05)
+            assert conn.is_closed()
+            with pytest.raises((asyncpg.exceptions.AdminShutdownError, asyncpg.exceptions.InterfaceError)):
+                await conn.fetchval("SELECT 1")
+        finally:
+            if not stopped:
+                await server.stop()
+
+    asyncio.run(main())
