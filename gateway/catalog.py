@@ -122,6 +122,12 @@ CREATE MACRO pgc_to_regtype(p_s) AS (SELECT oid FROM pgx.typefmt WHERE typname =
     ORDER BY oid LIMIT 1);
 CREATE MACRO pgc_to_regnamespace(p_s) AS (SELECT oid FROM pgc.pg_namespace WHERE nspname = p_s);
 CREATE MACRO pgc_pg_is_other_temp_schema(p_n) AS false;
+CREATE MACRO pgc_pg_collation_is_visible(p_o) AS true;
+CREATE MACRO pgc_pg_conversion_is_visible(p_o) AS true;
+CREATE MACRO pgc_pg_opclass_is_visible(p_o) AS true;
+CREATE MACRO pgc_pg_operator_is_visible(p_o) AS true;
+CREATE MACRO pgc_pg_ts_config_is_visible(p_o) AS true;
+CREATE MACRO pgc_pg_get_constraintdef_columns(p_o) AS CAST(NULL AS VARCHAR);
 CREATE MACRO pgc_pg_tablespace_location(p_t) AS '';
 CREATE MACRO pgc_pg_stat_get_numscans(p_o) AS CAST(0 AS BIGINT);
 CREATE MACRO pgc_pg_column_is_updatable(p_r, p_n, p_c) AS true;
@@ -140,8 +146,12 @@ SCALAR_MACROS = set(re.findall(r"CREATE MACRO pgc_(\w+)\(", _MACROS)) - {"tf_pg_
 SCALAR_MACROS |= set(_PRIVILEGE_FUNCS)
 SCALAR_MACROS -= {"pg_get_keywords"}
 TABLE_MACROS = {"pg_partition_ancestors", "pg_get_keywords"}
+CATALOG_TABLE_FUNCTIONS = TABLE_MACROS | {"pg_show_all_settings", "_pg_expandarray"}
 CATALOG_FUNCTIONS = SCALAR_MACROS | TABLE_MACROS
 _REG_TYPES = {"regclass", "regtype", "regnamespace", "regproc", "regprocedure", "regrole", "regoper", "oid"}
+_SCALAR_IN_FROM = {"string_to_array", "regexp_split_to_array", "current_schemas", "parse_ident"}
+_RENAMED = {"json_build_object": "json_object", "jsonb_build_object": "json_object", "json_agg": "json_group_array",
+            "jsonb_agg": "json_group_array", "to_json": "to_json", "row_to_json": "to_json"}
 _EMPTY_RELATIONS = {
     "pg_publication", "pg_publication_rel", "pg_publication_namespace", "pg_policy", "pg_statistic_ext",
     "pg_trigger", "pg_inherits", "pg_rewrite", "pg_event_trigger", "pg_foreign_table", "pg_partitioned_table",
@@ -285,6 +295,12 @@ def insert_rows(con: duckdb.DuckDBPyConnection, table: str, cols: Sequence[tuple
         con.unregister(view)
 
 
+def _ident_parts(text: str) -> list[str]:
+    """``parse_ident``: ``public."Album"`` -> ``['public', 'Album']``."""
+    parts = re.findall(r'"((?:[^"]|"")*)"|([^."]+)', text.strip())
+    return [q.replace('""', '"') if q else u.strip().lower() for q, u in parts if (q or u.strip())]
+
+
 def _parse_qualified(text: str) -> str:
     """``public."Album"`` -> ``album`` (lower case: the catalog matches names case-insensitively)."""
     parts = re.findall(r'"((?:[^"]|"")*)"|([^."]+)', text.strip())
@@ -319,10 +335,10 @@ def references_catalog(tree: exp.Expr, *, user_tables: set[str] | None = None) -
             if not db and name not in ctes and name not in user_tables and (
                     name in cd.PG_TABLES or name in cd.SESSION_TABLES):
                 return True
-            if isinstance(node.this, exp.Anonymous) and str(node.this.this).lower() in TABLE_MACROS:
+            if isinstance(node.this, exp.Anonymous) and str(node.this.this).lower() in CATALOG_TABLE_FUNCTIONS:
                 return True
         elif isinstance(node, exp.Anonymous):
-            if str(node.this).lower() in CATALOG_FUNCTIONS:
+            if str(node.this).lower() in CATALOG_FUNCTIONS or str(node.this).lower() in CATALOG_TABLE_FUNCTIONS:
                 return True
         elif isinstance(node, exp.CurrentSchemas):
             return True
@@ -370,8 +386,25 @@ def _rewrite_table(table: exp.Table, ctes: set[str], session_tables: set[str]) -
     fn = table.this
     db = table.db.lower()
     if not isinstance(fn, exp.Identifier):  # a table function
-        if db == "pg_catalog":
+        if db in ("pg_catalog", "information_schema"):
             table.set("db", None)
+        fname = str(fn.this).lower() if isinstance(fn, exp.Anonymous) else ""
+        if fname == "pg_show_all_settings":
+            alias = table.args.get("alias")
+            session_tables.add("pg_settings")
+            table.replace(exp.Table(this=exp.to_identifier("pg_settings"), db=exp.to_identifier("main"),
+                                    catalog=exp.to_identifier("temp"),
+                                    alias=alias or exp.TableAlias(this=exp.to_identifier("pg_show_all_settings"))))
+            return
+        if isinstance(fn, (exp.StringToArray, exp.Split, exp.CurrentSchemas)) or fname in _SCALAR_IN_FROM:
+            # a function returning one array, used as a relation: one row, one column
+            alias = table.args.get("alias")
+            name = alias.name if alias is not None and alias.name else (fname or "array")
+            cols = [c.name for c in alias.columns] if alias is not None and alias.columns else [name]
+            sub = exp.select(exp.alias_(fn.copy(), exp.to_identifier(cols[0]))).subquery(
+                exp.TableAlias(this=exp.to_identifier(name)))
+            table.replace(sub)
+            return
         if isinstance(fn, exp.Anonymous) and str(fn.this).lower() in TABLE_MACROS:
             fn.set("this", f"pgc_tf_{str(fn.this).lower()}" if str(fn.this).lower() == "pg_partition_ancestors"
                    else f"pgc_{str(fn.this).lower()}")
@@ -388,6 +421,8 @@ def _rewrite_table(table: exp.Table, ctes: set[str], session_tables: set[str]) -
             raise UndefinedTable(f'relation "information_schema.{table.name}" does not exist')
         table.set("db", exp.to_identifier("pgis"))
         table.set("this", exp.to_identifier(name))
+        if table.args.get("alias") is None:
+            table.set("alias", exp.TableAlias(this=exp.to_identifier(name)))
         return
     if db == "pg_catalog" or (not db and name not in ctes and (name in cd.PG_TABLES or name in cd.SESSION_TABLES)):
         if name in cd.SESSION_TABLES:
@@ -436,13 +471,30 @@ _OPERATORS: dict[str, Callable[[exp.Expr, exp.Expr], exp.Expr]] = {
 
 
 def _rewrite_node(node: exp.Expr, shadow: ShadowCatalog) -> exp.Expr:  # noqa: C901 - one rule each
-    if isinstance(node, exp.Dot) and isinstance(node.this, exp.Identifier) and node.this.name.lower() == "pg_catalog" \
-            and isinstance(node.expression, exp.Func):
+    if isinstance(node, exp.Dot) and isinstance(node.this, exp.Identifier) \
+            and node.this.name.lower() in ("pg_catalog", "information_schema") and isinstance(node.expression, exp.Func):
         return _rewrite_node(node.expression, shadow)
+    if isinstance(node, exp.Dot) and isinstance(node.this, exp.Paren) and isinstance(node.this.this, exp.Anonymous) \
+            and str(node.this.this.this).lower() == "_pg_expandarray" and node.this.this.expressions:
+        # (information_schema._pg_expandarray(a)).n / .x: PostgreSQL's set-returning pairs
+        arg = node.this.this.expressions[0]
+        if node.expression.name.lower() == "n":
+            return _fn("unnest", _fn("generate_series", exp.Literal.number(1), _fn("len", arg)))
+        return _fn("unnest", arg)
+    if isinstance(node, exp.Column) and node.args.get("db") is not None:
+        if node.args["db"].name.lower() in ("pg_catalog", "information_schema"):
+            node.set("db", None)
+            node.set("catalog", None)
+        return node
     if isinstance(node, exp.Anonymous):
         name = str(node.this).lower()
         if name in SCALAR_MACROS:
             node.set("this", f"pgc_{name}")
+        elif name in _RENAMED:
+            node.set("this", _RENAMED[name])
+        elif name == "parse_ident" and node.expressions and isinstance(node.expressions[0], exp.Literal):
+            parts = _ident_parts(str(node.expressions[0].this))
+            return exp.Array(expressions=[exp.Literal.string(p) for p in parts])
         return node
     if isinstance(node, exp.CurrentSchemas):
         return _fn("pgc_current_schemas", node.this or exp.false())
@@ -488,7 +540,10 @@ def _rewrite_cast(node: exp.Cast, shadow: ShadowCatalog) -> exp.Expr:
             resolve = {"regclass": shadow.regclass, "regtype": shadow.regtype, "regnamespace": shadow.regnamespace,
                        "regrole": shadow.regrole}[kind]
             return exp.Literal.number(resolve(str(literal)))
-        if _in_comparison(node):
+        keep_oid = _in_comparison(node) or (isinstance(node.parent, exp.Cast) and _type_name(node.parent.to) == "oid")
+        if not isinstance(value, (exp.Column, exp.Cast, exp.Literal)) and kind in ("regclass", "regtype"):
+            value = _fn(f"pgc_to_{kind}", value)  # text -> oid
+        if keep_oid:
             return value
         return _fn(f"pgc_{kind}_out", value)
     if kind in ("regproc", "regprocedure", "regoper"):

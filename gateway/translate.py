@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import NoReturn
 
 import sqlglot
 from sqlglot import exp
@@ -56,22 +57,40 @@ _MARK = "askgres_p"
 _MARK_RE = re.compile(r"[:$@]" + _MARK + r"(\d+)")
 
 
+_KEYWORD_ALIAS = re.compile(
+    r"(\bAS\s+)(select|insert|update|delete|table|from|where|group|order|limit|offset|user|default|all|check|"
+    r"column|to|end|when|then|else|case|primary|references|window|with|having|union|desc|asc|both|only)\b(?!\s*\()",
+    re.IGNORECASE,
+)
+
+
 def parse(sql: str) -> exp.Expr:
     """Parse one PostgreSQL statement; sqlglot errors become 42601 with the position."""
     try:
         tree = sqlglot.parse_one(sql, read="postgres")
-    except ParseError as e:
-        err = e.errors[0] if e.errors else {}
-        near = (err.get("highlight") or "").strip()
-        msg = f'syntax error at or near "{near}"' if near else "syntax error"
-        raise SyntaxError_(msg, detail=str(e).splitlines()[0][:300],
-                           context={"line": err.get("line"), "col": err.get("col"),
-                                    "position": _position(sql, err.get("line"), err.get("col"))}) from e
+    except ParseError as first:
+        # PostgreSQL accepts any keyword as a column alias after AS (``AS select``)
+        retry = _KEYWORD_ALIAS.sub(lambda m: f'{m.group(1)}"{m.group(2).lower()}"', sql)
+        if retry == sql:
+            _parse_error(sql, first)
+        try:
+            tree = sqlglot.parse_one(retry, read="postgres")
+        except (ParseError, TokenError):
+            _parse_error(sql, first)
     except TokenError as e:
         raise SyntaxError_(f"syntax error: {e}") from e
     if tree is None:
         raise SyntaxError_("empty statement")
     return tree
+
+
+def _parse_error(sql: str, e: ParseError) -> NoReturn:
+    err = e.errors[0] if e.errors else {}
+    near = (err.get("highlight") or "").strip()
+    msg = f'syntax error at or near "{near}"' if near else "syntax error"
+    raise SyntaxError_(msg, detail=str(e).splitlines()[0][:300],
+                       context={"line": err.get("line"), "col": err.get("col"),
+                                "position": _position(sql, err.get("line"), err.get("col"))}) from e
 
 
 def _position(sql: str, line: int | None, col: int | None) -> int | None:
@@ -352,6 +371,20 @@ def to_backend(tree: exp.Expr, dialect: Dialect, *, output_names: bool = True, t
 
 def _common(tree: exp.Expr) -> exp.Expr:
     def fix(node: exp.Expr) -> exp.Expr:
+        if isinstance(node, exp.Table) and node.db.lower() == "public" and isinstance(node.this, exp.Identifier):
+            node.set("db", None)  # PostgreSQL's default schema is the backend's only one
+            node.set("catalog", None)
+            return node
+        if isinstance(node, exp.Column) and node.args.get("db") is not None and node.args["db"].name.lower() == "public":
+            node.set("db", None)
+            node.set("catalog", None)
+            return node
+        if isinstance(node, exp.Dot) and isinstance(node.this, exp.Identifier) \
+                and node.this.name.lower() == "pg_catalog" and isinstance(node.expression, exp.Func):
+            try:  # pg_catalog.lower(x): the built-in, typed again for the generator
+                return sqlglot.parse_one(node.expression.sql("postgres"), read="postgres")
+            except ParseError:
+                return node.expression
         if isinstance(node, exp.ByteString):  # E'...' escape strings: plain text once parsed
             return exp.Literal.string(str(node.this))
         if isinstance(node, exp.Collate) and "default" in node.expression.sql().lower():
