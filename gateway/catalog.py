@@ -441,6 +441,29 @@ def _rewrite_table(table: exp.Table, ctes: set[str], session_tables: set[str]) -
         table.set("db", None)
 
 
+_TEXT_TYPES = {"text", "varchar", "name", "bpchar", "char", "character varying"}
+
+
+def _display_context(node: exp.Expr) -> bool:
+    """Whether a ``::regclass`` (regtype...) value is shown as a name here rather than
+    used as an OID: a select-list result, text concatenation, a cast to text."""
+    child, parent = node, node.parent
+    while isinstance(parent, exp.Paren):
+        child, parent = parent, parent.parent
+    if isinstance(parent, exp.Cast):
+        return _type_name(parent.to) in _TEXT_TYPES
+    if isinstance(parent, (exp.DPipe, exp.Concat, exp.ConcatWs)):
+        return True
+    if isinstance(parent, exp.Alias):
+        child, parent = parent, parent.parent
+    if isinstance(parent, exp.Select) and any(e is child for e in parent.expressions):
+        outer = parent.parent
+        while isinstance(outer, (exp.Subquery, exp.Union, exp.Paren)):
+            outer = outer.parent
+        return not isinstance(outer, (exp.In, exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.Any, exp.All))
+    return False
+
+
 def _in_comparison(node: exp.Expr) -> bool:
     parent = node.parent
     while isinstance(parent, exp.Paren):
@@ -539,13 +562,12 @@ def _rewrite_cast(node: exp.Cast, shadow: ShadowCatalog) -> exp.Expr:
         if literal is not None:
             resolve = {"regclass": shadow.regclass, "regtype": shadow.regtype, "regnamespace": shadow.regnamespace,
                        "regrole": shadow.regrole}[kind]
-            return exp.Literal.number(resolve(str(literal)))
-        keep_oid = _in_comparison(node) or (isinstance(node.parent, exp.Cast) and _type_name(node.parent.to) == "oid")
-        if not isinstance(value, (exp.Column, exp.Cast, exp.Literal)) and kind in ("regclass", "regtype"):
+            value = exp.Literal.number(resolve(str(literal)))
+        elif not isinstance(value, (exp.Column, exp.Cast)) and kind in ("regclass", "regtype"):
             value = _fn(f"pgc_to_{kind}", value)  # text -> oid
-        if keep_oid:
-            return value
-        return _fn(f"pgc_{kind}_out", value)
+        if _display_context(node):
+            return _fn(f"pgc_{kind}_out", value)
+        return value
     if kind in ("regproc", "regprocedure", "regoper"):
         if literal is not None and isinstance(value, exp.Literal) and value.is_string:
             return exp.Literal.string(str(literal).split(".")[-1].split("(")[0])

@@ -22,7 +22,8 @@ NS_PUBLIC = 2200
 NS_INFO = 13184
 NS_TOAST = 99
 OWNER = 10
-OWNER_NAME = "askgres"
+OWNER_NAME = "postgres"  # the bootstrap superuser every PostgreSQL has
+DB_OWNER_ROLE = 6171  # pg_database_owner, owner of schema public since PostgreSQL 15
 FIRST_USER_OID = 16384
 UTF8 = 6
 
@@ -458,7 +459,7 @@ def build_rows(schema: SchemaInfo, *, databases: list[str], database: str, users
 
     rows["pg_namespace"] = [
         (NS_CATALOG, "pg_catalog", OWNER, None), (NS_TOAST, "pg_toast", OWNER, None),
-        (NS_PUBLIC, "public", OWNER, None), (NS_INFO, "information_schema", OWNER, None),
+        (NS_PUBLIC, "public", DB_OWNER_ROLE, None), (NS_INFO, "information_schema", OWNER, None),
     ]
     for name, t in TYPES.items():
         rows["pg_type"].append(_type_row(name))
@@ -487,6 +488,10 @@ def build_rows(schema: SchemaInfo, *, databases: list[str], database: str, users
                                  None, oid))
         rows["pg_authid"].append((oid, role, i == 0, True, i == 0, i == 0, True, i == 0, i == 0, -1, None, None))
         rows["pg_user"].append((role, oid, i == 0, i == 0, i == 0, i == 0, "********", None, None))
+    rows["pg_roles"].append(("pg_database_owner", False, True, False, False, False, False, -1, "********", None,
+                             False, None, DB_OWNER_ROLE))
+    rows["pg_authid"].append((DB_OWNER_ROLE, "pg_database_owner", False, True, False, False, False, False, False, -1,
+                              None, None))
     rows["enabled_roles"] = [(r,) for r in role_names]
     rows["pg_database"] = [
         (16000 + i, name, OWNER, UTF8, "c", False, True, -1, 722, 1, 1663, "C.UTF-8", "C.UTF-8", None, None, None)
@@ -729,6 +734,14 @@ def _catalog_relations(ob: Objects) -> None:
                 rows["pg_attribute"].append((oid, col, ty.oid, -1, ty.length, n, 0, -1, -1, ty.byval, ty.align, "p",
                                              "", False, False, False, "", "", False, True, 0, 0, None, None, None,
                                              None))
+
+
+def catalog_schema() -> SchemaInfo:
+    """The catalog's own relations as a schema (for parameter types of catalog queries)."""
+    tables = []
+    for name, cols in [*PG_TABLES.items(), *SESSION_TABLES.items(), *IS_TABLES.items()]:
+        tables.append(TableInfo(name, [ColumnInfo(c, t, t) for c, t in cols]))
+    return SchemaInfo("pg_catalog", "duckdb", tables)
 
 
 def type_display(oid: int) -> str | None:

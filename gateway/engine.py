@@ -30,6 +30,7 @@ from sqlglot import exp
 
 from connectors.base import Backend, Column, Connection, Result, SchemaInfo
 from gateway import catalog as cat
+from gateway import catalog_data as cd
 from gateway import utility
 from gateway.api import Asker, AskAnswer, Notice, Outcome, Prepared, TxStatus
 from gateway.config import Settings
@@ -64,6 +65,7 @@ log = structlog.get_logger("askgres.engine")
 T = TypeVar("T")
 
 _PLAN_CACHE = 1024
+_CATALOG_INDEX = SchemaIndex(cd.catalog_schema())
 _pids = itertools.count(1000)
 
 
@@ -374,7 +376,7 @@ class Session:
                 return Prepared(sql, declared, outcome.columns, Handle("admin", text, outcome=outcome))
             return Prepared(sql, declared, None, Handle("admin", text))
         plan = await self._plan(text)
-        index = self.state.index
+        index = _CATALOG_INDEX if plan.route == "catalog" else self.state.index
         types = infer_param_types(plan.tree, param_types, index)
         columns = await self._describe(plan, len(types))
         return Prepared(sql, types, columns, Handle("sql", text, plan=plan))
