@@ -13,6 +13,7 @@ from typing import Any
 
 from gateway.errors import DataException, InvalidTextRepresentation
 
+
 def parse_bool(s: str) -> bool | None:
     low = s.strip().lower()
     if low in ("t", "true", "y", "yes", "on", "1"):
