@@ -238,3 +238,16 @@ def test_error_is_flushed_without_sync(raw: Any) -> None:
     assert _types(replies) == b"E" and replies[0].error.code == "42P01"
     raw.send(Sync())
     assert _types(raw.until_ready()) == b"Z"
+
+
+def test_notice_before_command_complete(raw: Any, gateway: Any) -> None:
+    raw.send(Query("ROLLBACK"))
+    replies = raw.until_ready()
+    assert _types(replies) == b"NCZ"
+    notice = replies[0].error
+    assert (notice.severity, notice.code, notice.message) == ("WARNING", "25P01", "there is no transaction in progress")
+    with gateway.connect() as c:
+        seen: list[Any] = []
+        c.add_notice_handler(lambda d: seen.append((d.severity, d.sqlstate)))  # d is valid only here
+        c.execute("COMMIT")
+        assert seen == [("WARNING", "25P01")]
