@@ -147,3 +147,17 @@ def test_server_side_cursor(gateway: Any) -> None:
             assert [r[0] for r in cur.fetchmany(3)] == [1, 2, 3]
             assert sum(1 for _ in cur) == 3500
         c.rollback()
+
+
+def test_pipeline_mode(gateway: Any) -> None:
+    with gateway.connect() as c:
+        with c.pipeline():
+            curs = [c.execute('SELECT "Name" FROM "Genre" WHERE "GenreId" = %s', (i,)) for i in (1, 2, 3)]
+            c.execute('SELECT count(*) FROM "Track" WHERE "GenreId" = %s', (1,))
+        assert [cur.fetchone() for cur in curs] == [("Rock",), ("Jazz",), ("Metal",)]
+        with pytest.raises(psycopg.errors.UndefinedTable):
+            with c.pipeline():
+                c.execute("SELECT 1")
+                c.execute('SELECT * FROM "NoSuchTable"')
+                c.execute("SELECT 2")
+        assert c.execute("SELECT 3").fetchone() == (3,)
