@@ -171,10 +171,11 @@ class ShadowCatalog:
     """The catalog of one database: an in-memory DuckDB. Thread-safe through cursors."""
 
     def __init__(self, *, database: str, schema: SchemaInfo, databases: list[str], users: list[str],
-                 indexes: Iterable[cd.IndexInfo] = ()) -> None:
+                 indexes: Iterable[cd.IndexInfo] = (), names: cd.ConstraintNames | None = None) -> None:
         self.database = database
         self.schema = schema
-        self.objects = cd.build_rows(schema, databases=databases, database=database, users=users, indexes=indexes)
+        self.objects = cd.build_rows(schema, databases=databases, database=database, users=users, indexes=indexes,
+                                     names=names)
         self.db = duckdb.connect(":memory:")
         self._lock = threading.Lock()
         self._build()

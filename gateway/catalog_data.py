@@ -446,11 +446,21 @@ def _type_row(t_name: str) -> tuple[Any, ...]:
             "array_subscript_handler" if elem else "-", elem, t.array_oid, t.input_fn, t.output_fn,
             t.input_fn.replace("in", "recv", 1) if not elem else "array_recv",
             t.output_fn.replace("out", "send", 1) if not elem else "array_send", "-", "-", "-", t.align,
-            "p" if t.length > 0 else "x", False, 0, -1, 0, collation, None, None, None)
+            "p" if t.length > 0 else ("m" if t.name == "numeric" else "x"), False, 0, -1, 0, collation, None, None,
+            None)
+
+
+@dataclass
+class ConstraintNames:
+    """Constraint names the backend keeps (SQLite's ``CONSTRAINT name`` clauses); the
+    others get PostgreSQL's defaults (``Album_pkey``, ``Album_ArtistId_fkey``)."""
+
+    primary: dict[str, str] = field(default_factory=dict)  # lower table -> name
+    foreign: dict[tuple[str, tuple[str, ...]], str] = field(default_factory=dict)  # (table, cols) lower -> name
 
 
 def build_rows(schema: SchemaInfo, *, databases: list[str], database: str, users: list[str],
-               indexes: Iterable[IndexInfo] = ()) -> Objects:
+               indexes: Iterable[IndexInfo] = (), names: ConstraintNames | None = None) -> Objects:
     """All rows of the emulated catalog for one database."""
     ob = Objects()
     rows: dict[str, list[tuple[Any, ...]]] = {name: [] for name in [*PG_TABLES, *IS_TABLES]}
@@ -507,12 +517,14 @@ def build_rows(schema: SchemaInfo, *, databases: list[str], database: str, users
     for name, oid in WELL_KNOWN_OIDS.items():
         helper["classoids"].append((name, oid))
 
-    _user_objects(schema, ob, database=database, indexes=list(indexes))
+    rows["pg_description"].append((NS_PUBLIC, 2615, 0, "standard public schema"))
+    _user_objects(schema, ob, database=database, indexes=list(indexes), names=names or ConstraintNames())
     _catalog_relations(ob)
     return ob
 
 
-def _user_objects(schema: SchemaInfo, ob: Objects, *, database: str, indexes: list[IndexInfo]) -> None:
+def _user_objects(schema: SchemaInfo, ob: Objects, *, database: str, indexes: list[IndexInfo],
+                  names: ConstraintNames) -> None:
     rows, helper = ob.rows, ob.helper
     next_oid = FIRST_USER_OID
     tables = sorted(schema.tables, key=lambda t: t.name)
@@ -522,7 +534,7 @@ def _user_objects(schema: SchemaInfo, ob: Objects, *, database: str, indexes: li
         table_oid[t.name.lower()] = next_oid
         next_oid += 3  # the table, its row type, its array type (as PostgreSQL assigns them)
         if t.primary_key and t.kind == "table":
-            pk_index[t.name.lower()] = (next_oid, f"{t.name}_pkey")
+            pk_index[t.name.lower()] = (next_oid, names.primary.get(t.name.lower()) or f"{t.name}_pkey")
             next_oid += 2  # the index and its constraint
     extra_index_oid: dict[str, int] = {}
     for ix in indexes:
@@ -586,7 +598,9 @@ def _user_objects(schema: SchemaInfo, ob: Objects, *, database: str, indexes: li
                                                         ix_name))
             rows["constraint_table_usage"].append((database, "public", t.name, database, "public", ix_name))
         for fk in t.foreign_keys:
-            next_oid = _fk_rows(ob, t, fk, oid, table_oid, pk_index, next_oid, database)
+            fk_name = names.foreign.get((t.name.lower(), tuple(c.lower() for c in fk.columns)))
+            next_oid = _fk_rows(ob, t, fk, oid, table_oid, pk_index, next_oid, database, fk_name,
+                                {x.name.lower(): x for x in tables})
     for ix in indexes:
         owner = next((x for x in tables if x.name.lower() == ix.table.lower()), None)
         if owner is None:
@@ -614,8 +628,9 @@ def _column_rows(ob: Objects, t: TableInfo, c: ColumnInfo, rel: int, num: int, d
     typmod = typmod_of(c.type, pg)
     notnull = (not c.nullable) or c.primary_key
     collation = 100 if ty.category == "S" else 0
+    storage = "p" if ty.length > 0 else ("m" if pg == "numeric" else "x")
     rows["pg_attribute"].append((rel, c.name, ty.oid, -1, ty.length, num, 1 if ty.elem_oid else 0, -1, typmod,
-                                 ty.byval, ty.align, "p" if ty.length > 0 else "x", "", notnull, False, False, "", "",
+                                 ty.byval, ty.align, storage, "", notnull, False, False, "", "",
                                  False, True, 0, collation, None, None, None, None))
     if c.description:
         rows["pg_description"].append((rel, 1259, num, c.description))
@@ -680,18 +695,28 @@ def _con_row(oid: int, name: str, kind: str, rel: int, index: int, frel: int, ke
             [96] * len(key) if fk else None, [96] * len(key) if fk else None, None, None, None)
 
 
+_RI_TRIGGERS = (("a", 1654, 9, "ref"), ("a", 1655, 17, "ref"), ("c", 1644, 5, "own"), ("c", 1645, 17, "own"))
+
+
 def _fk_rows(ob: Objects, t: TableInfo, fk: ForeignKey, rel: int, table_oid: dict[str, int],
-             pk_index: dict[str, tuple[int, str]], next_oid: int, database: str) -> int:
+             pk_index: dict[str, tuple[int, str]], next_oid: int, database: str, fk_name: str | None,
+             tables: dict[str, TableInfo]) -> int:
     rows, helper = ob.rows, ob.helper
     ref_oid = table_oid.get(fk.ref_table.lower(), 0)
-    name = f"{t.name}_{'_'.join(fk.columns)}_fkey"
-    ref_t = next((x for x in ob.rel_name.items() if x[0] == ref_oid), None)
-    ref_name = ref_t[1] if ref_t else fk.ref_table
+    name = fk_name or f"{t.name}_{'_'.join(fk.columns)}_fkey"
+    ref_info = tables.get(fk.ref_table.lower())
+    ref_name = ref_info.name if ref_info else fk.ref_table
     nums = [_attnum(t, c) for c in fk.columns]
-    ref_cols = list(fk.ref_columns)
+    ref_cols = list(fk.ref_columns) or (list(ref_info.primary_key) if ref_info else [])
+    ref_nums = [_attnum(ref_info, c) for c in ref_cols] if ref_info else list(range(1, len(ref_cols) + 1))
     pk = pk_index.get(fk.ref_table.lower())
-    rows["pg_constraint"].append(_con_row(next_oid, name, "f", rel, pk[0] if pk else 0, ref_oid, nums,
-                                          list(range(1, len(ref_cols) + 1))))
+    rows["pg_constraint"].append(_con_row(next_oid, name, "f", rel, pk[0] if pk else 0, ref_oid, nums, ref_nums))
+    # the four internal triggers PostgreSQL creates for a foreign key
+    for i, (side, func, tgtype, on) in enumerate(_RI_TRIGGERS, start=1):
+        tg_rel, other = (ref_oid, rel) if on == "ref" else (rel, ref_oid)
+        rows["pg_trigger"].append((next_oid + i, tg_rel, 0, f"RI_ConstraintTrigger_{side}_{next_oid + i}", func,
+                                   tgtype, "O", True, other, pk[0] if pk else 0, next_oid, False, False, 0, [], b"",
+                                   None, None, None))
     local = ", ".join(quote_ident(c) for c in fk.columns)
     remote = ", ".join(quote_ident(c) for c in ref_cols)
     helper["condef"].append((next_oid, f"FOREIGN KEY ({local}) REFERENCES {quote_ident(ref_name)}({remote})"))
@@ -704,7 +729,7 @@ def _fk_rows(ob: Objects, t: TableInfo, fk: ForeignKey, rel: int, table_oid: dic
     for c in ref_cols:
         rows["constraint_column_usage"].append((database, "public", ref_name, c, database, "public", name))
     rows["constraint_table_usage"].append((database, "public", ref_name, database, "public", name))
-    return next_oid + 1
+    return next_oid + 1 + len(_RI_TRIGGERS)
 
 
 def _catalog_relations(ob: Objects) -> None:

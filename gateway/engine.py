@@ -186,10 +186,10 @@ class GatewayEngine:
                     generation = state.generation
                     t0 = time.perf_counter()
                     assert index.schema is not None
-                    indexes = await self.run_blocking(utility.backend_indexes, state.backend)
+                    indexes, names = await self.run_blocking(utility.backend_extras, state.backend)
                     shadow = await self.run_blocking(
                         cat.ShadowCatalog, database=state.backend.name, schema=index.schema,
-                        databases=self.databases(), users=sorted(self.settings.users), indexes=indexes)
+                        databases=self.databases(), users=sorted(self.settings.users), indexes=indexes, names=names)
                     old, state.shadow, state.shadow_generation = state.shadow, shadow, generation
                     if old is not None:
                         old.close()

@@ -387,6 +387,11 @@ def _common(tree: exp.Expr) -> exp.Expr:
                 return node.expression
         if isinstance(node, exp.ByteString):  # E'...' escape strings: plain text once parsed
             return exp.Literal.string(str(node.this))
+        if isinstance(node, (exp.Like, exp.ILike)) and not isinstance(node.parent, exp.Escape):
+            pattern = node.expression
+            if isinstance(pattern, exp.Literal) and pattern.is_string and "\\" in str(pattern.this):
+                # PostgreSQL's LIKE escapes with a backslash by default; SQLite's and DuckDB's do not
+                return exp.Escape(this=node.copy(), expression=exp.Literal.string("\\"))
         if isinstance(node, exp.Collate) and "default" in node.expression.sql().lower():
             return node.this
         return node
@@ -446,8 +451,36 @@ def _interval_modifier(iv: exp.Interval, sign: str) -> exp.Expr | None:
     return None
 
 
+_ISO_STAMP = re.compile(r"(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)(Z|[+-]\d{2}(?::?\d{2})?)?")
+
+
+def _sqlite_stamp(text: str) -> str | None:
+    """``2009-01-01T00:00:00Z`` -> ``2009-01-01 00:00:00``: SQLite compares timestamps as
+    text, stored the way its ``datetime()`` writes them (UTC, a space before the time)."""
+    m = _ISO_STAMP.fullmatch(text.strip())
+    if not m:
+        return None
+    import datetime as dt
+
+    time_part = m.group(2) if m.group(2).count(":") == 2 else m.group(2) + ":00"
+    try:
+        stamp = dt.datetime.fromisoformat(f"{m.group(1)} {time_part}{'+00:00' if m.group(3) == 'Z' else (m.group(3) or '')}")
+    except ValueError:
+        return None
+    if stamp.tzinfo is not None:
+        stamp = stamp.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    return stamp.isoformat(sep=" ")
+
+
+_COMPARISONS = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.Between, exp.In)
+
+
 def _for_sqlite(tree: exp.Expr) -> exp.Expr:
     def fix(node: exp.Expr) -> exp.Expr:
+        if isinstance(node, exp.Literal) and node.is_string and isinstance(node.parent, _COMPARISONS):
+            stamp = _sqlite_stamp(str(node.this))
+            if stamp is not None:
+                return exp.Literal.string(stamp)
         if isinstance(node, exp.Extract):
             part = node.this.name.upper() if isinstance(node.this, (exp.Var, exp.Identifier)) else str(node.this).upper()
             value = node.expression

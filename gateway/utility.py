@@ -21,7 +21,7 @@ from sqlglot import exp
 
 from connectors.base import Backend, Column
 from gateway.api import Notice, Outcome
-from gateway.catalog_data import IndexInfo
+from gateway.catalog_data import ConstraintNames, IndexInfo
 from gateway.errors import (
     FeatureNotSupported,
     InsufficientPrivilege,
@@ -407,13 +407,31 @@ _HANDLERS = {
 # --- catalog support -------------------------------------------------------------------------
 
 
-def backend_indexes(backend: Backend) -> list[IndexInfo]:
-    """Indexes other than primary keys, read from the backend's own catalog (the
-    connector's introspection does not report them). Blocking."""
+_NAME = r'(?:\[([^\]]+)\]|"((?:[^"]|"")+)"|`([^`]+)`|(\w+))'
+_CONSTRAINT = re.compile(r"CONSTRAINT\s+" + _NAME + r"\s+(PRIMARY\s+KEY|FOREIGN\s+KEY)\s*\(([^)]*)\)", re.IGNORECASE)
+
+
+def _constraint_names(table: str, ddl: str, names: ConstraintNames) -> None:
+    for m in _CONSTRAINT.finditer(ddl):
+        name = next(g for g in m.groups()[:4] if g)
+        cols = tuple(c.strip().strip('[]"`').lower() for c in m.group(6).split(",") if c.strip())
+        if m.group(5).upper().startswith("PRIMARY"):
+            names.primary[table.lower()] = name
+        else:
+            names.foreign[(table.lower(), cols)] = name
+
+
+def backend_extras(backend: Backend) -> tuple[list[IndexInfo], ConstraintNames]:
+    """What the connector's introspection does not report: indexes other than primary
+    keys, and constraint names (SQLite keeps its ``CONSTRAINT name`` clauses). Blocking."""
     conn = backend.connect(read_only=True)
     out: list[IndexInfo] = []
+    names = ConstraintNames()
     try:
         if backend.dialect == "sqlite":
+            res = conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'table' AND sql IS NOT NULL")
+            for table, ddl in res.rows:
+                _constraint_names(str(table), str(ddl), names)
             res = conn.execute("SELECT name, tbl_name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL")
             for name, table, sql in res.rows:
                 info = conn.execute(f"PRAGMA index_info(\"{str(name).replace(chr(34), chr(34) * 2)}\")")
@@ -431,7 +449,7 @@ def backend_indexes(backend: Backend) -> list[IndexInfo]:
         log.warning("catalog.indexes_unavailable", db=backend.name, error=e.message)
     finally:
         conn.close()
-    return out
+    return out, names
 
 
 def fill_temp(cursor: Any, name: str, rows: list[tuple[Any, ...]]) -> None:
