@@ -115,6 +115,28 @@ def _binary_out(name: str) -> Encoder:
     return lambda v: text(v).encode()
 
 
+_TEXT_LIKE = frozenset({"text", "varchar", "bpchar", "name", "unknown", "json", "jsonb"})
+_INTEGERS = frozenset({"int2", "int4", "int8", "oid"})
+
+
+def _fast_text(name: str, text: Callable[[Any], str]) -> Encoder:
+    """Text encoders with a shortcut for the value type a column usually holds (a str in
+    a text column, an int in an integer column); anything else takes the general path."""
+    if name in _TEXT_LIKE:
+        return lambda v: v.encode() if type(v) is str else text(v).encode()
+    if name in _INTEGERS:
+        return lambda v: str(v).encode() if type(v) is int else text(v).encode()
+    if name == "float8":
+        def float8(v: Any) -> bytes:
+            if type(v) is float and 1e-4 <= abs(v) < 1e15:
+                r = repr(v)  # shortest round-trip digits, positional in this range
+                return (r[:-2] if r.endswith(".0") else r).encode()
+            return text(v).encode()
+
+        return float8
+    return lambda v: text(v).encode()
+
+
 @lru_cache(maxsize=512)
 def encoder(type_name: str, fmt: int = 0) -> Encoder:
     """The DataRow encoder of a column of type ``type_name`` in format ``fmt``
@@ -122,8 +144,7 @@ def encoder(type_name: str, fmt: int = 0) -> Encoder:
     name = normalize(type_name)
     if fmt == FORMAT_BINARY:
         return _binary_out(name)
-    text = _text_out(name)
-    return lambda v: text(v).encode()
+    return _fast_text(name, _text_out(name))
 
 
 # --- input ---------------------------------------------------------------------------
