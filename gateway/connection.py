@@ -76,6 +76,7 @@ log = structlog.get_logger("askgres.wire")
 READ_SIZE = 64 * 1024
 FLUSH_AT = 256 * 1024  # write out once this much is buffered
 ROW_CHUNK = 1000  # rows encoded between two chances for other clients to run
+STARTUP_TIMEOUT_S = 60.0  # PostgreSQL's authentication_timeout
 EXTENDED = (Parse, Bind, Describe, Execute, Close)
 # Startup parameters that are not settings.
 _NOT_SETTINGS = {"user", "database", "options", "replication"}
@@ -175,7 +176,7 @@ class Connection:
         self.task = asyncio.current_task()
         reason = "client"
         try:
-            if await self._startup():
+            if await self._startup_in_time():
                 await self._serve()
         except ClientGone:
             reason = "gone"
@@ -270,6 +271,14 @@ class Connection:
             self._framer.feed(data)
 
     # -- startup and authentication ---------------------------------------------------
+    async def _startup_in_time(self) -> bool:
+        """A client gets ``STARTUP_TIMEOUT_S`` to finish startup and authentication."""
+        try:
+            async with asyncio.timeout(STARTUP_TIMEOUT_S):
+                return await self._startup()
+        except TimeoutError:
+            raise ProtocolViolation("canceling authentication due to timeout") from None
+
     async def _startup(self) -> bool:
         msg = await self._next()
         while isinstance(msg, (SSLRequest, GSSENCRequest)):

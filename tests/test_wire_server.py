@@ -238,3 +238,39 @@ def test_in_process_server(tmp_path: Path, chinook_demo: Path) -> None:
                 await server.stop()
 
     asyncio.run(main())
+
+
+@pytest.mark.timeout(120)
+def test_stalled_handshake_times_out(tmp_path: Path, chinook_demo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A client that connects and never finishes startup is dropped with 08P01 (PostgreSQL's
+    authentication_timeout), freeing its slot."""
+    import gateway.connection
+    from fixtures_chinook import seed_demo
+    from gateway.config import load_settings
+    from gateway.protocol.startup import StartupMessage
+    from gateway.server import Server
+
+    monkeypatch.setattr(gateway.connection, "STARTUP_TIMEOUT_S", 0.5)
+    seed_demo(chinook_demo, tmp_path / "data")
+    settings = load_settings(None, port=0, data_dir=tmp_path / "data", users=USERS, max_connections=1)
+
+    async def main() -> None:
+        server = Server(settings)
+        port = await server.start()
+        try:
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(StartupMessage({"user": "alice", "database": "chinook"}).encode())
+            # the server asks for SASL; the client goes silent
+            data = await asyncio.wait_for(reader.read(), timeout=10)
+            assert data.startswith(b"R") and b"SCRAM-SHA-256" in data
+            assert b"C08P01\x00Mcanceling authentication due to timeout" in data
+            writer.close()
+            # the slot is free again (max_connections=1)
+            conn = await asyncpg.connect(host="127.0.0.1", port=port, user="alice", password="s3cret",
+                                         database="chinook", ssl=False)
+            assert await conn.fetchval("SELECT 1") == 1
+            await conn.close()
+        finally:
+            await server.stop()
+
+    asyncio.run(main())
