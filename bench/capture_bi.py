@@ -31,7 +31,7 @@ CALLS: list[tuple[str, str, list[str]]] = [
     ("schemas", "get_schema_names()", ["columns", "contains nspname: public"]),
     ("tables", "get_table_names(schema='public')", ["columns", "rows"]),
     ("views", "get_view_names(schema='public')", ["columns", "rows"]),
-    ("columns", "get_columns('Track', schema='public')", ["columns", "rows name, attnum, not_null"]),
+    ("columns", "get_columns('Track', schema='public')", ["columns", "rows name, format_type, default, not_null, table_name"]),
     ("pk", "get_pk_constraint('Track', schema='public')", ["columns", "rows cols"]),
     ("fks", "get_foreign_keys('Track', schema='public')", ["columns", "rows relname, anon_1, nspname"]),
     ("indexes", "get_indexes('Track', schema='public')", ["columns"]),

@@ -90,3 +90,11 @@ def scratch_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 def scratch_endpoint(request: pytest.FixtureRequest, backend: str) -> Endpoint:
     server = request.getfixturevalue("scratch_server")
     return Endpoint(host=server.host, port=int(server.port), dbname=SCRATCH[backend])
+
+
+def known_gap(request: pytest.FixtureRequest, backends: str | tuple[str, ...], gap: str) -> None:
+    """Mark the running test xfail (not strict) on ``backends`` ("*" for all), naming the
+    tests/KNOWN_GAPS.md entry; call it first thing in the test."""
+    backend = next((p for p in ("chinook_duckdb", "chinook") if p in request.node.name), "")
+    if backends == "*" or backend in (backends if isinstance(backends, tuple) else (backends,)):
+        request.applymarker(pytest.mark.xfail(reason=f"KNOWN_GAPS.md#{gap}", strict=False))

@@ -49,7 +49,7 @@ def reference(classes: Path, pg_ref: Any) -> dict[str, list[list[str]]]:
     return check(classes, Endpoint.of(pg_ref))
 
 
-@pytest.fixture(params=BACKENDS)
+@pytest.fixture(scope="module", params=BACKENDS)
 def facts(request: pytest.FixtureRequest, classes: Path) -> dict[str, list[list[str]]]:
     return check(classes, chinook_endpoint(request, request.param))
 
@@ -75,15 +75,27 @@ def test_booleans(facts: dict[str, list[list[str]]], reference: dict[str, list[l
     assert all(row[4] == "Boolean" for row in facts["bool"])
 
 
+def errors(facts: dict[str, list[list[str]]], section: str) -> list[str]:
+    return [row[1] for row in facts.get("error", []) if row[0] == section]
+
+
 def test_metadata_tables(facts: dict[str, list[list[str]]], reference: dict[str, list[list[str]]]) -> None:
+    assert not errors(facts, "table")
     assert sorted(facts["table"]) == sorted(reference["table"])
 
 
 def test_metadata_columns(facts: dict[str, list[list[str]]], reference: dict[str, list[list[str]]]) -> None:
     # TABLE_NAME, ORDINAL_POSITION, COLUMN_NAME, DATA_TYPE (java.sql.Types), TYPE_NAME, NULLABLE
+    assert not errors(facts, "column")
     assert facts["column"] == reference["column"]
 
 
-def test_metadata_keys(facts: dict[str, list[list[str]]], reference: dict[str, list[list[str]]]) -> None:
+@pytest.mark.xfail(reason="KNOWN_GAPS.md: information_schema._pg_expandarray missing (pgjdbc getPrimaryKeys)", strict=False)
+def test_metadata_primary_keys(facts: dict[str, list[list[str]]], reference: dict[str, list[list[str]]]) -> None:
+    assert not errors(facts, "pk"), facts.get("error")
     assert sorted(facts["pk"]) == sorted(reference["pk"])
+
+
+def test_metadata_imported_keys(facts: dict[str, list[list[str]]], reference: dict[str, list[list[str]]]) -> None:
+    assert not errors(facts, "fk"), facts.get("error")
     assert sorted(facts["fk"]) == sorted(reference["fk"])

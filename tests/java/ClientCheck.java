@@ -82,27 +82,35 @@ public class ClientCheck {
                 }
             }
 
+            try {
             try (ResultSet rs = md.getTables(null, "public", "%", new String[] {"TABLE"})) {
                 while (rs.next()) out("table", rs.getString("TABLE_SCHEM"), rs.getString("TABLE_NAME"), rs.getString("TABLE_TYPE"));
             }
+            } catch (java.sql.SQLException e) { out("error", "table", e.getMessage()); }
+            try {
             try (ResultSet rs = md.getColumns(null, "public", "Track", "%")) {
                 while (rs.next()) {
                     out("column", rs.getString("TABLE_NAME"), rs.getInt("ORDINAL_POSITION"), rs.getString("COLUMN_NAME"),
                         rs.getInt("DATA_TYPE"), rs.getString("TYPE_NAME"), rs.getInt("NULLABLE"));
                 }
             }
+            } catch (java.sql.SQLException e) { out("error", "column", e.getMessage()); }
+            try {
             try (ResultSet rs = md.getPrimaryKeys(null, "public", "Track")) {
                 while (rs.next()) out("pk", rs.getString("TABLE_NAME"), rs.getString("COLUMN_NAME"), rs.getInt("KEY_SEQ"));
             }
             try (ResultSet rs = md.getPrimaryKeys(null, "public", "PlaylistTrack")) {
                 while (rs.next()) out("pk", rs.getString("TABLE_NAME"), rs.getString("COLUMN_NAME"), rs.getInt("KEY_SEQ"));
             }
+            } catch (java.sql.SQLException e) { out("error", "pk", e.getMessage()); }
+            try {
             try (ResultSet rs = md.getImportedKeys(null, "public", "Track")) {
                 while (rs.next()) {
                     out("fk", rs.getString("FKTABLE_NAME"), rs.getString("FKCOLUMN_NAME"),
                         rs.getString("PKTABLE_NAME"), rs.getString("PKCOLUMN_NAME"), rs.getInt("KEY_SEQ"));
                 }
             }
+            } catch (java.sql.SQLException e) { out("error", "fk", e.getMessage()); }
             out("done");
         }
     }
