@@ -59,17 +59,17 @@ CREATE MACRO pgc_format_type(p_t, p_m) AS COALESCE((SELECT CASE
     WHEN pgm_f.typname IN ('timestamp', 'timestamptz', 'time', 'timetz')
         THEN regexp_replace(pgm_f.display, ' ', '(' || CAST(p_m AS VARCHAR) || ') ')
     ELSE pgm_f.display END FROM pgx.typefmt pgm_f WHERE pgm_f.oid = p_t), CASE WHEN p_t IS NULL THEN NULL ELSE '???' END);
-CREATE MACRO pgc_pg_get_userbyid(p_r) AS COALESCE((SELECT rolname FROM pgc.pg_roles WHERE oid = p_r),
+CREATE MACRO pgc_pg_get_userbyid(p_r) AS COALESCE((SELECT pgm_r.rolname FROM pgc.pg_roles pgm_r WHERE pgm_r.oid = p_r),
     'unknown (OID=' || CAST(p_r AS VARCHAR) || ')');
-CREATE MACRO pgc_pg_table_is_visible(p_r) AS (SELECT relnamespace IN (11, 2200) FROM pgc.pg_class WHERE oid = p_r);
-CREATE MACRO pgc_pg_type_is_visible(p_r) AS (SELECT typnamespace IN (11, 2200) FROM pgc.pg_type WHERE oid = p_r);
+CREATE MACRO pgc_pg_table_is_visible(p_r) AS (SELECT pgm_c.relnamespace IN (11, 2200) FROM pgc.pg_class pgm_c WHERE pgm_c.oid = p_r);
+CREATE MACRO pgc_pg_type_is_visible(p_r) AS (SELECT pgm_t.typnamespace IN (11, 2200) FROM pgc.pg_type pgm_t WHERE pgm_t.oid = p_r);
 CREATE MACRO pgc_pg_function_is_visible(p_r) AS true;
 CREATE MACRO pgc_pg_get_expr(p_e, p_r, p_p := false) AS p_e;
-CREATE MACRO pgc_pg_get_constraintdef(p_c, p_p := false) AS (SELECT def FROM pgx.condef WHERE oid = p_c);
+CREATE MACRO pgc_pg_get_constraintdef(p_c, p_p := false) AS (SELECT pgm_x.def FROM pgx.condef pgm_x WHERE pgm_x.oid = p_c);
 CREATE MACRO pgc_pg_get_indexdef(p_i, p_n := 0, p_p := false) AS CASE WHEN p_n IS NULL OR p_n = 0
-    THEN (SELECT def FROM pgx.indexdef WHERE oid = p_i)
-    ELSE (SELECT name FROM pgx.indexcol WHERE oid = p_i AND n = p_n) END;
-CREATE MACRO pgc_pg_get_viewdef(p_v, p_p := false) AS (SELECT def FROM pgx.viewdef WHERE oid = p_v);
+    THEN (SELECT pgm_x.def FROM pgx.indexdef pgm_x WHERE pgm_x.oid = p_i)
+    ELSE (SELECT pgm_x.name FROM pgx.indexcol pgm_x WHERE pgm_x.oid = p_i AND pgm_x.n = p_n) END;
+CREATE MACRO pgc_pg_get_viewdef(p_v, p_p := false) AS (SELECT pgm_x.def FROM pgx.viewdef pgm_x WHERE pgm_x.oid = p_v);
 CREATE MACRO pgc_pg_get_triggerdef(p_t, p_p := false) AS CAST(NULL AS VARCHAR);
 CREATE MACRO pgc_pg_get_ruledef(p_t, p_p := false) AS CAST(NULL AS VARCHAR);
 CREATE MACRO pgc_pg_get_partkeydef(p_t) AS CAST(NULL AS VARCHAR);
@@ -90,12 +90,12 @@ CREATE MACRO pgc_obj_description(p_o, p_c := NULL) AS (SELECT pgm_d.description 
 CREATE MACRO pgc_col_description(p_o, p_n) AS (SELECT pgm_d.description FROM pgc.pg_description pgm_d
     WHERE pgm_d.objoid = p_o AND pgm_d.objsubid = p_n LIMIT 1);
 CREATE MACRO pgc_shobj_description(p_o, p_c) AS CAST(NULL AS VARCHAR);
-CREATE MACRO pgc_pg_relation_size(p_o, p_f := 'main') AS (SELECT CAST(relpages AS BIGINT) * 8192 FROM pgc.pg_class
-    WHERE oid = p_o);
+CREATE MACRO pgc_pg_relation_size(p_o, p_f := 'main') AS (SELECT CAST(pgm_c.relpages AS BIGINT) * 8192 FROM pgc.pg_class pgm_c
+    WHERE pgm_c.oid = p_o);
 CREATE MACRO pgc_pg_table_size(p_o) AS pgc_pg_relation_size(p_o);
 CREATE MACRO pgc_pg_total_relation_size(p_o) AS pgc_pg_relation_size(p_o) + 8192;
 CREATE MACRO pgc_pg_indexes_size(p_o) AS CAST(8192 AS BIGINT);
-CREATE MACRO pgc_pg_database_size(p_d) AS (SELECT CAST(sum(relpages) AS BIGINT) * 8192 + 7000000 FROM pgc.pg_class);
+CREATE MACRO pgc_pg_database_size(p_d) AS (SELECT CAST(sum(pgm_c.relpages) AS BIGINT) * 8192 + 7000000 FROM pgc.pg_class pgm_c);
 CREATE MACRO pgc_pg_size_pretty(p_b) AS CASE WHEN p_b IS NULL THEN NULL
     WHEN abs(p_b) < 10240 THEN CAST(p_b AS VARCHAR) || ' bytes'
     WHEN abs(p_b) < 10485760 THEN CAST(CAST(round(p_b / 1024.0) AS BIGINT) AS VARCHAR) || ' kB'
@@ -111,16 +111,16 @@ CREATE MACRO pgc_array_lower(p_a, p_d) AS CASE WHEN p_a IS NULL OR len(p_a) = 0 
 CREATE MACRO pgc_regclass_out(p_r) AS COALESCE((SELECT CASE WHEN pgm_c.relnamespace IN (11, 2200)
     THEN pgc_quote_ident(pgm_c.relname) ELSE pgm_n.nspname || '.' || pgc_quote_ident(pgm_c.relname) END
     FROM pgc.pg_class pgm_c JOIN pgc.pg_namespace pgm_n ON pgm_n.oid = pgm_c.relnamespace WHERE pgm_c.oid = p_r), CAST(p_r AS VARCHAR));
-CREATE MACRO pgc_regtype_out(p_t) AS COALESCE((SELECT display FROM pgx.typefmt WHERE oid = p_t), CAST(p_t AS VARCHAR));
-CREATE MACRO pgc_regnamespace_out(p_n) AS COALESCE((SELECT nspname FROM pgc.pg_namespace WHERE oid = p_n),
+CREATE MACRO pgc_regtype_out(p_t) AS COALESCE((SELECT pgm_x.display FROM pgx.typefmt pgm_x WHERE pgm_x.oid = p_t), CAST(p_t AS VARCHAR));
+CREATE MACRO pgc_regnamespace_out(p_n) AS COALESCE((SELECT pgm_n.nspname FROM pgc.pg_namespace pgm_n WHERE pgm_n.oid = p_n),
     CAST(p_n AS VARCHAR));
-CREATE MACRO pgc_regrole_out(p_r) AS COALESCE((SELECT rolname FROM pgc.pg_roles WHERE oid = p_r), CAST(p_r AS VARCHAR));
+CREATE MACRO pgc_regrole_out(p_r) AS COALESCE((SELECT pgm_r.rolname FROM pgc.pg_roles pgm_r WHERE pgm_r.oid = p_r), CAST(p_r AS VARCHAR));
 CREATE MACRO pgc_regproc_out(p_p) AS CAST(p_p AS VARCHAR);
-CREATE MACRO pgc_to_regclass(p_s) AS (SELECT oid FROM pgc.pg_class
-    WHERE lower(relname) = lower(trim(regexp_replace(p_s, '^(public|pg_catalog)\\.', ''), '"')) ORDER BY oid LIMIT 1);
-CREATE MACRO pgc_to_regtype(p_s) AS (SELECT oid FROM pgx.typefmt WHERE typname = lower(p_s) OR display = lower(p_s)
-    ORDER BY oid LIMIT 1);
-CREATE MACRO pgc_to_regnamespace(p_s) AS (SELECT oid FROM pgc.pg_namespace WHERE nspname = p_s);
+CREATE MACRO pgc_to_regclass(p_s) AS (SELECT pgm_c.oid FROM pgc.pg_class pgm_c
+    WHERE lower(pgm_c.relname) = lower(trim(regexp_replace(p_s, '^(public|pg_catalog)\\.', ''), '"')) ORDER BY pgm_c.oid LIMIT 1);
+CREATE MACRO pgc_to_regtype(p_s) AS (SELECT pgm_x.oid FROM pgx.typefmt pgm_x WHERE pgm_x.typname = lower(p_s) OR pgm_x.display = lower(p_s)
+    ORDER BY pgm_x.oid LIMIT 1);
+CREATE MACRO pgc_to_regnamespace(p_s) AS (SELECT pgm_n.oid FROM pgc.pg_namespace pgm_n WHERE pgm_n.nspname = p_s);
 CREATE MACRO pgc_pg_is_other_temp_schema(p_n) AS false;
 CREATE MACRO pgc_pg_collation_is_visible(p_o) AS true;
 CREATE MACRO pgc_pg_conversion_is_visible(p_o) AS true;

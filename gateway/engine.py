@@ -229,7 +229,8 @@ class Session:
         self._settings_version = -1
         self.cursors: dict[str, utility.Cursor] = {}
         self.sql_prepared: dict[str, Prepared] = {}
-        self.savepoints: list[str] = []
+        self.savepoints: list[tuple[str, int]] = []  # (name, writes before it)
+        self.writes = 0  # statements that wrote in the current transaction
         self.read_only_tx = False
         self.query_started: float | None = None
         self.current_query = ""
@@ -440,6 +441,8 @@ class Session:
             for pre in plan.backend.pre:
                 await self._backend_call(pre)
             result = await self._backend_call(plan.backend.sql, plan.backend.bind(params))
+            if plan.info.is_write:
+                self.writes += 1
             if plan.info.is_ddl:
                 self.state.invalidate()
         columns = result.columns
@@ -539,6 +542,7 @@ class Session:
     def _end_transaction(self, *, committed: bool) -> None:
         self.settings.end_transaction(committed=committed)
         self.savepoints.clear()
+        self.writes = 0
         self.read_only_tx = False
         for name in [n for n, c in self.cursors.items() if not c.hold]:
             del self.cursors[name]

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import sqlglot
 from sqlglot import exp
@@ -29,9 +29,17 @@ from gateway.pgtypes import normalize
 
 class AskSQLite(SQLite):
     """SQLite output that keeps PostgreSQL's declared type names in DDL (so that
-    introspection gives them back: ``VARCHAR(20)``, ``BOOLEAN``, ``NUMERIC(10,2)``)."""
+    introspection gives them back: ``VARCHAR(20)``, ``BOOLEAN``, ``NUMERIC(10,2)``), and
+    quotes identifiers with backticks: SQLite reads a double-quoted name that matches no
+    column as a string literal (``SELECT "NoSuchColumn"`` would return text, not 42703)."""
 
     class Generator(SQLite.Generator):  # type: ignore[valid-type,misc]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self._identifier_start = "`"
+            self._identifier_end = "`"
+            self._escaped_identifier_end = "``"
+
         TYPE_MAPPING = {
             **SQLite.Generator.TYPE_MAPPING,
             exp.DType.VARCHAR: "VARCHAR",
@@ -536,6 +544,12 @@ def _for_sqlite(tree: exp.Expr) -> exp.Expr:
         if isinstance(node, exp.Cast) and isinstance(node.to, exp.DataType):
             t = node.to.this
             if t in (exp.DType.TIMESTAMP, exp.DType.TIMESTAMPTZ, exp.DType.DATETIME):
+                if isinstance(node.this, exp.Placeholder):  # the connector binds datetimes as ISO text
+                    return node.this
+                if isinstance(node.this, exp.Literal) and node.this.is_string:
+                    stamp = _sqlite_stamp(str(node.this.this).replace(" ", "T", 1))
+                    if stamp is not None:
+                        return exp.Literal.string(stamp)
                 return _fn("DATETIME", node.this)
             if t == exp.DType.TIME:
                 return _fn("TIME", node.this)

@@ -100,6 +100,8 @@ async def _begin(s: Session, u: Utility) -> Outcome:
                                                   code="25001")])
     await s._backend_call("BEGIN")
     s._status = "T"
+    s.writes = 0
+    s.savepoints.clear()
     s.settings.begin()
     if u.isolation:
         s.settings.set("transaction_isolation", u.isolation, in_tx=True)
@@ -145,29 +147,34 @@ async def _rollback(s: Session, u: Utility) -> Outcome:
     return Outcome(tag="ROLLBACK")
 
 
-def _savepoints_supported(s: Session) -> None:
-    if s.backend.dialect == "duckdb":
-        raise FeatureNotSupported("savepoints are not supported on DuckDB databases")
-
-
 async def _savepoint(s: Session, u: Utility) -> Outcome:
     if s._status == "I":
         raise NoActiveSqlTransaction("SAVEPOINT can only be used in transaction blocks")
-    _savepoints_supported(s)
     name = _ident(u.name)
-    await s._backend_call(f'SAVEPOINT "{name}"')
-    s.savepoints.append(name)
+    if s.backend.dialect == "sqlite":
+        await s._backend_call(f'SAVEPOINT "{name}"')
+    # DuckDB has no savepoints: remember how many writes came before this one, so that
+    # ROLLBACK TO can be honoured when nothing needs undoing (drivers such as psycopg
+    # open savepoints around their own catalog reads)
+    s.savepoints.append((name, s.writes))
     return Outcome(tag="SAVEPOINT")
+
+
+def _find_savepoint(s: Session, name: str) -> int:
+    for i in range(len(s.savepoints) - 1, -1, -1):
+        if s.savepoints[i][0] == name:
+            return i
+    raise PgError(f'savepoint "{name}" does not exist', sqlstate="3B001")
 
 
 async def _release(s: Session, u: Utility) -> Outcome:
     if s._status == "I":
         raise NoActiveSqlTransaction("RELEASE SAVEPOINT can only be used in transaction blocks")
     name = _ident(u.name)
-    if name not in s.savepoints:
-        raise PgError(f'savepoint "{name}" does not exist', sqlstate="3B001")
-    await s._backend_call(f'RELEASE SAVEPOINT "{name}"')
-    del s.savepoints[s.savepoints.index(name):]
+    i = _find_savepoint(s, name)
+    if s.backend.dialect == "sqlite":
+        await s._backend_call(f'RELEASE SAVEPOINT "{name}"')
+    del s.savepoints[i:]
     return Outcome(tag="RELEASE")
 
 
@@ -175,10 +182,21 @@ async def _rollback_to(s: Session, u: Utility) -> Outcome:
     if s._status == "I":
         raise NoActiveSqlTransaction("ROLLBACK TO SAVEPOINT can only be used in transaction blocks")
     name = _ident(u.name)
-    if name not in s.savepoints:
-        raise PgError(f'savepoint "{name}" does not exist', sqlstate="3B001")
-    await s._backend_call(f'ROLLBACK TO SAVEPOINT "{name}"')
-    del s.savepoints[s.savepoints.index(name) + 1:]
+    i = _find_savepoint(s, name)
+    writes_before = s.savepoints[i][1]
+    if s.backend.dialect == "sqlite":
+        await s._backend_call(f'ROLLBACK TO SAVEPOINT "{name}"')
+    elif s.writes != writes_before:
+        raise FeatureNotSupported("DuckDB databases cannot roll back to a savepoint after writing",
+                                  hint="Roll back the whole transaction.")
+    elif s._status == "E":
+        if s.writes:
+            raise FeatureNotSupported("DuckDB databases cannot recover a failed transaction that wrote data",
+                                      hint="Roll back the whole transaction.")
+        # nothing written: a fresh transaction is the state the savepoint saw
+        await s._backend_call("ROLLBACK")
+        await s._backend_call("BEGIN")
+    del s.savepoints[i + 1:]
     s._status = "T"
     return Outcome(tag="ROLLBACK")
 

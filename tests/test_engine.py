@@ -234,6 +234,28 @@ def test_savepoints_on_sqlite(harness: EngineHarness) -> None:
     arun(go())
 
 
+def test_savepoints_on_duckdb_when_nothing_needs_undoing(harness: EngineHarness) -> None:
+    """DuckDB has no savepoints; psycopg wraps its catalog reads in them."""
+    async def go() -> None:
+        s = harness.session("small_duckdb")
+        outs = await simple(s, 'BEGIN; SAVEPOINT "_pg3_1"; SELECT count(*) FROM "Album"; RELEASE SAVEPOINT "_pg3_1"')
+        assert [o.tag for o in outs] == ["BEGIN", "SAVEPOINT", "SELECT 1", "RELEASE"]
+        await simple(s, "SAVEPOINT a")
+        with pytest.raises(PgError):
+            await simple(s, "SELECT * FROM nope")
+        assert s.tx_status == "E"
+        assert (await simple(s, "ROLLBACK TO SAVEPOINT a"))[0].tag == "ROLLBACK"
+        assert s.tx_status == "T"
+        await simple(s, "CREATE TABLE sp (id integer)")
+        await simple(s, "SAVEPOINT b; INSERT INTO sp VALUES (1)")
+        with pytest.raises(FeatureNotSupported):
+            await simple(s, "ROLLBACK TO SAVEPOINT b")
+        await simple(s, "ROLLBACK")
+        assert s.tx_status == "I"
+
+    arun(go())
+
+
 def test_read_only_transaction_refuses_writes(harness: EngineHarness) -> None:
     async def go() -> None:
         s = harness.session()
@@ -523,6 +545,35 @@ def test_questions_simple_and_extended(tmp_path: Path) -> None:
         out = (await simple(s, "SELECT * FROM askgres.failures"))[0]
         assert asker.admin == ["SELECT * FROM askgres.failures"] and out.tag == "SELECT 1"
         await h.aclose()
+
+    arun(go())
+
+
+def test_sqlite_unknown_quoted_column_is_an_error(harness: EngineHarness) -> None:
+    """SQLite would read ``"NoSuchColumn"`` as a string; PostgreSQL says 42703."""
+    async def go() -> None:
+        s = harness.session("small")
+        with pytest.raises(PgError) as info:
+            await simple(s, 'SELECT "NoSuchColumn" FROM "Track"')
+        assert info.value.sqlstate == "42703"
+        with pytest.raises(PgError):
+            await s.prepare('SELECT "NoSuchColumn" FROM "Track"', [])
+
+    arun(go())
+
+
+def test_timestamp_parameters_keep_microseconds(harness: EngineHarness) -> None:
+    import datetime as dt
+
+    async def go() -> None:
+        for db in BACKENDS:
+            s = harness.session(db)
+            await simple(s, "CREATE TABLE ts (id integer PRIMARY KEY, at timestamp)")
+            p = await s.prepare("INSERT INTO ts VALUES ($1, $2::timestamp)", [None, None])
+            stamp = dt.datetime(2009, 1, 1, 1, 2, 3, 4500)
+            await s.execute(p, [1, stamp])
+            got = rows_of((await simple(s, "SELECT at FROM ts"))[0])[0][0]
+            assert got == stamp or got == str(stamp), db
 
     arun(go())
 
