@@ -73,3 +73,32 @@ def test_copy_to_stdout(gateway) -> None:
 def test_stdin_script_with_transaction(gateway) -> None:
     out = gateway.psql("-A", "-t", input="BEGIN;\nSELECT 'in tx';\nROLLBACK;\n").stdout
     assert out.split() == ["BEGIN", "in", "tx", "ROLLBACK"]
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "duckdb"])
+def test_command_tags_on_a_writable_database(gateway_factory, tmp_path: Path, kind: str) -> None:
+    path = tmp_path / f"scratch.{kind}"
+    gw = gateway_factory(demo=False, databases=[{"name": "scratch", "kind": kind, "path": str(path)}])
+    out = gw.psql(
+        "-c",
+        "CREATE TABLE t (id integer PRIMARY KEY, name text); "
+        "INSERT INTO t VALUES (1, 'a'), (2, 'b'), (3, 'c'); "
+        "UPDATE t SET name = 'z' WHERE id >= 2; "
+        "DELETE FROM t WHERE id = 3; "
+        "SELECT count(*) AS n FROM t",
+        db="scratch",
+    ).stdout
+    lines = [line.strip() for line in out.splitlines() if line.strip()]
+    assert lines[:4] == ["CREATE TABLE", "INSERT 0 3", "UPDATE 2", "DELETE 1"]
+    assert lines[4:] == ["n", "---", "2", "(1 row)"]
+    with gw.connect("scratch") as c:
+        cur = c.cursor()
+        for sql, params, tag in [
+            ("INSERT INTO t VALUES (%s, %s)", (9, "x"), "INSERT 0 1"),
+            ("UPDATE t SET name = %s WHERE id = %s", ("y", 9), "UPDATE 1"),
+            ("DELETE FROM t WHERE id = %s", (9,), "DELETE 1"),
+        ]:
+            cur.execute(sql, params)
+            assert cur.statusmessage == tag
+        cur.execute("DROP TABLE t")
+        assert cur.statusmessage == "DROP TABLE"
