@@ -49,16 +49,21 @@ VAL_SEED = 7919
 COLUMNS = ("prompt", "completion", "source", "pair_id", "failure_id", "database", "question", "sql", "shape")
 
 
-def gemma_token_counter(settings: Settings) -> Tokens | None:
-    """Token counts with the embedded model's own tokenizer (read from the GGUF, vocabulary
-    only); None when llama-cpp-python is missing."""
+def gemma_token_counter(gguf: Path | None = None, *, settings: Settings | None = None) -> Tokens | None:
+    """Token counts with the embedded model's own tokenizer, read (vocabulary only) from
+    ``gguf`` or the bundled GGUF under ``settings.data_dir``; None without llama-cpp-python."""
     try:
         from llama_cpp import Llama
-
-        from nl2sql.models import bundled_gguf
     except ImportError:
+        log.warning("dataset.no_tokenizer", reason="llama-cpp-python is not installed")
         return None
-    llm = Llama(model_path=str(bundled_gguf(settings.data_dir)), vocab_only=True, verbose=False)
+    if gguf is None:
+        from nl2sql.models import bundled_gguf
+
+        if settings is None:
+            raise ValueError("give gguf or settings")
+        gguf = bundled_gguf(settings.data_dir)
+    llm = Llama(model_path=str(gguf), vocab_only=True, verbose=False)
 
     def count(text: str) -> int:
         return len(llm.tokenize(text.encode("utf-8"), add_bos=True, special=True))
@@ -153,7 +158,7 @@ def build_dataset(
     prof = profile or build_profile(backend, schema)
     n_synth = cfg.synth_pairs if n_synth is None else n_synth
     n_val = max(10, int(round(n_synth * val_fraction))) if n_synth > 0 else 0
-    counter = gemma_token_counter(settings) if tokens == "auto" else tokens
+    counter = gemma_token_counter(settings=settings) if tokens == "auto" else tokens
 
     with PairValidator(backend, schema, timeout=settings.ask.timeout_s, max_rows=settings.ask.row_limit) as v:
         approved, failed = _store_pairs(store, db, v)

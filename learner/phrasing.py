@@ -171,6 +171,14 @@ class Ctx:
         pre = f"{alias}." if alias else ""
         return ", ".join(pre + ident(c) for c in cols)
 
+    def group(self, key: str, shown: str) -> str:
+        """The GROUP BY list for rows grouped by ``key`` and showing ``shown`` (a select list):
+        SQLite accepts the key alone; DuckDB wants every shown column too."""
+        if self.dialect == "sqlite":
+            return key
+        cols = [key] + [x for x in shown.split(", ") if x and x != key]
+        return ", ".join(dict.fromkeys(cols))
+
     def year_expr(self, cp: ColProfile, alias: str = "") -> str:
         col = (f"{alias}." if alias else "") + ident(cp.name)
         if self.dialect == "sqlite":

@@ -172,16 +172,23 @@ def join_lookup(c: Ctx) -> Cand | None:
         return None
     child, parent = c.prof.tables[e.child], c.prof.tables[e.parent]
     fc = c.col(child, lambda x: x.kind == "text" and (x.unique or x.name in child.label))
+    if fc is None and child.key and child.key in child.cols:
+        fc = child.cols[child.key]  # no name: rows are known by their id ("order 17")
     if fc is None:
         return None
-    rows = [r for r in child.sample if isinstance(r.get(fc.name), str) and 0 < len(r[fc.name]) <= 40 and r.get(e.child_col) is not None]
+    rows = [r for r in child.sample if r.get(e.child_col) is not None and (
+        isinstance(r.get(fc.name), int) or isinstance(r.get(fc.name), str) and 0 < len(r[fc.name]) <= 40)]
     if not rows:
         return None
     row = c.choice(rows)
     said = c.say(row[fc.name], fc)
-    of_child = c.choice([f"the {child.sing} {said}", f"the {child.sing} with {fc.phrase} {said}",
-                         f"the {child.sing} whose {fc.phrase} is {said}"]) if fc.name in child.label else c.choice(
-        [f"the {child.sing} with {fc.phrase} {said}", f"the {child.sing} whose {fc.phrase} is {said}"])
+    if fc.kind == "key":
+        of_child = c.choice([f"the {child.sing} with id {said}", f"{child.sing} {said}", f"the {child.sing} number {said}"])
+    elif fc.name in child.label:
+        of_child = c.choice([f"the {child.sing} {said}", f"the {child.sing} with {fc.phrase} {said}",
+                             f"the {child.sing} whose {fc.phrase} is {said}"])
+    else:
+        of_child = c.choice([f"the {child.sing} with {fc.phrase} {said}", f"the {child.sing} whose {fc.phrase} is {said}"])
     role = e.role
     if parent.label and c.chance(0.6):
         sel = c.sel(c.label_cols(parent), "T2")
@@ -219,7 +226,7 @@ def join_group(c: Ctx) -> Cand | None:
                       f"List each {role}'s {what} with the number of {cp}.", f"How many {cp} does each {role} have?",
                       f"What are the {ids} of the {role_pl}, and how many {cp} does each have?",
                       f"Show the number of {cp} of each {role} along with its {what}."])
-        return Cand(q, f"SELECT {sel}, COUNT(*) FROM {_from1(e)} GROUP BY {key}", "join_group_count", (e.child, e.parent))
+        return Cand(q, f"SELECT {sel}, COUNT(*) FROM {_from1(e)} GROUP BY {c.group(key, sel)}", "join_group_count", (e.child, e.parent))
     if r < 0.55:
         most = c.chance(0.7)
         d = "DESC" if most else "ASC"
@@ -233,7 +240,7 @@ def join_group(c: Ctx) -> Cand | None:
             q = c.choice([f"Which {role} has the fewest {cp}?", f"What is the {what} of the {role} with the smallest number of {cp}?"]
                          + ([f"What is the least common {role} among all {cp}?", f"Find the {role} that is least common across all {cp}.",
                              f"What is the {what} of the least common {role} in all {cp}?"] if common else []))
-        return Cand(q, f"SELECT {lab} FROM {_from1(e)} GROUP BY {key} ORDER BY COUNT(*) {d} LIMIT 1", "join_most", (e.child, e.parent))
+        return Cand(q, f"SELECT {lab} FROM {_from1(e)} GROUP BY {c.group(key, lab)} ORDER BY COUNT(*) {d} LIMIT 1", "join_most", (e.child, e.parent))
     if r < 0.8:
         counts = sorted({n for _, n in child.cols[e.child_col].values})
         if len(counts) < 2:
@@ -256,7 +263,7 @@ def join_group(c: Ctx) -> Cand | None:
                       f"Show the {ids} of {role_pl} with {phr} {cp}{tail}.",
                       f"What are the {ids} of the {role_pl} that have {phr} {cp}{tail}?",
                       f"List the {ids} of all {role_pl} having {phr} {cp}{tail}."])
-        return Cand(q, f"SELECT {sel} FROM {_from1(e)} GROUP BY {key} HAVING COUNT(*) {op} {k}{order}", "join_having", (e.child, e.parent))
+        return Cand(q, f"SELECT {sel} FROM {_from1(e)} GROUP BY {c.group(key, sel)} HAVING COUNT(*) {op} {k}{order}", "join_having", (e.child, e.parent))
     n = c.col(child, lambda x: x.kind == "number")
     if n is None:
         return None
@@ -265,12 +272,12 @@ def join_group(c: Ctx) -> Cand | None:
     if c.chance(0.5):
         q = c.choice([f"What is the {w} {nw} of {cp} for each {role}?", f"Show each {role}'s {what} and the {w} {nw} of its {cp}.",
                       f"For each {role}, find the {w} {nw} of their {cp}."])
-        return Cand(q, f"SELECT {lab}, {fn}({col}) FROM {_from1(e)} GROUP BY {key}", "join_group_agg", (e.child, e.parent))
+        return Cand(q, f"SELECT {lab}, {fn}({col}) FROM {_from1(e)} GROUP BY {c.group(key, lab)}", "join_group_agg", (e.child, e.parent))
     high = c.chance(0.75)
     q = c.choice([f"Which {role} has the {'highest' if high else 'lowest'} {w} {nw} of {cp}?",
                   f"What is the {what} of the {role} whose {cp} have the {'highest' if high else 'lowest'} {w} {nw}?",
                   f"Find the {role} with the {'largest' if high else 'smallest'} {w} {nw} across their {cp}."])
-    return Cand(q, f"SELECT {lab} FROM {_from1(e)} GROUP BY {key} ORDER BY {fn}({col}) {'DESC' if high else 'ASC'} LIMIT 1", "join_top_agg", (e.child, e.parent))
+    return Cand(q, f"SELECT {lab} FROM {_from1(e)} GROUP BY {c.group(key, lab)} ORDER BY {fn}({col}) {'DESC' if high else 'ASC'} LIMIT 1", "join_top_agg", (e.child, e.parent))
 
 
 def join_has(c: Ctx) -> Cand | None:
@@ -295,7 +302,7 @@ def join_has(c: Ctx) -> Cand | None:
                       f"What are the {what} of {role_pl} with at least one {child.sing} {cond}?",
                       f"Find the {what} of the {role_pl} whose {child.plural} include one {cond}."])
         if c.chance(0.3):
-            return Cand(q, f"SELECT {lab} FROM {_from1(e)} WHERE T1.{ident(n.name)} {op} {fmt_num(v)} GROUP BY T2.{ident(_pkey(c, e))}", "join_has", (e.child, e.parent))
+            return Cand(q, f"SELECT {lab} FROM {_from1(e)} WHERE T1.{ident(n.name)} {op} {fmt_num(v)} GROUP BY {c.group('T2.' + ident(_pkey(c, e)), lab)}", "join_has", (e.child, e.parent))
         return Cand(q, f"SELECT DISTINCT {lab} FROM {_from1(e)} WHERE T1.{ident(n.name)} {op} {fmt_num(v)}", "join_has", (e.child, e.parent))
     fc = c.col(parent, lambda x: x.kind == "text" and x.name not in parent.label and not x.is_contact)
     row = None if fc is None else _parent_row(c, e, cols=[fc.name])
@@ -368,7 +375,7 @@ def anti_join(c: Ctx) -> Cand | None:
 
 
 def join_list(c: Ctx) -> Cand | None:
-    e = c.edge(lambda e: bool(c.prof.tables[e.parent].label and c.prof.tables[e.child].label))
+    e = c.edge(lambda e: bool(c.prof.tables[e.parent].label and c.label_cols(c.prof.tables[e.child])))
     if e is None:
         return None
     child, parent = c.prof.tables[e.child], c.prof.tables[e.parent]

@@ -107,7 +107,7 @@ def path_where(c: Ctx) -> Cand | None:
     where = c.where_label(p.y, row, "T3")
     rel = _rel(c, p, said)
     r = c.rng.random()
-    if r < 0.35 or not p.x.label:
+    if r < 0.35 or not (p.x.label or p.x.key):
         cnt = f"COUNT(DISTINCT T1.{ident(p.x_key)})" if p.via else "COUNT(*)"
         q = c.choice([f"How many {p.x.plural} does the {p.y_role} {said} have?", c.how_many("", rel).replace("  ", " ")])
         return Cand(q, f"SELECT {cnt} FROM {p.join} WHERE {where}", "path_count", (p.x.name, p.mid.name, p.y.name))
@@ -131,11 +131,11 @@ def path_most(c: Ctx) -> Cand | None:
     if c.chance(0.3):
         q = c.choice([f"For each {role}, how many {xp} are there?", f"Show each {role}'s {what} and its number of {xp}.",
                       f"How many {xp} does each {role} have?"])
-        return Cand(q, f"SELECT {lab}, {cnt} FROM {p.join} GROUP BY T3.{ident(p.y_key)}", "path_group", (p.x.name, p.mid.name, p.y.name))
+        return Cand(q, f"SELECT {lab}, {cnt} FROM {p.join} GROUP BY {c.group(f'T3.{ident(p.y_key)}', lab)}", "path_group", (p.x.name, p.mid.name, p.y.name))
     q = c.choice([f"Which {role} has the {'most' if most else 'fewest'} {xp}?",
                   f"What is the {what} of the {role} with the {'largest' if most else 'smallest'} number of {xp}?",
                   f"Find the {role} with the {'most' if most else 'fewest'} {xp}."])
-    return Cand(q, f"SELECT {lab} FROM {p.join} GROUP BY T3.{ident(p.y_key)} ORDER BY {cnt} {'DESC' if most else 'ASC'} LIMIT 1",
+    return Cand(q, f"SELECT {lab} FROM {p.join} GROUP BY {c.group(f'T3.{ident(p.y_key)}', lab)} ORDER BY {cnt} {'DESC' if most else 'ASC'} LIMIT 1",
                 "path_most", (p.x.name, p.mid.name, p.y.name))
 
 

@@ -45,6 +45,7 @@ class Pair:
     tables: tuple[str, ...] = field(default_factory=tuple)
     pair_id: int | None = None
     failure_id: int | None = None
+    family: str = ""  # the synthesizer's shape family (FAMILIES key)
 
 
 def synthesize(
@@ -98,13 +99,15 @@ def synthesize(
             verdict = v.accept(question, cand.sql, allow_empty=None if cand.allow_empty else False)
             if not verdict.ok:
                 rejected[verdict.reason] += 1
+                if verdict.reason not in ("duplicate", "empty"):
+                    log.debug("synth.rejected", shape=cand.shape, reason=verdict.reason, detail=verdict.detail, sql=cand.sql)
                 misses[fam] += 1
                 if hits[fam] == 0 and misses[fam] >= 60:
                     del weights[fam]
                 continue
             hits[fam] += 1
             shapes[cand.shape] += 1
-            out.append(Pair(question=question, sql=cand.sql, source="synth", shape=cand.shape, tables=cand.tables))
+            out.append(Pair(question=question, sql=cand.sql, source="synth", shape=cand.shape, tables=cand.tables, family=fam))
     log.info("synth.done", database=schema.database, pairs=len(out), wanted=n, attempts=attempts,
              ms=round((time.monotonic() - t0) * 1000), shapes=dict(shapes), rejected=dict(rejected))
     return out

@@ -25,7 +25,7 @@ import structlog
 from connectors.base import Backend, SchemaInfo
 from gateway.config import Settings
 from learner.focus import FocusHints, context_tables
-from learner.pairs import queue_proposal
+from learner.pairs import PairRow, queue_proposal
 from learner.profile import DbProfile, build_profile
 from learner.synth import Pair
 from learner.validate_pairs import PairValidator, asks_for_nothing
@@ -225,6 +225,7 @@ def run_teacher(
     profile: DbProfile | None = None,
     n_pairs: int = 120,
     per_call: int = 8,
+    max_tokens: int = 1024,
     max_seconds: float = 900.0,
     seed: int = 0,
     seen: Iterable[tuple[str, str]] = (),
@@ -253,14 +254,17 @@ def run_teacher(
         for q, s in blocked:
             v.block(q, s)
         try:
-            proposed = propose_for_failures(t, store, schema, v, dialect=dialect, deadline=t0 + max_seconds / 2)
+            proposed = propose_for_failures(t, store, schema, v, dialect=dialect, deadline=t0 + max_seconds / 2,
+                                            max_tokens=min(256, max_tokens))
             for group in _table_groups(prof, focus, rng, max(1, -(-n_pairs // per_call))):
                 if len(out) >= n_pairs or time.monotonic() - t0 > max_seconds:
                     break
                 prompt = _INSTRUCTIONS.format(dialect=dialect, schema=render_schema(schema, group), n=per_call,
                                               hints=_hints(focus, rng))
                 calls += 1
-                pairs = parse_pairs(t.ask(prompt, seed=rng.randrange(1 << 30)))
+                answer = t.ask(prompt, max_tokens=max_tokens, seed=rng.randrange(1 << 30))
+                pairs = parse_pairs(answer)
+                log.debug("teacher.answer", tables=group, parsed=len(pairs), text=answer[:2000])
                 parsed += len(pairs)
                 for q, s in pairs:
                     verdict = v.accept(q, s)
@@ -275,7 +279,7 @@ def run_teacher(
 
 def propose_for_failures(
     t: Teacher, store: Store, schema: SchemaInfo, v: PairValidator, *, dialect: str, deadline: float,
-    limit: int = 50,
+    limit: int = 50, max_tokens: int = 256,
 ) -> int:
     """Ask the teacher for SQL for each unresolved failure without correct SQL; queue the
     valid ones for review. Returns how many were queued."""
@@ -290,18 +294,27 @@ def propose_for_failures(
             break
         tables = _failure_tables(r["context"], schema)
         prompt = _FAILURE.format(dialect=dialect, schema=render_schema(schema, tables or None), question=r["question"])
-        sql = parse_sql(t.ask(prompt, max_tokens=256))
-        if not sql:
-            log.info("teacher.no_sql", failure=r["id"])
-            continue
-        verdict = v.check(r["question"], sql, allow_empty=asks_for_nothing(r["question"]))
-        if not verdict.ok:
-            log.info("teacher.proposal_invalid", failure=r["id"], reason=verdict.reason, detail=verdict.detail)
-            continue
-        if queue_proposal(store, database=schema.database, question=r["question"], sql=sql, source="teacher",
-                          failure_id=int(r["id"]), note="proposed by the teacher") is not None:
+        answer = t.ask(prompt, max_tokens=max_tokens)
+        if queue_answer(store, schema, v, failure_id=int(r["id"]), question=r["question"], answer=answer) is not None:
             queued += 1
     return queued
+
+
+def queue_answer(
+    store: Store, schema: SchemaInfo, v: PairValidator, *, failure_id: int, question: str, answer: str,
+) -> PairRow | None:
+    """Parse the teacher's answer for a failed question, validate its SQL, and queue it for
+    review (``source='teacher'``, pending, ``failure_id`` set). None when nothing valid."""
+    sql = parse_sql(answer)
+    if not sql:
+        log.info("teacher.no_sql", failure=failure_id, text=answer[:300])
+        return None
+    verdict = v.check(question, sql, allow_empty=asks_for_nothing(question))
+    if not verdict.ok:
+        log.info("teacher.proposal_invalid", failure=failure_id, reason=verdict.reason, detail=verdict.detail)
+        return None
+    return queue_proposal(store, database=schema.database, question=question, sql=sql, source="teacher",
+                          failure_id=failure_id, note="proposed by the teacher")
 
 
 def _failure_tables(context: Any, schema: SchemaInfo) -> Sequence[str]:
