@@ -4,7 +4,7 @@ p95 <= 1 s).
 
 Default settings (retrieval, examples, repair, constraint). Warm means: model loaded,
 schema index built, and ``--warmup`` questions asked before timing. Approved examples are
-the other half of the question set (two folds by parity of the question number, as in
+the other half of the question set (two folds by gold-SQL group, as in
 ``bench/accuracy.py``), so example retrieval is in the prompt as in real use; ``--no-examples``
 leaves the example index empty. Times are the pipeline's own (question in, rows and summary
 out), in-process, without the wire. Writes JSON to ``bench/out/ask_latency-<time>.json``.
@@ -28,7 +28,7 @@ from bench.asking import (
     CHINOOK_DB,
     CHINOOK_QUESTIONS,
     embedded_generator,
-    fold_of,
+    assign_folds,
     fresh_dir,
     machine,
     pipeline_for,
@@ -62,16 +62,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     samples: list[dict[str, Any]] = []
     stage_totals: dict[str, float] = {}
     folds = (None,) if args.no_examples else (0, 1)
+    fold_of = assign_folds(cases)
     started = time.time()
     try:
         with tempfile.TemporaryDirectory(prefix="askgres-bench-lat-") as tmp:
             work = Path(tmp)
             for fold in folds:
-                part = [c for c in timed if fold is None or fold_of(c.id) == fold]
+                part = [c for c in timed if fold is None or fold_of[c.id] == fold]
                 if not part:
                     continue
                 examples = [] if fold is None else [
-                    ("chinook", c.question, c.sql) for c in cases if fold_of(c.id) != fold
+                    ("chinook", c.question, c.sql) for c in cases if fold_of[c.id] != fold
                 ]
                 settings = settings_for(fresh_dir(work, "data"), n_threads=args.threads)
                 with pipeline_for(settings, {"chinook": backend}, generator=generator,

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 import tempfile
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -30,7 +31,7 @@ from connectors.base import Backend
 from nl2sql.scoring import GoldSqlError, execution_match, gold_is_ordered, results_match, run_rows
 
 if TYPE_CHECKING:
-    from gateway.config import DatabaseConfig, Settings
+    from gateway.config import Settings
     from nl2sql.pipeline import Pipeline
 
 log = structlog.get_logger("askgres.eval")
@@ -226,8 +227,8 @@ def load_spider(
 # -- backends ------------------------------------------------------------------------
 
 
-def open_backend(name: str, path: Path, *, read_only: bool = True) -> Backend:
-    """A SQLite or DuckDB backend for ``path`` (by its extension)."""
+def open_file_backend(name: str, path: Path, *, read_only: bool = True) -> Backend:
+    """A SQLite or DuckDB backend for the file ``path`` (by its extension), read-only by default."""
     if path.suffix == ".duckdb":
         from connectors.duckdb import DuckdbBackend
 
@@ -235,15 +236,6 @@ def open_backend(name: str, path: Path, *, read_only: bool = True) -> Backend:
     from connectors.sqlite import SqliteBackend
 
     return SqliteBackend(name, path, read_only=read_only)
-
-
-def configured_databases(settings: Settings) -> list[DatabaseConfig]:
-    """The databases the gateway serves (the Chinook demo when none are configured)."""
-    if settings.databases:
-        return list(settings.databases)
-    from connectors.chinook import build_demo
-
-    return list(build_demo(settings.data_dir / "demo"))
 
 
 # -- evaluation ----------------------------------------------------------------------
@@ -300,7 +292,7 @@ def evaluate(
     report.wall_s = time.perf_counter() - t0
     if report.n:
         report.timings = {k: v / report.n for k, v in stage_totals.items()}
-    log.info("eval.done", label=label, **{k: v for k, v in report.summary().items() if k != "stage_ms"})
+    log.info("eval.done", **{k: v for k, v in report.summary().items() if k != "stage_ms"})
     return report
 
 
@@ -375,6 +367,10 @@ def eval_command(
     if questions is not None and not db:
         raise click.UsageError("--questions needs --db")
     settings = settings_from(ctx, config_file)
+    if settings.log_level.lower() == "info":  # keep the progress bar and the report readable
+        from gateway.logs import configure_logging
+
+        configure_logging(json=settings.log_json, level="warning")
     if overrides:
         settings = settings.model_copy(update={"ask": _ask_overrides(settings, overrides)})
     backends: dict[str, Backend] = {}
@@ -384,7 +380,7 @@ def eval_command(
                 cases, files = load_spider(spider_dir, dbs=dbs.split(",") if dbs else None, limit=limit)
                 if not cases:
                     raise click.ClickException(f"no questions found in {spider_dir}")
-                backends = {name: open_backend(name, path) for name, path in files.items()}
+                backends = {name: open_file_backend(name, path) for name, path in files.items()}
                 label = spider_dir.name
             else:
                 assert questions is not None and db is not None
@@ -393,7 +389,10 @@ def eval_command(
                 cases = load_jsonl(questions, database=backend.name, dialect=backend.dialect, limit=limit)
                 label = questions.name
             if fresh or examples_file is not None:
+                seed = settings.data_dir / "index" / "schema"
                 settings = _fresh_settings(settings, Path(tmp))
+                if seed.is_dir():  # the schema index is state-free: reuse it, examples start empty
+                    shutil.copytree(seed, settings.data_dir / "index" / "schema")
             report = _run(settings, backends, cases, examples_file=examples_file,
                           default_db=None if spider_dir else next(iter(backends)), progress=not no_progress, label=label)
         finally:
@@ -432,11 +431,14 @@ def _ask_overrides(settings: Settings, overrides: Sequence[str]) -> Any:
 def _backend_for(settings: Settings, db: str) -> Backend:
     path = Path(db)
     if path.suffix in (".sqlite", ".sqlite3", ".db", ".duckdb") and path.exists():
-        return open_backend(path.stem, path)
-    for cfg in configured_databases(settings):
+        return open_file_backend(path.stem, path)
+    from connectors.registry import configured_databases
+
+    configured = configured_databases(settings)
+    for cfg in configured:
         if cfg.name == db:
-            return open_backend(cfg.name, Path(cfg.path))
-    names = ", ".join(c.name for c in configured_databases(settings))
+            return open_file_backend(cfg.name, Path(cfg.path))
+    names = ", ".join(c.name for c in configured)
     raise click.UsageError(f"unknown database {db!r} (configured: {names})")
 
 
@@ -467,5 +469,5 @@ def _run(
 
 __all__ = [
     "CaseResult", "EvalCase", "EvalReport", "evaluate", "eval_command", "execution_match", "gold_is_ordered",
-    "load_jsonl", "load_spider", "open_backend", "results_match",
+    "load_jsonl", "load_spider", "open_file_backend", "results_match",
 ]
