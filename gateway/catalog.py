@@ -132,6 +132,9 @@ CREATE MACRO pgc_pg_tablespace_location(p_t) AS '';
 CREATE MACRO pgc_pg_stat_get_numscans(p_o) AS CAST(0 AS BIGINT);
 CREATE MACRO pgc_pg_column_is_updatable(p_r, p_n, p_c) AS true;
 CREATE MACRO pgc_pg_relation_is_updatable(p_r, p_c) AS 28;
+CREATE MACRO pgc__pg_expandarray(p_a) AS unnest(list_transform(range(1, len(p_a) + 1),
+    lambda pgm_i: struct_pack(x := p_a[pgm_i], n := pgm_i)));
+CREATE MACRO pgc_tf__pg_expandarray(p_a) AS TABLE SELECT unnest(p_a) AS x, unnest(range(1, len(p_a) + 1)) AS n;
 CREATE MACRO pgc_pg_get_keywords() AS TABLE SELECT word, catcode, barelabel, catdesc, baredesc FROM pgx.keywords;
 """
 
@@ -142,11 +145,11 @@ _PRIVILEGE_FUNCS = (
     "has_foreign_data_wrapper_privilege", "pg_has_role",
 )
 
-SCALAR_MACROS = set(re.findall(r"CREATE MACRO pgc_(\w+)\(", _MACROS)) - {"tf_pg_partition_ancestors"}
+SCALAR_MACROS = {m for m in re.findall(r"CREATE MACRO pgc_(\w+)\(", _MACROS) if not m.startswith("tf_")}
 SCALAR_MACROS |= set(_PRIVILEGE_FUNCS)
 SCALAR_MACROS -= {"pg_get_keywords"}
-TABLE_MACROS = {"pg_partition_ancestors", "pg_get_keywords"}
-CATALOG_TABLE_FUNCTIONS = TABLE_MACROS | {"pg_show_all_settings", "_pg_expandarray"}
+TABLE_MACROS = {"pg_partition_ancestors", "pg_get_keywords", "_pg_expandarray"}
+CATALOG_TABLE_FUNCTIONS = TABLE_MACROS | {"pg_show_all_settings"}
 CATALOG_FUNCTIONS = SCALAR_MACROS | TABLE_MACROS
 _REG_TYPES = {"regclass", "regtype", "regnamespace", "regproc", "regprocedure", "regrole", "regoper", "oid"}
 _SCALAR_IN_FROM = {"string_to_array", "regexp_split_to_array", "current_schemas", "parse_ident"}
@@ -407,8 +410,8 @@ def _rewrite_table(table: exp.Table, ctes: set[str], session_tables: set[str]) -
             table.replace(sub)
             return
         if isinstance(fn, exp.Anonymous) and str(fn.this).lower() in TABLE_MACROS:
-            fn.set("this", f"pgc_tf_{str(fn.this).lower()}" if str(fn.this).lower() == "pg_partition_ancestors"
-                   else f"pgc_{str(fn.this).lower()}")
+            fn.set("this", f"pgc_tf_{fname}" if fname in ("pg_partition_ancestors", "_pg_expandarray")
+                   else f"pgc_{fname}")
             alias = table.args.get("alias")
             if table.args.get("ordinality") or (alias is not None and table.args.get("with_ordinality")):
                 table.set("ordinality", None)
@@ -499,7 +502,8 @@ def _rewrite_node(node: exp.Expr, shadow: ShadowCatalog) -> exp.Expr:  # noqa: C
             and node.this.name.lower() in ("pg_catalog", "information_schema") and isinstance(node.expression, exp.Func):
         return _rewrite_node(node.expression, shadow)
     if isinstance(node, exp.Dot) and isinstance(node.this, exp.Paren) and isinstance(node.this.this, exp.Anonymous) \
-            and str(node.this.this.this).lower() == "_pg_expandarray" and node.this.this.expressions:
+            and str(node.this.this.this).lower() in ("_pg_expandarray", "pgc__pg_expandarray") \
+            and node.this.this.expressions:
         # (information_schema._pg_expandarray(a)).n / .x: PostgreSQL's set-returning pairs
         arg = node.this.this.expressions[0]
         if node.expression.name.lower() == "n":

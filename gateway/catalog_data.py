@@ -252,6 +252,9 @@ SESSION_TABLES: dict[str, Cols] = {
         "vartype text, source text, min_val text, max_val text, enumvals _text, boot_val text, reset_val text, "
         "sourcefile text, sourceline int4, pending_restart bool"
     ),
+    "pg_cursors": _cols(
+        "name text, statement text, is_holdable bool, is_binary bool, is_scrollable bool, creation_time timestamptz"
+    ),
     "pg_stat_activity": _cols(
         "datid oid, datname name, pid int4, leader_pid int4, usesysid oid, usename name, application_name text, "
         "client_addr inet, client_hostname text, client_port int4, backend_start timestamptz, "

@@ -106,6 +106,8 @@ class Plan:
     session_tables: set[str] = field(default_factory=set)
     inferred: list[Column | None] | None = None
     n_params: int = 0
+    described: dict[int, list[Column] | None] = field(default_factory=dict)  # by parameter count
+    param_types: dict[tuple[str | None, ...], list[str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -233,7 +235,8 @@ class Session:
         self.writes = 0  # statements that wrote in the current transaction
         self.read_only_tx = False
         self.query_started: float | None = None
-        self.current_query = ""
+        self.current_query = ""  # backend SQL running now
+        self.current_text = ""  # the client's statement running now
         self.closed = False
 
     # -- api.SessionEngine ----------------------------------------------------------------
@@ -243,6 +246,12 @@ class Session:
 
     def parameter_status(self) -> dict[str, str]:
         return self.settings.reportable()
+
+    def describe_cursor(self, name: str) -> list[Column] | None:
+        """The columns of a DECLAREd cursor (a client's Describe Portal on its name), or
+        ``None`` when there is no such cursor."""
+        cur = self.cursors.get(name)
+        return cur.columns if cur is not None else None
 
     def cancel(self) -> None:
         conn = self._conn
@@ -274,6 +283,16 @@ class Session:
                 cursor.close()
 
     async def run_simple(self, sql: str) -> list[Outcome]:
+        try:
+            return await self._run_simple(sql)
+        except PgError:
+            raise
+        except Exception as e:  # a bug must reach the client as an error, not a dropped connection
+            log.exception("engine.internal_error", db=self.database)
+            self._failed()
+            raise InternalError(f"internal error: {type(e).__name__}: {e}") from e
+
+    async def _run_simple(self, sql: str) -> list[Outcome]:
         pieces = [p for p in split_statements(sql) if strip_comments(p).strip() or extract_question(p)]
         if not pieces:
             return [Outcome(tag="", is_empty=True)]
@@ -297,6 +316,16 @@ class Session:
         return outcomes
 
     async def prepare(self, sql: str, param_types: Sequence[str | None]) -> Prepared:
+        try:
+            return await self._prepare(sql, param_types)
+        except PgError:
+            raise
+        except Exception as e:
+            log.exception("engine.internal_error", db=self.database)
+            self._failed()
+            raise InternalError(f"internal error: {type(e).__name__}: {e}") from e
+
+    async def _prepare(self, sql: str, param_types: Sequence[str | None]) -> Prepared:
         pieces = [p for p in split_statements(sql) if strip_comments(p).strip() or extract_question(p)]
         if not pieces:
             return Prepared(sql, [t or "text" for t in param_types], None, Handle("empty", sql), is_empty=True)
@@ -310,6 +339,16 @@ class Session:
             raise
 
     async def execute(self, prepared: Prepared, params: Sequence[Any]) -> Outcome:
+        try:
+            return await self._execute(prepared, params)
+        except PgError:
+            raise
+        except Exception as e:
+            log.exception("engine.internal_error", db=self.database)
+            self._failed()
+            raise InternalError(f"internal error: {type(e).__name__}: {e}") from e
+
+    async def _execute(self, prepared: Prepared, params: Sequence[Any]) -> Outcome:
         handle = prepared.handle
         if prepared.is_empty or not isinstance(handle, Handle) or handle.kind == "empty":
             return Outcome(tag="", is_empty=True)
@@ -339,6 +378,7 @@ class Session:
 
     # -- statements ------------------------------------------------------------------------
     async def _run_text(self, text: str) -> Outcome:
+        self.current_text = text
         try:
             question = extract_question(text)
             if question is not None:
@@ -359,6 +399,7 @@ class Session:
 
     async def _prepare_text(self, sql: str, text: str, param_types: Sequence[str | None]) -> Prepared:
         declared = [t or "text" for t in param_types]
+        self.current_text = text
         question = extract_question(text)
         if question is not None:
             self._check_not_aborted(None)
@@ -377,10 +418,18 @@ class Session:
                 return Prepared(sql, declared, outcome.columns, Handle("admin", text, outcome=outcome))
             return Prepared(sql, declared, None, Handle("admin", text))
         plan = await self._plan(text)
-        index = _CATALOG_INDEX if plan.route == "catalog" else self.state.index
-        types = infer_param_types(plan.tree, param_types, index)
-        columns = await self._describe(plan, len(types))
-        return Prepared(sql, types, columns, Handle("sql", text, plan=plan))
+        key = tuple(param_types)
+        types = plan.param_types.get(key)
+        if types is None:
+            index = _CATALOG_INDEX if plan.route == "catalog" else self.state.index
+            types = plan.param_types[key] = infer_param_types(plan.tree, param_types, index)
+        if len(types) in plan.described and not plan.dynamic:
+            columns = plan.described[len(types)]
+        else:
+            columns = await self._describe(plan, len(types))
+            if not plan.dynamic:
+                plan.described[len(types)] = columns
+        return Prepared(sql, list(types), columns, Handle("sql", text, plan=plan))
 
     async def _plan(self, text: str) -> Plan:
         state = self.state
@@ -606,6 +655,7 @@ class Session:
         sql = plan.catalog_sql
         tree = plan.tree
         activity = utility.activity_rows(self.engine) if "pg_stat_activity" in plan.session_tables else None
+        cursors = utility.cursor_rows(self) if "pg_cursors" in plan.session_tables else None
 
         def run() -> Result:
             if self._cursor is None or self._cursor_shadow is not shadow:
@@ -620,6 +670,8 @@ class Session:
                 self._settings_version = self.settings.version
             if activity is not None:
                 utility.fill_temp(self._cursor, "pg_stat_activity", activity)
+            if cursors is not None:
+                utility.fill_temp(self._cursor, "pg_cursors", cursors)
             return cat.run_catalog(self._cursor, sql, bound, tree=tree)
 
         return await self._call(run)

@@ -60,6 +60,8 @@ class Cursor:
     rows: list[tuple[Any, ...]]
     hold: bool = False
     pos: int = 0  # rows before the cursor (0: before the first row)
+    statement: str = ""
+    created: float = 0.0
 
 
 def session_setup(dialect: str) -> list[str]:
@@ -360,7 +362,8 @@ async def _declare(s: Session, u: Utility) -> Outcome:
     if u.name in s.cursors:
         raise DuplicateCursor(f'cursor "{u.name}" already exists')
     out = await _query_rows(s, u.query)
-    s.cursors[u.name] = Cursor(u.name, out.columns or [], list(out.rows), hold=u.hold)
+    s.cursors[u.name] = Cursor(u.name, out.columns or [], list(out.rows), hold=u.hold, statement=s.current_text,
+                               created=time.time())
     return Outcome(tag="DECLARE CURSOR")
 
 
@@ -478,6 +481,14 @@ def fill_temp(cursor: Any, name: str, rows: list[tuple[Any, ...]]) -> None:
     insert_rows(cursor, f'temp.main."{name}"', [(c, duck_type(t)) for c, t in SESSION_TABLES[name]], rows)
 
 
+def cursor_rows(s: Session) -> list[tuple[Any, ...]]:
+    """``pg_cursors``: the session's open cursors."""
+    import datetime as dt
+
+    return [(c.name, c.statement, c.hold, False, True, dt.datetime.fromtimestamp(c.created, tz=dt.timezone.utc))
+            for c in s.cursors.values()]
+
+
 def activity_rows(engine: GatewayEngine) -> list[tuple[Any, ...]]:
     """``pg_stat_activity``: one row per session of the engine."""
     import datetime as dt
@@ -491,5 +502,5 @@ def activity_rows(engine: GatewayEngine) -> list[tuple[Any, ...]]:
             state = "active"
         rows.append((16000 + engine.databases().index(s.database), s.database, s.pid, None, 10, s.user,
                      s.settings.get_or_none("application_name") or "", "127.0.0.1", None, None, started, None,
-                     started, started, None, None, state, None, None, None, s.current_query, "client backend"))
+                     started, started, None, None, state, None, None, None, s.current_text, "client backend"))
     return rows

@@ -193,3 +193,41 @@ def test_catalog_prepared_with_parameters(harness: EngineHarness, db: str) -> No
         assert [r[0] for r in rows_of(await s.execute(p, ["public", "r"]))] == ["Album", "Artist", "Invoice", "Track"]
 
     asyncio.run(go())
+
+
+@pytest.mark.parametrize("db", BACKENDS)
+def test_pgjdbc_primary_keys_query(harness: EngineHarness, db: str) -> None:
+    """pgjdbc's DatabaseMetaData.getPrimaryKeys expands pg_index.indkey with
+    information_schema._pg_expandarray."""
+    sql = ("SELECT result.TABLE_CAT, result.TABLE_SCHEM, result.TABLE_NAME, result.COLUMN_NAME, result.KEY_SEQ, "
+           "result.PK_NAME FROM (SELECT NULL AS TABLE_CAT, n.nspname AS TABLE_SCHEM, ct.relname AS TABLE_NAME, "
+           "a.attname AS COLUMN_NAME, (information_schema._pg_expandarray(i.indkey)).n AS KEY_SEQ, "
+           "ci.relname AS PK_NAME, information_schema._pg_expandarray(i.indkey) AS KEYS, a.attnum AS A_ATTNUM "
+           "FROM pg_catalog.pg_class ct JOIN pg_catalog.pg_attribute a ON (ct.oid = a.attrelid) "
+           "JOIN pg_catalog.pg_namespace n ON (ct.relnamespace = n.oid) "
+           "JOIN pg_catalog.pg_index i ON ( a.attrelid = i.indrelid) "
+           "JOIN pg_catalog.pg_class ci ON (ci.oid = i.indexrelid) WHERE true AND ct.relname = E'Track' "
+           "AND i.indisprimary ) result where result.A_ATTNUM = (result.KEYS).x "
+           "ORDER BY result.table_name, result.pk_name, result.key_seq")
+
+    async def go() -> None:
+        s = harness.session(db)
+        assert await q(s, sql) == [(None, "public", "Track", "TrackId", 1, "Track_pkey")]
+        rows = await q(s, "SELECT k.x, k.n FROM pg_index i, information_schema._pg_expandarray(i.indkey) k "
+                          "WHERE i.indrelid = 'Track'::regclass AND i.indisprimary")
+        assert rows == [(1, 1)]
+
+    asyncio.run(go())
+
+
+def test_cursor_catalog_and_describe(harness: EngineHarness) -> None:
+    async def go() -> None:
+        s = harness.session("small")
+        await s.run_simple('BEGIN; DECLARE "tracks" CURSOR FOR SELECT "TrackId" FROM "Track"')
+        assert s.describe_cursor("tracks") is not None and [c.name for c in s.describe_cursor("tracks") or []] == [
+            "TrackId"]
+        assert s.describe_cursor("nope") is None
+        assert await q(s, "SELECT name, is_holdable FROM pg_cursors") == [("tracks", False)]
+        await s.run_simple("ROLLBACK")
+
+    asyncio.run(go())
