@@ -1,0 +1,30 @@
+"""Stage ``prompt``: the prompt text, in the versioned format the learner trains on
+(:func:`nl2sql.prompt.build_prompt`).
+
+Stable parts come first (header, schema in the database's table order) so that
+llama.cpp re-evaluates only the tail when consecutive questions share them. Examples are
+ordered least similar first: the closest one sits right above the question.
+"""
+
+from __future__ import annotations
+
+import time
+
+from nl2sql.prompt import PROMPT_VERSION, build_prompt, render_schema
+from nl2sql.state import AskState, Env
+
+
+def compose(state: AskState, env: Env) -> None:
+    t0 = time.perf_counter()
+    schema = state.prompt_schema if state.prompt_schema is not None else env.schema
+    examples = [(e.question, e.sql) for e in reversed(state.examples)]
+    state.prompt_version = PROMPT_VERSION
+    state.prompt = build_prompt(
+        question=state.question,
+        schema=render_schema(schema),
+        examples=examples,
+        dialect=env.schema.dialect,
+        database=state.database,
+        version=PROMPT_VERSION,
+    )
+    state.timed("prompt", t0)

@@ -1,0 +1,240 @@
+"""Keep generated identifiers inside the schema.
+
+Small models invent names (``Albums``, ``GenreName``, ``Album.Name``). After parsing,
+:func:`repair_identifiers` maps every unknown table and column to the nearest real one:
+a case-insensitive match first, then a table-prefixed column (``GenreName`` ->
+``Genre.Name``), then the same column in another table of the query, then a fuzzy match
+on names, qualified by which tables the query reads. Unresolvable double-quoted names
+become string literals (``LIKE "%rock%"``). What cannot be repaired is left for
+validation, whose message goes back to the model.
+
+:mod:`nl2sql.grammar` goes further and masks tokens during decoding.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from sqlglot import exp
+from sqlglot.errors import SqlglotError
+from sqlglot.optimizer.scope import Scope, traverse_scope
+
+from connectors.base import SchemaInfo, TableInfo
+from nl2sql.validate import cte_names
+
+CUTOFF = 0.62
+"""Lowest similarity at which a fuzzy match replaces an unknown name."""
+
+_WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
+
+
+def words(name: str) -> list[str]:
+    """``InvoiceLineId`` -> ``['invoice', 'line', 'id']``; ``first_name`` -> ``['first', 'name']``."""
+    return [w.lower() for w in _WORD.findall(name)]
+
+
+def _norm(name: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", name.lower())
+
+
+def _singular(word: str) -> str:
+    if word.endswith("ies") and len(word) > 4:
+        return word[:-3] + "y"
+    if word.endswith("es") and word[:-2].endswith(("s", "x", "ch", "sh")):
+        return word[:-2]
+    if word.endswith("s") and not word.endswith("ss") and len(word) > 3:
+        return word[:-1]
+    return word
+
+
+def similarity(a: str, b: str) -> float:
+    """How alike two identifiers are, 0..1 (1: the same up to case, ``_`` and plural)."""
+    na, nb = _norm(a), _norm(b)
+    if na == nb:
+        return 1.0
+    if _singular(na) == _singular(nb):
+        return 0.97
+    wa = {_singular(w) for w in words(a)}
+    wb = {_singular(w) for w in words(b)}
+    jaccard = len(wa & wb) / len(wa | wb) if wa and wb else 0.0
+    subset = 0.8 if wa and wb and (wa <= wb or wb <= wa) else 0.0
+    ratio = difflib.SequenceMatcher(None, na, nb).ratio()
+    return max(ratio, jaccard * 0.9, subset)
+
+
+def nearest(name: str, candidates: Iterable[str], *, cutoff: float = CUTOFF) -> str | None:
+    """The candidate most like ``name`` (first one wins ties), or ``None`` below ``cutoff``."""
+    best, best_score = None, cutoff
+    for cand in candidates:
+        score = similarity(name, cand)
+        if score > best_score or (best is None and score >= best_score):
+            best, best_score = cand, score
+    return best
+
+
+@dataclass
+class _Source:
+    alias: str
+    table: TableInfo | None  # None: a derived table or CTE
+    columns: list[str]  # output columns of a derived table / CTE
+
+
+def _scope_sources(scope: Scope | None, schema: SchemaInfo) -> list[_Source]:
+    """The sources visible from ``scope`` (its own first, then the enclosing scopes')."""
+    out: list[_Source] = []
+    seen: set[str] = set()
+    while scope is not None:
+        for alias, source in scope.sources.items():
+            if alias.lower() in seen:
+                continue
+            seen.add(alias.lower())
+            if isinstance(source, exp.Table):
+                out.append(_Source(alias, schema.table(source.name), []))
+            elif isinstance(source, Scope):
+                names = list(getattr(source.expression, "named_selects", []) or [])
+                out.append(_Source(alias, None, names))
+        scope = scope.parent
+    return out
+
+
+def _projection_aliases(scope: Scope) -> set[str]:
+    expr = scope.expression
+    if isinstance(expr, exp.Select):
+        return {e.alias.lower() for e in expr.expressions if isinstance(e, exp.Alias) and e.alias}
+    return set()
+
+
+def _has_column(source: _Source, name: str) -> str | None:
+    if source.table is not None:
+        col = source.table.column(name)
+        return col.name if col else None
+    low = name.lower()
+    return next((c for c in source.columns if c.lower() == low), None)
+
+
+def _repair_tables(tree: exp.Expression, schema: SchemaInfo, prefer: Sequence[str], fixes: list[str]) -> None:
+    ctes = cte_names(tree)
+    preferred = [t for t in prefer if schema.table(t) is not None]
+    others = [t.name for t in schema.tables if t.name not in preferred]
+    for table in tree.find_all(exp.Table):
+        name = table.name
+        if not name or name.lower() in ctes or schema.table(name) is not None:
+            continue
+        if not isinstance(table.this, exp.Identifier):
+            continue
+        real = nearest(name, preferred) or nearest(name, others)
+        if real is not None:
+            table.set("this", exp.to_identifier(real))
+            fixes.append(f"table {name} -> {real}")
+
+
+def _prefixed(name: str, sources: list[_Source]) -> tuple[_Source, str] | None:
+    """``GenreName`` -> (the Genre source, ``Name``)."""
+    for source in sources:
+        if source.table is None:
+            continue
+        tname = _norm(source.table.name)
+        low = _norm(name)
+        for prefix in {tname, _singular(tname)}:
+            if low.startswith(prefix) and len(low) > len(prefix):
+                rest = low[len(prefix):]
+                for col in source.table.columns:
+                    if _norm(col.name) == rest:
+                        return source, col.name
+    return None
+
+
+def _fix_column(col: exp.Column, scope: Scope, schema: SchemaInfo, fixes: list[str]) -> None:
+    name = col.name
+    if not name or isinstance(col.this, exp.Star):
+        return
+    sources = _scope_sources(scope, schema)
+    qualifier = col.table
+    before = col.sql()
+
+    def set_to(source: _Source | None, column: str) -> None:
+        col.set("this", exp.to_identifier(column))
+        if source is not None:
+            col.set("table", exp.to_identifier(source.alias))
+        fixes.append(f"column {before} -> {col.sql()}")
+
+    if qualifier:
+        source = next((s for s in sources if s.alias.lower() == qualifier.lower()), None)
+        if source is None:
+            # qualified by a table name that has an alias, or by an invented name
+            source = next((s for s in sources if s.table and s.table.name.lower() == qualifier.lower()), None)
+            if source is None:
+                aliased = [s for s in sources if s.table is not None]
+                guess = nearest(qualifier, [s.table.name for s in aliased if s.table])
+                source = next((s for s in aliased if s.table and s.table.name == guess), None)
+            if source is None:
+                return
+            col.set("table", exp.to_identifier(source.alias))
+        if source.table is None or _has_column(source, name):
+            if col.sql() != before:
+                fixes.append(f"column {before} -> {col.sql()}")
+            return
+        candidates = [source] + [s for s in sources if s is not source]
+    else:
+        if name.lower() in _projection_aliases(scope):
+            return
+        if any(_has_column(s, name) for s in sources):
+            return
+        if any(s.table is None for s in sources) and not any(s.table for s in sources):
+            return  # only derived sources: their columns are checked by the database
+        candidates = sources
+
+    base = [s for s in candidates if s.table is not None]
+    # 1. the same column in another table of the query
+    for source in base:
+        real = _has_column(source, name)
+        if real:
+            set_to(source, real)
+            return
+    # 2. a table-prefixed name: GenreName -> Genre.Name
+    hit = _prefixed(name, base)
+    if hit is not None:
+        set_to(hit[0], hit[1])
+        return
+    # 3. the nearest column name, the qualifying table's first
+    for source in base:
+        assert source.table is not None
+        real = nearest(name, [c.name for c in source.table.columns])
+        if real is not None:
+            set_to(source if qualifier or len(base) > 1 else None, real)
+            return
+    # 4. a double-quoted name that is no identifier was meant as a string
+    if not qualifier and isinstance(col.this, exp.Identifier) and col.this.quoted:
+        col.replace(exp.Literal.string(name))
+        fixes.append(f"identifier {before} -> string '{name}'")
+
+
+def repair_identifiers(
+    tree: exp.Expression, schema: SchemaInfo, *, prefer: Sequence[str] = ()
+) -> tuple[exp.Expression, list[str]]:
+    """A copy of ``tree`` with unknown tables and columns mapped to real ones, and the list
+    of fixes made (``["table Albums -> Album", ...]``). ``prefer``: the retrieved tables,
+    tried first."""
+    tree = tree.copy()
+    fixes: list[str] = []
+    _repair_tables(tree, schema, prefer, fixes)
+    try:
+        scopes = list(traverse_scope(tree))
+    except SqlglotError:
+        return tree, fixes
+    done: set[int] = set()
+    for scope in scopes:
+        for col in list(scope.columns):
+            if id(col) in done:
+                continue
+            done.add(id(col))
+            _fix_column(col, scope, schema, fixes)
+    return tree, fixes
+
+
+def column_owners(schema: SchemaInfo, name: str) -> list[str]:
+    """Tables that have a column called ``name`` (for error messages fed back to the model)."""
+    return [t.name for t in schema.tables if t.column(name) is not None]

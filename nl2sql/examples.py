@@ -1,0 +1,226 @@
+"""The example index: approved question/SQL pairs, retrieved as few-shot examples.
+
+Pairs with ``status='approved'`` in the store's ``pairs`` table are embedded (the
+question) into one LanceDB table under the data directory. :meth:`ExampleIndex.sync`
+brings it in line with the store (new, edited and withdrawn approvals) and is cheap
+when nothing changed (one ``count``/``max`` query); :meth:`ExampleIndex.add` makes a
+pair count for the very next question, before any retraining.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import structlog
+
+from nl2sql.embed import DIM, Embedder
+from nl2sql.store import Store
+
+log = structlog.get_logger("askgres.examples")
+
+TABLE = "examples"
+SYNC_EVERY_S = 1.0
+"""Most often the store is asked whether approvals changed."""
+
+
+@dataclass(frozen=True)
+class Example:
+    question: str
+    sql: str
+    score: float
+    pair_id: int | None = None
+
+
+def normalise_question(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", " ", text.lower()).strip()
+
+
+@dataclass
+class _Row:
+    key: int  # pair id (> 0) or a local id (< 0) for examples added without a pair
+    database: str
+    question: str
+    sql: str
+    updated_at: float
+
+
+class ExampleIndex:
+    """Approved pairs in LanceDB, mirrored in memory per database for fast search."""
+
+    def __init__(self, root: Path, embedder: Embedder, store: Store) -> None:
+        self.root = Path(root)
+        self.embedder = embedder
+        self.store = store
+        self._lock = threading.RLock()
+        self._rows: dict[int, _Row] = {}
+        self._vectors: dict[int, np.ndarray] = {}
+        self._pending: list[_Row] = []
+        self._next_local = -1
+        self._signature: tuple[Any, ...] | None = None
+        self._checked = 0.0
+        self._lance: Any = None
+        self._table: Any = None
+        self._by_db: dict[str, tuple[list[int], np.ndarray]] | None = None
+        self._loaded = False
+
+    # -- storage -----------------------------------------------------------------------
+
+    def _open(self) -> None:
+        if self._loaded:
+            return
+        import lancedb
+
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._lance = lancedb.connect(str(self.root))
+        try:
+            self._table = self._lance.open_table(TABLE)
+        except Exception:  # noqa: BLE001 - lancedb raises ValueError/FileNotFoundError by version
+            self._table = None
+        if self._table is not None:
+            data = self._table.to_arrow()
+            keys = data.column("key").to_pylist()
+            vecs = data.column("vector").to_pylist()
+            for i, key in enumerate(keys):
+                self._rows[key] = _Row(
+                    key, data.column("database")[i].as_py(), data.column("question")[i].as_py(),
+                    data.column("sql")[i].as_py(), data.column("updated_at")[i].as_py(),
+                )
+                self._vectors[key] = np.asarray(vecs[i], dtype=np.float32)
+            if keys and min(keys) < 0:
+                self._next_local = min(keys) - 1
+        self._loaded = True
+
+    def _write(self, rows: list[_Row], vectors: np.ndarray) -> None:
+        import pyarrow as pa
+
+        data = pa.table({
+            "key": pa.array([r.key for r in rows], pa.int64()),
+            "database": [r.database for r in rows],
+            "question": [r.question for r in rows],
+            "sql": [r.sql for r in rows],
+            "updated_at": pa.array([r.updated_at for r in rows], pa.float64()),
+            "vector": pa.FixedSizeListArray.from_arrays(pa.array(vectors.reshape(-1), pa.float32()), DIM),
+        })
+        if self._table is None:
+            self._table = self._lance.create_table(TABLE, data=data, mode="overwrite")
+        else:
+            self._table.add(data)
+
+    def _delete(self, keys: list[int]) -> None:
+        if self._table is not None and keys:
+            self._table.delete(f"key IN ({', '.join(str(int(k)) for k in keys)})")
+
+    def _flush(self) -> None:
+        """Embed and store the rows added since the last search (one batch)."""
+        if not self._pending:
+            return
+        rows, self._pending = self._pending, []
+        vectors = self.embedder.encode([r.question for r in rows])
+        self._delete([r.key for r in rows if r.key in self._vectors])
+        self._write(rows, vectors)
+        for row, vec in zip(rows, vectors):
+            self._rows[row.key] = row
+            self._vectors[row.key] = vec
+        self._by_db = None
+
+    # -- changes -----------------------------------------------------------------------
+
+    def add(self, database: str, question: str, sql: str, *, pair_id: int | None = None) -> None:
+        """Index one pair now (it is searchable by the next :meth:`search`)."""
+        with self._lock:
+            self._open()
+            if pair_id is None:
+                pair_id = self._next_local
+                self._next_local -= 1
+            self._pending.append(_Row(pair_id, database, question.strip(), sql.strip().rstrip(";"), time.time()))
+            self._by_db = None
+
+    def sync(self, *, force: bool = False) -> bool:
+        """Mirror the store's approved pairs; True when something changed. At most one
+        store query per second unless ``force``."""
+        now = time.monotonic()
+        with self._lock:
+            if not force and now - self._checked < SYNC_EVERY_S:
+                return False
+            self._checked = now
+            sig_row = self.store.query(
+                "SELECT count(*) AS n, max(updated_at) AS u, max(id) AS m, sum(id) AS s "
+                "FROM pairs WHERE status = 'approved'"
+            )[0]
+            signature = (sig_row["n"], sig_row["u"], sig_row["m"], sig_row["s"])
+            if not force and signature == self._signature:
+                return False
+            self._open()
+            approved = {
+                int(r["id"]): r
+                for r in self.store.query("SELECT id, database, question, sql, updated_at FROM pairs WHERE status = 'approved'")
+            }
+            gone = [k for k in self._rows if k > 0 and k not in approved]
+            pending_keys = {r.key for r in self._pending}
+            for key, r in approved.items():
+                have = self._rows.get(key)
+                if key in pending_keys:
+                    continue
+                if have is None or have.updated_at != r["updated_at"] or have.sql != r["sql"] or have.question != r["question"]:
+                    self._pending.append(_Row(key, r["database"], r["question"], r["sql"], float(r["updated_at"])))
+            if gone:
+                self._delete(gone)
+                for k in gone:
+                    self._rows.pop(k, None)
+                    self._vectors.pop(k, None)
+            changed = bool(gone or self._pending)
+            self._flush()
+            self._signature = signature
+            if changed:
+                self._by_db = None
+                log.info("examples.synced", approved=len(approved), removed=len(gone))
+            return changed
+
+    # -- search ------------------------------------------------------------------------
+
+    def count(self, database: str | None = None) -> int:
+        with self._lock:
+            self._open()
+            rows = list(self._rows.values()) + self._pending
+            return sum(1 for r in rows if database is None or r.database == database)
+
+    def search(self, database: str, question: str, *, k: int) -> list[Example]:
+        """The ``k`` approved examples of ``database`` most like ``question``, best first
+        (the same question/SQL only once)."""
+        if k <= 0:
+            return []
+        with self._lock:
+            self._open()
+            self._flush()
+            if self._by_db is None:
+                by_db: dict[str, list[int]] = {}
+                for key, row in self._rows.items():
+                    by_db.setdefault(row.database, []).append(key)
+                self._by_db = {
+                    db: (keys, np.stack([self._vectors[k] for k in keys])) for db, keys in by_db.items()
+                }
+            entry = self._by_db.get(database)
+            if entry is None:
+                return []
+            keys, matrix = entry
+            rows = [self._rows[k] for k in keys]
+        q = self.embedder.query(question)
+        sims = matrix @ q
+        out: list[Example] = []
+        seen: set[tuple[str, str]] = set()
+        for i in np.argsort(-sims):
+            row = rows[int(i)]
+            ident = (normalise_question(row.question), " ".join(row.sql.lower().split()))
+            if ident in seen:
+                continue
+            seen.add(ident)
+            out.append(Example(row.question, row.sql, float(sims[int(i)]), row.key if row.key > 0 else None))
+            if len(out) >= k:
+                break
+        return out

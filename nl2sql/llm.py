@@ -1,0 +1,233 @@
+"""Model backends behind one interface: :class:`Generator`.
+
+:class:`LlamaGenerator` embeds llama.cpp (llama-cpp-python) with a GGUF file, greedy by
+default. llama.cpp keeps the KV cache of the last prompt and re-evaluates only what
+differs, so prompts put their stable parts (instructions, schema) first. One lock guards
+the Llama object: calls from several threads run one at a time.
+
+The Ollama backend (``nl2sql.llm_ollama.OllamaGenerator``) implements the same Protocol.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+import structlog
+
+from gateway.config import Settings
+from nl2sql.store import Store
+
+log = structlog.get_logger("askgres.llm")
+
+LogitsMask = Callable[[str], "np.ndarray | None"]
+"""Given the text generated so far, the token ids allowed next (``None``: any)."""
+
+
+@runtime_checkable
+class Generator(Protocol):
+    """Writes completions of a prompt."""
+
+    version: str
+    """Model version label, recorded in asks and failures."""
+
+    def complete(
+        self,
+        prompt: str,
+        *,
+        max_tokens: int,
+        stop: list[str],
+        temperature: float = 0.0,
+        n: int = 1,
+        seed: int | None = None,
+    ) -> list[str]:
+        """``n`` completions of ``prompt`` (greedy when ``temperature`` is 0), each cut
+        at the first of ``stop`` (not included)."""
+        ...
+
+
+@runtime_checkable
+class MaskingGenerator(Generator, Protocol):
+    """A generator that can restrict the next token (constrained decoding)."""
+
+    def token_texts(self) -> list[str]:
+        """The text of every token id, for building masks."""
+        ...
+
+    def token_eos(self) -> int:
+        """The end-of-sequence token id."""
+        ...
+
+    def complete_masked(
+        self, prompt: str, *, max_tokens: int, stop: list[str], mask: LogitsMask, temperature: float = 0.0,
+        seed: int | None = None,
+    ) -> str:
+        ...
+
+
+_STATEMENT_START = re.compile(r"^\s*(select|with)\b", re.IGNORECASE)
+_CONTINUES = re.compile(r"(\(|\b(union|intersect|except|all|as|from|in|exists|not))\s*$", re.IGNORECASE)
+
+
+def cut_sql(text: str) -> str:
+    """The first statement of a completion: small models run on past the end of their
+    SQL (a second ``SELECT``, a repeated line, the next ``-- Question``)."""
+    lines = text.split("\n")
+    kept: list[str] = []
+    for line in lines:
+        stripped = line.strip()
+        if kept:
+            prev = kept[-1].strip()
+            if stripped.startswith("--"):
+                break
+            if stripped and stripped == prev:
+                break
+            if _STATEMENT_START.match(line) and prev and not _CONTINUES.search(prev):
+                break
+        elif stripped.startswith("--"):
+            continue
+        kept.append(line)
+    out = "\n".join(kept).strip()
+    semi = out.find(";")
+    if semi >= 0:
+        out = out[:semi]
+    return out.strip()
+
+
+_LONG_WORD = re.compile(r"\w{64,}")
+LOOP_CHARS = 40
+"""A completion whose last this many characters already occurred in it is looping."""
+
+
+def _runaway(text: str) -> bool:
+    """True once ``text`` holds more than one statement, or loops (stop generating)."""
+    if _LONG_WORD.search(text):
+        return True
+    if len(text) > 2 * LOOP_CHARS and text[-LOOP_CHARS:] in text[:-1]:
+        return True
+    return "\n" in text.strip() and cut_sql(text) != text.strip().rstrip(";").strip()
+
+
+class LlamaGenerator:
+    """llama.cpp, embedded. Thread-safe (one lock); loads the GGUF at construction."""
+
+    def __init__(self, model_path: Path | str, *, n_ctx: int = 2048, n_threads: int = 2, version: str = "base") -> None:
+        from llama_cpp import Llama
+
+        self.version = version
+        self.model_path = Path(model_path)
+        self._lock = threading.Lock()
+        t0 = time.perf_counter()
+        self._llm = Llama(
+            model_path=str(self.model_path),
+            n_ctx=n_ctx,
+            n_threads=n_threads,
+            n_threads_batch=n_threads,
+            n_batch=512,
+            verbose=False,
+        )
+        self._token_texts: list[str] | None = None
+        log.info("llm.loaded", version=version, path=str(self.model_path), ms=round((time.perf_counter() - t0) * 1000))
+
+    def complete(
+        self,
+        prompt: str,
+        *,
+        max_tokens: int,
+        stop: list[str],
+        temperature: float = 0.0,
+        n: int = 1,
+        seed: int | None = None,
+    ) -> list[str]:
+        outs: list[str] = []
+        for i in range(n):
+            s = None if seed is None else seed + i
+            outs.append(self._one(prompt, max_tokens=max_tokens, stop=stop, temperature=temperature, seed=s))
+        return outs
+
+    def _one(
+        self, prompt: str, *, max_tokens: int, stop: list[str], temperature: float, seed: int | None,
+        logits_processor: Any = None,
+    ) -> str:
+        from llama_cpp import StoppingCriteriaList
+
+        with self._lock:
+            llm = self._llm
+            n_prompt = len(llm.tokenize(prompt.encode("utf-8"), add_bos=True, special=False))
+
+            def stop_runaway(input_ids: Any, logits: Any) -> bool:
+                generated = llm.detokenize(list(input_ids[n_prompt:])).decode("utf-8", "ignore")
+                return _runaway(generated)
+
+            kwargs: dict[str, Any] = dict(
+                max_tokens=max_tokens,
+                stop=stop,
+                temperature=temperature,
+                top_k=40 if temperature > 0 else 1,
+                seed=seed if seed is not None else 0,
+                stopping_criteria=StoppingCriteriaList([stop_runaway]),
+                repeat_penalty=1.0,
+            )
+            if logits_processor is not None:
+                from llama_cpp import LogitsProcessorList
+
+                kwargs["logits_processor"] = LogitsProcessorList([logits_processor])
+            out: Any = self._llm.create_completion(prompt, **kwargs)
+        return str(out["choices"][0]["text"])
+
+    def token_texts(self) -> list[str]:
+        """Every token's text (computed once per model, ~1 s for Gemma's 262k vocabulary)."""
+        with self._lock:
+            if self._token_texts is None:
+                llm = self._llm
+                texts = []
+                for tid in range(llm.n_vocab()):
+                    try:
+                        texts.append(llm.detokenize([tid], special=False).decode("utf-8", "ignore"))
+                    except Exception:  # noqa: BLE001 - byte tokens that do not decode alone
+                        texts.append("")
+                self._token_texts = texts
+            return self._token_texts
+
+    def token_eos(self) -> int:
+        return int(self._llm.token_eos())
+
+    def complete_masked(
+        self, prompt: str, *, max_tokens: int, stop: list[str], mask: LogitsMask, temperature: float = 0.0,
+        seed: int | None = None,
+    ) -> str:
+        """One completion where, at each step, ``mask(text so far)`` may restrict the next token."""
+        llm = self._llm
+        n_prompt = len(llm.tokenize(prompt.encode("utf-8"), add_bos=True, special=False))
+
+        def processor(input_ids: Any, scores: Any) -> Any:
+            generated = llm.detokenize(list(input_ids[n_prompt:])).decode("utf-8", "ignore")
+            allowed = mask(generated)
+            if allowed is None:
+                return scores
+            masked = np.full_like(scores, -np.inf)
+            masked[allowed] = scores[allowed]
+            return masked
+
+        return self._one(prompt, max_tokens=max_tokens, stop=stop, temperature=temperature, seed=seed,
+                         logits_processor=processor)
+
+
+def make_generator(settings: Settings, store: Store) -> Generator:
+    """The generator ``settings.ask.backend`` names: Ollama, or llama.cpp with the active model."""
+    if settings.ask.backend == "ollama":
+        from nl2sql.llm_ollama import OllamaGenerator
+
+        gen: Generator = OllamaGenerator(
+            host=settings.ask.ollama_host, model=settings.ask.ollama_model
+        )
+        return gen
+    from nl2sql.models import active_model
+
+    version, path = active_model(settings, store)
+    return LlamaGenerator(path, n_ctx=settings.ask.n_ctx, n_threads=settings.ask.n_threads, version=version)

