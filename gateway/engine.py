@@ -31,7 +31,7 @@ from sqlglot import exp
 from connectors.base import Backend, Column, Connection, Result, SchemaInfo
 from gateway import catalog as cat
 from gateway import catalog_data as cd
-from gateway import utility
+from gateway import literals, utility
 from gateway.api import Asker, AskAnswer, Notice, Outcome, Prepared, TxStatus
 from gateway.config import Settings
 from gateway.errors import (
@@ -50,6 +50,7 @@ from gateway.params import SchemaIndex, expression_typer, infer_param_types, res
 from gateway.sqlsplit import split_statements, strip_comments
 from gateway.statements import Utility, classify
 from gateway.translate import (
+    _ISO_STAMP,
     BackendSQL,
     StatementInfo,
     add_pg_output_names,
@@ -85,11 +86,13 @@ class DatabaseState:
         self.shadow_generation = -1
         self.lock = asyncio.Lock()
         self.plans: OrderedDict[tuple[str, int], Plan] = OrderedDict()
+        self.no_template: set[str] = set()  # literal templates that must not share a plan
 
     def invalidate(self) -> None:
         self.generation += 1
         self.schema = None
         self.plans.clear()
+        self.no_template.clear()
 
 
 @dataclass
@@ -391,8 +394,8 @@ class Session:
             asker = self.engine.asker
             if asker is not None and asker.is_admin_sql(text):
                 return await self._admin(text)
-            plan = await self._plan(text)
-            return await self._run_plan(plan, [])
+            plan, params = await self._plan_simple(text)
+            return await self._run_plan(plan, params)
         except PgError:
             self._failed()
             raise
@@ -431,7 +434,30 @@ class Session:
                 plan.described[len(types)] = columns
         return Prepared(sql, list(types), columns, Handle("sql", text, plan=plan))
 
+    async def _plan_simple(self, text: str) -> tuple[Plan, list[Any]]:
+        """The plan of a simple-protocol statement: shared by all statements that differ
+        only in their constants when that is safe (:mod:`gateway.literals`)."""
+        tpl = literals.template(text)
+        state = self.state
+        if tpl is not None and tpl[0] not in state.no_template \
+                and not any(isinstance(v, str) and _ISO_STAMP.fullmatch(v.strip()) for v in tpl[1]):
+            try:
+                plan = await self._make_plan(tpl[0], template=True)
+            except PgError:
+                plan = None
+            if plan is not None:
+                return plan, tpl[1]
+            if len(state.no_template) > _PLAN_CACHE:
+                state.no_template.clear()
+            state.no_template.add(tpl[0])
+        return await self._plan(text), []
+
     async def _plan(self, text: str) -> Plan:
+        plan = await self._make_plan(text, template=False)
+        assert plan is not None
+        return plan
+
+    async def _make_plan(self, text: str, *, template: bool) -> Plan | None:
         state = self.state
         index = await self.engine.schema_index(state)
         key = (text, state.generation)
@@ -440,12 +466,16 @@ class Session:
             state.plans.move_to_end(key)
             return plan
         tree = parse(text)
+        if template and not literals.values_only(tree):
+            return None
         info = statement_info(tree)
         add_pg_output_names(tree)
         probe = tree.copy()
         dynamic = fold_session_functions(probe, self.info, dry_run=True)
         user_tables = set(index.tables)
         route = "catalog" if cat.references_catalog(tree, user_tables=user_tables) else "backend"
+        if template and route == "catalog":
+            return None
         if route == "catalog" and (info.is_write or info.is_ddl):
             raise FeatureNotSupported("the system catalogs of askgres cannot be modified")
         plan = Plan(tree=tree, info=info, route=route, dynamic=dynamic)

@@ -588,3 +588,42 @@ def test_questions_without_asker_are_refused(harness: EngineHarness) -> None:
         assert rows_of((await simple(s, "-- the count\nSELECT count(*) FROM \"Album\""))[0]) == [(13,)]
 
     arun(go())
+
+
+# --- plan reuse for constants ---------------------------------------------------------------
+
+
+def test_literal_templates() -> None:
+    from gateway.literals import template, values_only
+    from gateway.translate import parse
+
+    assert template('SELECT "Name" FROM "Track" WHERE "TrackId" = 17 AND "Name" = \'it\'\'s\'') == (
+        'SELECT "Name" FROM "Track" WHERE "TrackId" = $1 AND "Name" = $2', [17, "it's"])
+    assert template("SELECT 1.5e3, x1 FROM t2") is not None
+    assert template('SELECT "a1" FROM t') is None  # no constants
+    assert template("SELECT date '2020-01-01'") is None  # typed literal
+    assert template("SELECT $1") is None
+    allowed = ['SELECT * FROM "Track" WHERE "TrackId" = $1 LIMIT $2', "INSERT INTO t VALUES ($1, $2)",
+               "UPDATE t SET a = $1 WHERE b IN ($2, $3)", "SELECT * FROM t WHERE a BETWEEN $1 AND $2"]
+    refused = ["SELECT $1", "SELECT a FROM t GROUP BY $1", "SELECT date_trunc($1, d) FROM t",
+               "SELECT * FROM t WHERE $1 = $2", "SELECT * FROM t ORDER BY $1"]
+    assert all(values_only(parse(sql)) for sql in allowed)
+    assert not any(values_only(parse(sql)) for sql in refused)
+
+
+@pytest.mark.parametrize("db", BACKENDS)
+def test_statements_differing_in_constants_share_a_plan(harness: EngineHarness, db: str) -> None:
+    async def go() -> None:
+        s = harness.session(db)
+        names = [rows_of((await simple(s, f'SELECT "Name" FROM "Artist" WHERE "ArtistId" = {i}'))[0])
+                 for i in (1, 2, 7)]
+        assert names == [[("AC/DC",)], [("Accept",)], [("Led Zeppelin",)]]
+        templates = [k[0] for k in harness.engine.dbs[db].plans]
+        assert 'SELECT "Name" FROM "Artist" WHERE "ArtistId" = $1' in templates
+        assert not any("= 7" in t for t in templates)
+        # constants that shape the result stay constants
+        out = (await simple(s, 'SELECT 1 AS one, "ArtistId" FROM "Album" GROUP BY 2 ORDER BY 2 LIMIT 2'))[0]
+        assert rows_of(out) == [(1, 1), (1, 2)]
+        assert rows_of((await simple(s, "SELECT count(*) FROM \"Album\" WHERE \"Title\" LIKE 'B%'"))[0]) == [(2,)]
+
+    arun(go())

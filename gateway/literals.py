@@ -1,0 +1,123 @@
+"""Plan reuse for simple-protocol statements that differ only in their constants.
+
+Clients of the simple protocol (pgbench ``-M simple``, psql, BI tools) send each
+statement with its values written in: ``... WHERE "TrackId" = 17`` then ``= 18``. Parsing
+and translating every one costs milliseconds; :func:`template` replaces the numbers and
+plain strings by ``$n`` parameters so that all of them share one plan, and the values are
+bound instead. A template is only used when every replaced constant is a value the
+statement compares, limits by or inserts (:func:`values_only`); constants that shape the
+statement (``GROUP BY 1``, ``date_trunc('month', ...)``, a select-list ``1``) keep the
+statement on the ordinary path.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from sqlglot import exp
+
+_IDENT_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_$")
+_ALLOWED_PARENTS = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.Like, exp.ILike, exp.In, exp.Between,
+                    exp.Limit, exp.Offset, exp.Fetch)
+
+
+def template(sql: str) -> tuple[str, list[Any]] | None:
+    """``(sql with $1..$n, values)``, or ``None`` when there is nothing to replace or the
+    text has constructs this scanner does not handle (``$``, ``E''``, unterminated
+    quotes)."""
+    if "$" in sql:
+        return None
+    out: list[str] = []
+    values: list[Any] = []
+    i, n, last = 0, len(sql), 0
+    while i < n:
+        c = sql[i]
+        if c == "-" and sql.startswith("--", i):
+            nl = sql.find("\n", i)
+            i = n if nl < 0 else nl + 1
+        elif c == "/" and sql.startswith("/*", i):
+            end = sql.find("*/", i + 2)
+            if end < 0:
+                return None
+            i = end + 2
+        elif c == '"':
+            end = sql.find('"', i + 1)
+            while end >= 0 and end + 1 < n and sql[end + 1] == '"':
+                end = sql.find('"', end + 2)
+            if end < 0:
+                return None
+            i = end + 1
+        elif c == "'":
+            j = i - 1
+            while j >= 0 and sql[j] in " \t\r\n":
+                j -= 1
+            if j >= 0 and sql[j] in _IDENT_CHARS:  # E'..', date '...', interval '...': leave them
+                return None
+            buf: list[str] = []
+            k = i + 1
+            while k < n:
+                if sql[k] == "'":
+                    if k + 1 < n and sql[k + 1] == "'":
+                        buf.append("'")
+                        k += 2
+                        continue
+                    break
+                buf.append(sql[k])
+                k += 1
+            else:
+                return None
+            out.append(sql[last:i])
+            values.append("".join(buf))
+            out.append(f"${len(values)}")
+            i = last = k + 1
+        elif c.isdigit() and (i == 0 or (sql[i - 1] not in _IDENT_CHARS and sql[i - 1] != ".")):
+            k = i
+            while k < n and (sql[k].isdigit() or sql[k] == "."):
+                k += 1
+            if k < n and sql[k] in "eE" and k + 1 < n and (sql[k + 1].isdigit() or sql[k + 1] in "+-"):
+                k += 2
+                while k < n and sql[k].isdigit():
+                    k += 1
+            if k < n and sql[k] in _IDENT_CHARS:
+                i = k
+                continue
+            text = sql[i:k]
+            try:
+                value: Any = int(text) if text.isdigit() else Decimal(text)
+            except ArithmeticError:
+                return None
+            out.append(sql[last:i])
+            values.append(value)
+            out.append(f"${len(values)}")
+            i = last = k
+        else:
+            i += 1
+    if not values:
+        return None
+    out.append(sql[last:])
+    return "".join(out), values
+
+
+def values_only(tree: exp.Expr) -> bool:
+    """Whether every ``$n`` of a template stands where a bound value means the same as
+    the constant did."""
+    for p in tree.find_all(exp.Parameter):
+        node: exp.Expr = p
+        parent = node.parent
+        while isinstance(parent, (exp.Paren, exp.Neg)):
+            node, parent = parent, parent.parent
+        if isinstance(parent, exp.Tuple) and isinstance(parent.parent, exp.Values) \
+                and isinstance(parent.parent.parent, exp.Insert):
+            continue
+        if isinstance(parent, exp.EQ) and isinstance(parent.parent, exp.Update):
+            continue
+        if not isinstance(parent, _ALLOWED_PARENTS):
+            return False
+        if isinstance(parent, (exp.Like, exp.ILike)) and node is parent.this:
+            return False
+        if isinstance(parent, (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE)):
+            other = parent.expression if node is parent.this else parent.this
+            if not isinstance(other, (exp.Column, exp.Dot)):
+                return False  # `1 = 1`: nothing to take a type from
+    return True
