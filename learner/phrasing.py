@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import random
 import re
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -84,6 +85,8 @@ class Ctx:
         self.rng = rng
         self.focus = focus or FocusHints()
         self.dialect = prof.dialect
+        self.family = ""  # the shape family drawing now (set by the synthesizer)
+        self.picks: Counter[tuple[str, str]] = Counter()  # (family, table/edge/column) -> times picked
 
     # -- random choices ---------------------------------------------------------------
     def choice(self, items: Sequence[T]) -> T:
@@ -99,7 +102,11 @@ class Ctx:
         return self.rng.choices(list(items), weights=ws, k=1)[0]
 
     def table_weight(self, name: str) -> float:
-        return 1.0 + 3.0 * self.focus.tables.get(name, 0.0)
+        """Focus first; then tables people ask about: named rows, linked to others."""
+        t = self.prof.tables[name]
+        degree = sum(1 for e in self.prof.edges if name in (e.child, e.parent) and e.child != e.parent)
+        prior = 1.0 + (0.6 if t.label else 0.0) + 0.2 * min(3, degree) - (0.5 if t.bridge else 0.0)
+        return prior * (1.0 + 3.0 * self.focus.tables.get(name, 0.0))
 
     def col_weight(self, cp: ColProfile) -> float:
         w = 1.0 + 3.0 * self.focus.columns.get(f"{cp.table}.{cp.name}", 0.0)
@@ -107,20 +114,27 @@ class Ctx:
             w += 1.0
         return w
 
+    def _balanced(self, items: Sequence[T], key: Callable[[T], str], weight: Callable[[T], float]) -> T | None:
+        """A weighted choice that favours what this shape family has picked least (coverage)."""
+        got = self.weighted(items, lambda i: weight(i) / (1.0 + self.picks[(self.family, key(i))]) ** 0.5)
+        if got is not None:
+            self.picks[(self.family, key(got))] += 1
+        return got
+
     def table(self, pred: Callable[[TableProfile], bool] = lambda t: True) -> TableProfile | None:
         cands = [t for t in self.prof.tables.values() if t.rows > 0 and pred(t)]
-        return self.weighted(cands, lambda t: self.table_weight(t.name))
+        return self._balanced(cands, lambda t: t.name, lambda t: self.table_weight(t.name))
 
     def col(self, tp: TableProfile, pred: Callable[[ColProfile], bool]) -> ColProfile | None:
         cands = [c for c in tp.cols.values() if c.nonnull > 0 and pred(c)]
-        return self.weighted(cands, self.col_weight)
+        return self._balanced(cands, lambda c: f"{c.table}.{c.name}", self.col_weight)
 
     def edge(self, pred: Callable[[Edge], bool] = lambda e: True, *, bridges: bool = False) -> Edge | None:
         """A foreign key (not self-referencing; not from a bridge table unless ``bridges``)."""
         cands = [e for e in self.prof.edges if e.child != e.parent and pred(e)
                  and (bridges or not self.prof.tables[e.child].bridge)]
-        return self.weighted(
-            cands, lambda e: self.table_weight(e.child) + self.table_weight(e.parent) - 1.0
+        return self._balanced(
+            cands, lambda e: f"{e.child}.{e.child_col}", lambda e: self.table_weight(e.child) + self.table_weight(e.parent) - 1.0
         )
 
     # -- values ---------------------------------------------------------------------
@@ -239,7 +253,7 @@ class Ctx:
                 opts += [f"in {said} {col}", f"in the {col} {said}"]
             if self.is_person(tp):
                 opts += [f"who live in {said}", f"living in {said}", f"who live in the {col} of {said}",
-                         f"living in the {col} {said}"]
+                         f"living in the {col} of {said}", f"who live in {said} {col}" if " " not in col else f"who live in {said}"]
         return self.choice(opts)
 
     def cond_num(self, cp: ColProfile, op: str, said: str, *, with_only: bool = False) -> str:
@@ -262,6 +276,7 @@ class Ctx:
         return self.choice([
             f"What are the {what}?", f"List the {what}.", f"Show the {what}.", f"Find the {what}.",
             f"Give me the {what}.", f"Return the {what}.", f"Show me the {what}.", f"Tell me the {what}.",
+            f"Please list the {what}.", f"Please show the {what}.", f"What are all the {what}?", f"Find all the {what}.",
         ])
 
     def how_many(self, plural: str, rest: str) -> str:

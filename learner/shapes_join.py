@@ -298,7 +298,10 @@ def join_has(c: Ctx) -> Cand | None:
         if v is None:
             return None
         cond = c.cond_num(n, op, fmt_num(v), with_only=True)
-        q = c.choice([f"Which {role_pl} have {child.plural} {cond}?", f"Show the {what} of {role_pl} that have {child.plural} {cond}.",
+        if parent.key and c.chance(0.25):
+            lab, what = f"{lab}, T2.{ident(parent.key)}", f"{what} and ids"
+        q = c.choice([f"Which {role_pl} have {child.plural} {cond}?" if not what.endswith("ids") else f"Show the {what} of {role_pl} with {child.plural} {cond}.",
+                      f"Show the {what} of {role_pl} that have {child.plural} {cond}.",
                       f"What are the {what} of {role_pl} with at least one {child.sing} {cond}?",
                       f"Find the {what} of the {role_pl} whose {child.plural} include one {cond}."])
         if c.chance(0.3):
@@ -311,7 +314,7 @@ def join_has(c: Ctx) -> Cand | None:
     v = row[fc.name]
     cond = c.cond_eq(parent, fc, c.say(v, fc))
     pcols = c.label_cols(parent)
-    other = c.col(parent, lambda x: x.kind == "text" and x.name not in (fc.name, *pcols))
+    other = c.col(parent, lambda x: x.kind == "text" and x.name != fc.name and (x.name not in pcols or len(pcols) > 1))
     if other is not None and c.chance(0.4):
         sel, what = f"T2.{ident(other.name)}", naming.plural_phrase(other.phrase)
     else:
@@ -360,6 +363,10 @@ def anti_join(c: Ctx) -> Cand | None:
     if not cols:
         return None
     what = c.label_phrase(parent, plural=True)
+    if c.chance(0.3):  # one other column instead of the name
+        oc = c.col(parent, lambda x: x.kind in ("text", "number", "date") and (len(cols) > 1 or x.name not in cols))
+        if oc is not None and oc.kind != "key":
+            cols, what = [oc.name], naming.plural_phrase(c.cw(oc))
     which = f"Which {pp} {none} {child_pl}{cond_txt}?" if role == parent.sing else f"Which {desc}?"
     q = c.choice([which, c.show(f"{what} of {desc}"), c.show(f"{what} of the {desc}"), f"Find the {what} of {desc}."])
     style = c.rng.random()

@@ -206,7 +206,13 @@ def where_like(c: Ctx) -> Cand | None:
     col = c.cw(cp)
     is_label = tp.label == [cp.name]
     r = c.rng.random()
-    if r < 0.5 and ws:
+    if "@" in v and c.chance(0.7):  # an email: its domain
+        dom = v.split("@", 1)[1]
+        pat = f"%{dom}%"
+        said = c.say(dom)
+        cond = c.choice([f"whose {col} contains {said}", f"with {naming.article(col)} {col} containing {said}",
+                         f"that have {said} in their {col}", f"with {col} that contains {said}"])
+    elif r < 0.5 and ws:
         w = c.choice(ws).lower() if c.chance(0.6) else c.choice(ws)
         pat = f"%{w}%"
         said = c.say(w)

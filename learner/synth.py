@@ -89,6 +89,7 @@ def synthesize(
             attempts += 1
             names = list(weights)
             fam = rng.choices(names, weights=[weights[k] for k in names], k=1)[0]
+            ctx.family = fam
             cand = FAMILIES[fam][0](ctx)
             if cand is None:
                 misses[fam] += 1
