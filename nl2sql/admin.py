@@ -42,7 +42,7 @@ from gateway.errors import (
     UndefinedTable,
 )
 from nl2sql.failures import NothingToMark, mark_wrong
-from nl2sql.store import Store
+from nl2sql.store import DDL, Store
 from nl2sql.validate import ValidationError, check_read_only, parse_query
 
 log = structlog.get_logger("askgres.admin")
@@ -154,13 +154,42 @@ def _strip_schema(tree: exp.Expression) -> None:
         table.set("this", exp.to_identifier(name))
 
 
+def _name_like_postgres(tree: exp.Expression) -> None:
+    """Unnamed result columns get PostgreSQL's names: ``count``, ``max``, ``?column?``."""
+    if not isinstance(tree, exp.Select):
+        return
+    for i, proj in enumerate(list(tree.expressions)):
+        if isinstance(proj, (exp.Alias, exp.Column, exp.Star)):
+            continue
+        if isinstance(proj, exp.Func):
+            name = str(proj.this).lower() if isinstance(proj, exp.Anonymous) else proj.sql_name().lower()
+        else:
+            name = "?column?"
+        tree.expressions[i].replace(exp.alias_(proj.copy(), name, quoted=True))
+
+
 def _read_only_connection(store: Store) -> sqlite3.Connection:
     conn = sqlite3.connect(f"file:{store.path}?mode=ro", uri=True, timeout=10, check_same_thread=False)
     conn.execute("PRAGMA query_only = 1")
     return conn
 
 
-def _pg_type(values: list[Any]) -> str:
+@lru_cache(maxsize=1)
+def _declared_types() -> dict[str, str]:
+    """Column name -> PostgreSQL type, from the store's DDL (for columns with no value)."""
+    conn = sqlite3.connect(":memory:")
+    try:
+        conn.executescript(DDL)
+        out: dict[str, str] = {}
+        for table in READABLE:
+            for _cid, name, decl, *_ in conn.execute(f"PRAGMA table_info({table})"):
+                out.setdefault(name, {"INTEGER": "int8", "REAL": "float8"}.get(str(decl).upper(), "text"))
+        return out
+    finally:
+        conn.close()
+
+
+def _pg_type(values: list[Any], name: str = "") -> str:
     for v in values:
         if v is None:
             continue
@@ -173,7 +202,7 @@ def _pg_type(values: list[Any]) -> str:
         if isinstance(v, bytes):
             return "bytea"
         return "text"
-    return "text"
+    return _declared_types().get(name, "text")
 
 
 def _select(tree: exp.Expression, ctx: AdminContext) -> Outcome:
@@ -182,6 +211,7 @@ def _select(tree: exp.Expression, ctx: AdminContext) -> Outcome:
     except ValidationError as e:
         raise InsufficientPrivilege(e.message) from None
     _strip_schema(tree)
+    _name_like_postgres(tree)
     sql = tree.sql(dialect="sqlite")
     conn = _read_only_connection(ctx.store)
     deadline = time.monotonic() + READ_TIMEOUT_S
@@ -198,7 +228,7 @@ def _select(tree: exp.Expression, ctx: AdminContext) -> Outcome:
         raise _sqlite_error(e) from None
     finally:
         conn.close()
-    columns = [Column(n, _pg_type([r[i] for r in rows])) for i, n in enumerate(names)]
+    columns = [Column(n, _pg_type([r[i] for r in rows], n)) for i, n in enumerate(names)]
     return Outcome(tag=f"SELECT {len(rows)}", columns=columns, rows=rows)
 
 

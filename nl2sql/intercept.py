@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-_ASK = re.compile(r"^\s*ask\s*:", re.IGNORECASE)
+_ASK = re.compile(r"^\s*(?:\*\s*)?ask\s*:", re.IGNORECASE)
 
 
 def _skip_blank(sql: str, i: int) -> int:

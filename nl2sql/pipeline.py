@@ -9,6 +9,7 @@ embedder, the generator (hot-swappable), and the backends.
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -102,21 +103,31 @@ class Pipeline:
     def sync_examples(self, *, force: bool = False) -> bool:
         return self.examples.sync(force=force)
 
-    def warm(self, databases: Iterable[str] | None = None) -> None:
-        """Load the model and the embedder, build the indexes (before the first question)."""
+    def warm(self, databases: Iterable[str] | None = None, *, should_stop: Callable[[], bool] | None = None) -> None:
+        """Load the model and the embedder, build the indexes (before the first question).
+        ``should_stop`` is checked between steps (the process is exiting)."""
         t0 = time.perf_counter()
+        names = list(databases) if databases is not None else list(self.backends)
+        steps: list[Callable[[], object]] = [lambda: self.generator, self.embedder.warm,
+                                             lambda: self.examples.sync(force=True)]
+        for name in names:
+            backend = self.backends.get(name)
+            if backend is not None:
+                steps.append(functools.partial(self.schema_index.get, backend))
+        if self.settings.ask.constrain:
+            steps.append(self._warm_vocab)
+        for step in steps:
+            if should_stop is not None and should_stop():
+                return
+            step()
+        logger.info("ask.warm", dbs=len(names), ms=round((time.perf_counter() - t0) * 1000))
+
+    def _warm_vocab(self) -> None:
         gen = self.generator
-        if self.settings.ask.constrain and hasattr(gen, "token_texts"):
+        if hasattr(gen, "token_texts"):
             from nl2sql.grammar import vocab_for
 
             vocab_for(gen)
-        self.embedder.warm()
-        self.examples.sync(force=True)
-        for name in databases if databases is not None else list(self.backends):
-            backend = self.backends.get(name)
-            if backend is not None:
-                self.schema_index.get(backend)
-        logger.info("ask.warm", dbs=len(self.backends), ms=round((time.perf_counter() - t0) * 1000))
 
     # -- asking --------------------------------------------------------------------------
 

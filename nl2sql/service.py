@@ -10,10 +10,13 @@ the old one between questions: questions in flight finish on the model they bega
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
+import os
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -41,6 +44,15 @@ _KIND_MESSAGES = {
     "execution_error": "the SQL written for the question failed",
     "timeout": "the SQL written for the question ran out of time",
 }
+
+
+def _at_exit(fn: Callable[[], None]) -> None:
+    """Run ``fn`` when the interpreter starts exiting, before it joins non-daemon threads
+    (``threading._register_atexit``, which concurrent.futures uses too)."""
+    register = getattr(threading, "_register_atexit", None)
+    if register is not None:
+        with contextlib.suppress(RuntimeError):  # already shutting down
+            register(fn)
 
 
 def ask_error(result: AskResult) -> AskError:
@@ -84,14 +96,25 @@ class AskService:
         self._swapping: str | None = None
         self._swap_failed: set[str] = set()
         self.ready = threading.Event()
+        self._closing = False
         if warm:
-            threading.Thread(target=self._warm, name="askgres-ask-warm", daemon=True).start()
+            # Not a daemon: a thread killed inside llama.cpp or torch at interpreter exit
+            # can crash the process; instead the exit waits for the current step and the
+            # remaining steps are skipped.
+            _at_exit(self._on_exit)
+            threading.Thread(target=self._warm, name="askgres-ask-warm", daemon=False).start()
         else:
             self.ready.set()
 
+    def _on_exit(self) -> None:
+        self._closing = True
+
     def _warm(self) -> None:
+        with contextlib.suppress(OSError, AttributeError):
+            # Lower this thread's priority: warming must not slow down the clients served meanwhile.
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
         try:
-            self.pipeline.warm()
+            self.pipeline.warm(should_stop=lambda: self._closing)
         except Exception as e:  # noqa: BLE001 - the first question retries and reports it
             log.error("ask.warm_failed", error=f"{type(e).__name__}: {e}")
         finally:

@@ -1,0 +1,218 @@
+"""Validation of generated SQL (read-only, one statement, names exist), identifier
+repair, and the decoding mask, on schemas introspected from databases the tests create."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pytest
+import sqlglot
+
+from connectors.base import Backend, SchemaInfo
+from connectors.duckdb import DuckdbBackend
+from connectors.sqlite import SqliteBackend
+from nl2sql.constrain import nearest, repair_identifiers, similarity, words
+from nl2sql.grammar import IdentifierMask, Vocab
+from nl2sql.validate import ValidationError, is_read_only_query, validate
+
+DDL = [
+    "CREATE TABLE Artist (ArtistId INTEGER PRIMARY KEY, Name VARCHAR(120))",
+    "CREATE TABLE Album (AlbumId INTEGER PRIMARY KEY, Title VARCHAR(160) NOT NULL,"
+    " ArtistId INTEGER NOT NULL REFERENCES Artist (ArtistId))",
+    "CREATE TABLE Genre (GenreId INTEGER PRIMARY KEY, Name VARCHAR(120))",
+    "CREATE TABLE Track (TrackId INTEGER PRIMARY KEY, Name VARCHAR(200) NOT NULL,"
+    " AlbumId INTEGER REFERENCES Album (AlbumId), GenreId INTEGER REFERENCES Genre (GenreId),"
+    " UnitPrice NUMERIC(10,2) NOT NULL)",
+    "CREATE TABLE Employee (EmployeeId INTEGER PRIMARY KEY, FirstName VARCHAR(20), ReportsTo INTEGER)",
+]
+ROWS = [
+    "INSERT INTO Artist VALUES (1, 'AC/DC'), (2, 'Accept')",
+    "INSERT INTO Album VALUES (1, 'For Those About To Rock', 1), (2, 'Balls to the Wall', 2)",
+    "INSERT INTO Genre VALUES (1, 'Rock'), (2, 'Jazz')",
+    "INSERT INTO Track VALUES (1, 'Go Down', 1, 1, 0.99), (2, 'Balls', 2, 2, 1.99)",
+    "INSERT INTO Employee VALUES (1, 'Andrew', NULL)",
+]
+
+
+def make_sqlite(path: Path) -> Path:
+    conn = sqlite3.connect(path)
+    for stmt in DDL + ROWS:
+        conn.execute(stmt)
+    conn.commit()
+    conn.close()
+    return path
+
+
+def make_duckdb(path: Path) -> Path:
+    conn = duckdb.connect(str(path))
+    for stmt in DDL + ROWS:
+        conn.execute(stmt)
+    conn.close()
+    return path
+
+
+@pytest.fixture(params=["sqlite", "duckdb"])
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
+    b: Backend
+    if request.param == "sqlite":
+        b = SqliteBackend("music", make_sqlite(tmp_path / "music.sqlite"))
+    else:
+        b = DuckdbBackend("music", make_duckdb(tmp_path / "music.duckdb"))
+    yield b
+    b.close()
+
+
+@pytest.fixture
+def schema(backend: Backend) -> SchemaInfo:
+    return backend.introspect()
+
+
+READ_ONLY_REJECTED = [
+    "DELETE FROM Album",
+    "UPDATE Album SET Title = 'x'",
+    "INSERT INTO Artist VALUES (3, 'x')",
+    "DROP TABLE Album",
+    "CREATE TABLE x (a int)",
+    "ALTER TABLE Album ADD COLUMN y int",
+    "ATTACH 'other.db' AS other",
+    "PRAGMA table_info(Album)",
+    "COPY Album TO '/tmp/album.csv'",
+    "INSTALL httpfs",
+    "LOAD httpfs",
+    "SET threads = 1",
+    "SELECT 1; SELECT 2",
+    "SELECT 1; DELETE FROM Album",
+    "SELECT * INTO Copy FROM Album",
+    "SELECT * FROM read_csv('/etc/passwd')",
+    "SELECT * FROM '/etc/passwd'",
+    "SELECT load_extension('evil')",
+    "WITH gone AS (SELECT 1) DELETE FROM Album",
+    "BEGIN",
+]
+
+
+@pytest.mark.parametrize("sql", READ_ONLY_REJECTED)
+def test_everything_but_one_query_is_rejected(sql: str, schema: SchemaInfo) -> None:
+    with pytest.raises(ValidationError) as info:
+        validate(sql, schema)
+    assert info.value.kind in ("not_read_only", "unknown_table", "parse")
+    assert not is_read_only_query(sql, schema.dialect) or info.value.kind == "unknown_table"
+
+
+ACCEPTED = [
+    "SELECT count(*) FROM Album",
+    "select title from album",  # case-insensitive names
+    "SELECT T2.Name, count(*) AS n FROM Album AS T1 JOIN Artist AS T2 ON T1.ArtistId = T2.ArtistId"
+    " GROUP BY T2.Name ORDER BY n DESC LIMIT 1",
+    "WITH c AS (SELECT ArtistId, count(*) AS n FROM Album GROUP BY ArtistId) SELECT Name, n FROM c JOIN Artist USING (ArtistId)",
+    "SELECT Name FROM Genre UNION SELECT Name FROM Artist",
+    "SELECT Name FROM Artist WHERE ArtistId NOT IN (SELECT ArtistId FROM Album)",
+    "SELECT Title AS t FROM Album ORDER BY t",
+    "SELECT (SELECT max(UnitPrice) FROM Track) AS top",
+]
+
+
+@pytest.mark.parametrize("sql", ACCEPTED)
+def test_queries_over_real_names_pass(sql: str, schema: SchemaInfo, backend: Backend) -> None:
+    checked = validate(sql, schema)
+    assert checked.tables
+    conn = backend.connect(read_only=True)
+    try:
+        conn.execute(checked.sql)  # and the database agrees
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize("sql,kind", [
+    ("SELECT * FROM Albums", "unknown_table"),
+    ("SELECT Name FROM Album", "unknown_column"),
+    ("SELECT a.Name FROM Album AS a", "unknown_column"),
+    ("SELEC 1", "parse"),
+    ("", "parse"),
+])
+def test_unknown_names_and_syntax_errors(sql: str, kind: str, schema: SchemaInfo) -> None:
+    with pytest.raises(ValidationError) as info:
+        validate(sql, schema)
+    assert info.value.kind == kind
+    assert info.value.message
+
+
+@pytest.mark.parametrize("sql,fixed,fix", [
+    ("SELECT count(*) FROM Albums", "SELECT COUNT(*) FROM Album", "table Albums -> Album"),
+    ("SELECT GenreName, count(*) FROM Track JOIN Genre ON Track.GenreId = Genre.GenreId GROUP BY GenreName",
+     "SELECT Genre.Name, COUNT(*) FROM Track JOIN Genre ON Track.GenreId = Genre.GenreId GROUP BY Genre.Name",
+     "column GenreName -> Genre.Name"),
+    ("SELECT Album.Name FROM Album JOIN Artist ON Album.ArtistId = Artist.ArtistId",
+     "SELECT Artist.Name FROM Album JOIN Artist ON Album.ArtistId = Artist.ArtistId", "column Album.Name -> Artist.Name"),
+    ("SELECT first_name FROM employees", "SELECT FirstName FROM Employee", "column first_name -> FirstName"),
+    ("SELECT Name FROM Tracks WHERE Name LIKE \"%go%\"", "SELECT Name FROM Track WHERE Name LIKE '%go%'",
+     "identifier \"%go%\" -> string '%go%'"),
+    ("SELECT b.Titel FROM Artist a JOIN Album b ON a.ArtistId = b.ArtistId",
+     "SELECT b.Title FROM Artist AS a JOIN Album AS b ON a.ArtistId = b.ArtistId", "column b.Titel -> b.Title"),
+    ("SELECT Artist.Name FROM Artist a", "SELECT a.Name FROM Artist AS a", "column Artist.Name -> a.Name"),
+    ("SELECT price FROM Track", "SELECT UnitPrice FROM Track", "column price -> UnitPrice"),
+])
+def test_identifier_repair(sql: str, fixed: str, fix: str, schema: SchemaInfo, backend: Backend) -> None:
+    tree = sqlglot.parse_one(sql, read=schema.dialect)
+    repaired, fixes = repair_identifiers(tree, schema, prefer=["Track"])
+    assert fix in fixes
+    out = repaired.sql(dialect=schema.dialect)
+    assert out == fixed
+    validate(out, schema)
+    conn = backend.connect(read_only=True)
+    try:
+        conn.execute(out)
+    finally:
+        conn.close()
+
+
+def test_repair_leaves_real_names_and_unknowable_ones_alone(schema: SchemaInfo) -> None:
+    good = "SELECT T2.Name FROM Album AS T1 JOIN Artist AS T2 ON T1.ArtistId = T2.ArtistId"
+    tree = sqlglot.parse_one(good, read=schema.dialect)
+    same, fixes = repair_identifiers(tree, schema)
+    assert fixes == [] and same.sql(dialect=schema.dialect) == tree.sql(dialect=schema.dialect)
+    _, fixes = repair_identifiers(sqlglot.parse_one("SELECT REPRESENTATIVE FROM Employee", read=schema.dialect), schema)
+    assert fixes == []  # nothing is close enough: left for the model to repair
+
+
+def test_similarity_helpers() -> None:
+    assert words("InvoiceLineId") == ["invoice", "line", "id"]
+    assert words("first_name") == ["first", "name"]
+    assert similarity("Albums", "Album") > similarity("Albums", "Artist")
+    assert nearest("customer", ["Customer", "Employee"]) == "Customer"
+    assert nearest("xyz", ["Customer", "Employee"]) is None
+
+
+def _vocab() -> tuple[Vocab, list[str]]:
+    texts = ["<eos>", " A", "Al", "bum", " Album", " Art", "ist", " Alb", "Title", "Name", "Ti", "tle", " AS",
+             " T", "1", ".", ",", " FROM", " Albums", "Titl", "e", "*", " JOIN", "(", " ", "Na", "me", "\n", " Genre"]
+    return Vocab(texts, eos=[0]), texts
+
+
+def test_mask_allows_only_real_table_names_after_from(schema: SchemaInfo) -> None:
+    vocab, texts = _vocab()
+    mask = IdentifierMask(vocab, schema, schema)
+    allowed = {texts[i] for i in mask("SELECT count(*) FROM")}
+    assert {" Album", " Alb", " A", " Art", " Genre"} <= allowed
+    assert " Albums" not in allowed and " AS" not in allowed and "Title" not in allowed
+    partial = {texts[i] for i in mask("SELECT count(*) FROM Al")}
+    assert "bum" in partial and "ist" not in partial
+    done = mask("SELECT count(*) FROM Album")
+    assert done is not None
+    assert {" AS", ",", " JOIN", "<eos>"} <= {texts[i] for i in done}  # the name may end here
+
+
+def test_mask_allows_only_the_table_columns_after_a_dot(schema: SchemaInfo) -> None:
+    vocab, texts = _vocab()
+    mask = IdentifierMask(vocab, schema, schema)
+    allowed = mask("SELECT a.T FROM Album AS a WHERE a.")
+    assert allowed is not None
+    names = {texts[i] for i in allowed}
+    assert {"Title", "Ti", "Titl", "*"} <= names and "Name" not in names  # Album has no Name
+    assert mask("SELECT x FROM Album WHERE Title = 'a.") is None  # inside a string: free
+    assert mask("SELECT count(*) ") is None  # not an identifier position: free
+    assert isinstance(mask("SELECT Artist."), np.ndarray)
