@@ -1,14 +1,16 @@
 """The learning curve: execution accuracy per learning iteration on Chinook, on this
 machine's CPU, without Ollama (schema synthesizer + simulated admin approvals).
 
-Honest split of ``../shared/data/chinook/spider_chinook_1.jsonl`` by the parity of the
-question number (the same split as ``bench/accuracy.py``):
+Honest split of ``../shared/data/chinook/spider_chinook_1.jsonl`` by gold-SQL group
+(``bench.asking.assign_folds``, as ``bench/accuracy.py``): Spider writes two paraphrases of
+each question with the same SQL, so a split by question number would put every evaluated
+question's twin, and its answer, in the training half. Groups alternate between halves:
 
-* the *users* half (even numbers) is asked through the pipeline each iteration; every
+* the *users* half (fold 0) is asked through the pipeline each iteration; every
   answer that is wrong is marked wrong (``mark_wrong``, with the gold SQL as the correct
   SQL, as a user would through ``askgres.feedback``) and every failure gets its gold SQL
   approved by a simulated admin: these pairs feed training and the example index;
-* the *evaluated* half (odd numbers) is only evaluated, never trained on, never indexed.
+* the *evaluated* half (fold 1) is only evaluated, never trained on, never indexed.
 
 Iteration 0 is the bundled base model. Each iteration then runs one real learner
 iteration (``learner.runner.run_iteration``: synthesize, fine-tune with LoRA, export GGUF,
@@ -29,7 +31,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.asking import CHINOOK_DB, CHINOOK_QUESTIONS, SPIDER_DEV, fold_of, machine, quiet_logs, require_shared
+from bench.asking import CHINOOK_DB, CHINOOK_QUESTIONS, assign_folds, machine, quiet_logs, require_shared
 from bench.common import OUT_DIR, table
 
 DB = "chinook"
@@ -95,8 +97,9 @@ def main(argv: list[str] | None = None) -> int:
     data_dir = args.out / f"learning-curve-{stamp}"
     settings = _settings(data_dir, args, [DatabaseConfig(name=DB, kind="sqlite", path=CHINOOK_DB, read_only=True)])
     cases = load_jsonl(CHINOOK_QUESTIONS, database=DB)
-    users = [c for c in cases if fold_of(c.id) == 0][: args.limit]
-    evaluated = [c for c in cases if fold_of(c.id) == 1][: args.limit]
+    folds = assign_folds(cases)
+    users = [c for c in cases if folds[c.id] == 0][: args.limit]
+    evaluated = [c for c in cases if folds[c.id] == 1][: args.limit]
     store = Store(settings.state_db)
     backends = open_backends(settings)
     rows: list[dict[str, Any]] = []
