@@ -65,6 +65,7 @@ class Server:
         self._admitted = 0
         self._stopped = asyncio.Event()
         self.port: int | None = None
+        self._trigger_task: asyncio.Task[None] | None = None
 
     @property
     def engine(self) -> Engine:
@@ -81,11 +82,23 @@ class Server:
             self._on_client, host=self.settings.host, port=self.settings.port, backlog=1024, reuse_address=True
         )
         self.port = int(self._server.sockets[0].getsockname()[1])
+        self._start_learner_trigger()
         log.info(
             "server.listening", host=self.settings.host, port=self.port, databases=self.engine.databases(),
             auth="trust" if self.auth.trust else "scram-sha-256", max_connections=self.settings.max_connections,
         )
         return self.port
+
+    def _start_learner_trigger(self) -> None:
+        """Watch failure counts and start training runs past the threshold (in their own
+        processes; see :mod:`learner.trigger`)."""
+        if not self.settings.learner.auto:
+            return
+        from learner.trigger import Trigger
+        from nl2sql.store import Store
+
+        trigger = Trigger(self.settings, Store(self.settings.state_db))
+        self._trigger_task = asyncio.create_task(trigger.watch(self.engine.databases()), name="learner-trigger")
 
     async def serve_forever(self) -> None:
         """Until :meth:`stop` is called."""
@@ -97,6 +110,8 @@ class Server:
             return
         self._stopped.set()
         log.info("server.stopping", connections=len(self._conns))
+        if self._trigger_task is not None:
+            self._trigger_task.cancel()
         if self._server is not None:
             self._server.close()
         conns = list(self._conns)
