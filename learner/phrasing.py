@@ -106,7 +106,10 @@ class Ctx:
         t = self.prof.tables[name]
         degree = sum(1 for e in self.prof.edges if name in (e.child, e.parent) and e.child != e.parent)
         prior = 1.0 + (0.6 if t.label else 0.0) + 0.2 * min(3, degree) - (0.5 if t.bridge else 0.0)
-        return prior * (1.0 + 3.0 * self.focus.tables.get(name, 0.0))
+        boost = 3.0 * self.focus.tables.get(name, 0.0)
+        if self.focus.words and {naming.singularize(w) for w in naming.split_words(name)} <= self.focus.words:
+            boost += 1.0  # failed questions name this table
+        return prior * (1.0 + boost)
 
     def col_weight(self, cp: ColProfile) -> float:
         w = 1.0 + 3.0 * self.focus.columns.get(f"{cp.table}.{cp.name}", 0.0)
@@ -273,6 +276,9 @@ class Ctx:
 
     def show(self, what: str) -> str:
         """A request opener around ``what``: "What are the X?", "List the X." (ends punctuated)."""
+        if " of all " in what:  # no "all the names of all tracks"
+            return self.choice([f"What are the {what}?", f"List the {what}.", f"Show the {what}.", f"Find the {what}.",
+                                f"Give me the {what}.", f"Return the {what}.", f"Please list the {what}."])
         return self.choice([
             f"What are the {what}?", f"List the {what}.", f"Show the {what}.", f"Find the {what}.",
             f"Give me the {what}.", f"Return the {what}.", f"Show me the {what}.", f"Tell me the {what}.",
@@ -302,6 +308,8 @@ def finish(question: str) -> str:
     q = q.replace(" ,", ",").replace(" ?", "?").replace(" .", ".")
     q = re.sub(r"\btotal total\b", "sum of the total", q)
     q = re.sub(r"\b(\w+) \1\b", r"\1", q)  # "the the", "total total"
+    q = re.sub(r"\b(with|have|has|had|is|for|of) a ([A-Za-z]\w\w+)",
+               lambda m: f"{m.group(1)} {naming.article(m.group(2))} {m.group(2)}", q)  # "with an email"
     if not q:
         return q
     q = q[0].upper() + q[1:]

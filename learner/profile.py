@@ -273,6 +273,8 @@ def build_profile(backend: Backend, schema: SchemaInfo, *, timeout: float = 5.0)
             except PgError as e:
                 log.warning("synth.profile_rows_failed", table=t.name, error=str(e))
             tp.label = _pick_label(tp)
+            if len(tp.label) == 1 and naming.singularize(cols[tp.label[0]].phrase) == sing:
+                cols[tp.label[0]].phrase = "name"  # airlines.Airline: "the airline's name", not "the airline of airlines"
             non_fk = [c for c in cols.values() if not c.is_fk and c.kind != "key"]
             tp.bridge = len(fk_cols) >= 2 and len(non_fk) <= 1
             tables[t.name] = tp

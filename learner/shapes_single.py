@@ -73,7 +73,8 @@ def distinct_col(c: Ctx) -> Cand | None:
 
 def count_distinct(c: Ctx) -> Cand | None:
     tp = c.table()
-    cp = None if tp is None else c.col(tp, lambda x: x.kind in ("text", "number") and not x.is_pk and not x.unique and x.distinct >= 2)
+    cp = None if tp is None else c.col(tp, lambda x: x.kind in ("text", "number") and not x.is_pk and not x.unique
+                                       and x.distinct >= 2 and not x.is_contact)
     if tp is None or cp is None:
         return None
     cs, p = naming.plural_phrase(c.cw(cp)), tp.plural
@@ -366,7 +367,8 @@ def group_by(c: Ctx) -> Cand | None:
         adj = c.choice(["most common", "most frequent", "most popular"]) if most else c.choice(["least common", "rarest", "least frequent"])
         q = c.choice([f"What is the {adj} {gp} of {p}?", f"Which {gp} is the {adj} among {p}?",
                       f"Which {gp} has the {'most' if most else 'fewest'} {p}?", f"Find the {adj} {gp} across all {p}.",
-                      f"Which {gp} do the {'most' if most else 'fewest'} {p} have?"])
+                      f"What is the {gp} that the {'most' if most else 'fewest'} {p} have?"]
+                     + ([f"Which {gp} do the {'most' if most else 'fewest'} {p} live in?"] if g.is_place and c.is_person(tp) else []))
         return Cand(q, f"SELECT {gc} FROM {t} GROUP BY {gc} ORDER BY COUNT(*) {d} LIMIT 1", "group_most", (tp.name,))
     counts = sorted({n for _, n in g.values})
     if len(counts) < 2:
@@ -513,6 +515,6 @@ SHAPES: dict[str, tuple[Shape, float]] = {
     "agg": (agg, 1.3),
     "group_by": (group_by, 1.6),
     "order_top": (order_top, 1.4),
-    "above_avg": (above_avg, 0.5),
+    "above_avg": (above_avg, 0.7),
     "date_part": (date_part, 0.8),
 }
