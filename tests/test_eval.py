@@ -96,16 +96,22 @@ def test_eval_command_end_to_end(tmp_path: Path) -> None:
     db = _shop(tmp_path / "shop.sqlite")
     questions = tmp_path / "q.jsonl"
     pairs = [
-        {"id": 1, "question": "How many customers are there?", "sql": "SELECT count(*) FROM customers"},
-        {"id": 2, "question": "List the names of all customers.", "sql": "SELECT name FROM customers"},
-        {"id": 3, "question": "How many orders are there?", "sql": "SELECT count(*) FROM orders"},
+        {"id": 1, "question": "What are the names of all customers?", "sql": "SELECT name FROM customers"},
+        {"id": 2, "question": "How many customers are there?", "sql": "SELECT count(*) FROM customers"},
+        {"id": 3, "question": "How many customers live in Brazil?", "sql": "SELECT count(*) FROM customers WHERE country = 'Brazil'"},
         {"id": 4, "question": "Broken gold", "sql": "SELECT nope FROM nowhere"},
     ]
     questions.write_text("".join(json.dumps(p) + "\n" for p in pairs))
+    examples = tmp_path / "examples.jsonl"
+    examples.write_text(
+        json.dumps({"question": "How many orders are there?", "sql": "SELECT count(*) FROM orders"}) + "\n"
+        + json.dumps({"question": "What are the totals of all orders?", "sql": "SELECT total FROM orders"}) + "\n"
+    )
     env = {"ASKGRES_DATA_DIR": str(tmp_path / "data"), "ASKGRES_ASK__MODEL_PATH": str(pkg.assemble()),
            "ASKGRES_LOG_LEVEL": "warning"}
     runner = CliRunner()
-    out = runner.invoke(main, ["eval", "--db", str(db), "--questions", str(questions), "--json", "--no-progress"], env=env)
+    out = runner.invoke(main, ["eval", "--db", str(db), "--questions", str(questions), "--examples", str(examples),
+                               "--json", "--no-progress"], env=env)
     assert out.exit_code == 0, out.output
     report = json.loads(out.stdout)
     assert report["n"] == 3 and report["skipped"] == 1
@@ -124,9 +130,10 @@ def test_eval_command_end_to_end(tmp_path: Path) -> None:
         else:
             assert not case["correct"]
     conn.close()
-    assert report["execution_accuracy"] == sum(by_id[str(p["id"])]["correct"] for p in pairs[:3]) / 3
+    hits = sum(by_id[str(p["id"])]["correct"] for p in pairs[:3])
+    assert report["execution_accuracy"] == pytest.approx(hits / 3, abs=1e-4)
     assert 0 < report["p50_ms"] <= report["p95_ms"]
-    # The trivial count question is one a 270M model with retrieval gets right.
+    # With two examples on another table, the 270M base model gets the plain listing right.
     assert by_id["1"]["correct"], by_id["1"]
 
     text = runner.invoke(main, ["eval", "--db", str(db), "--questions", str(questions), "--limit", "1", "--no-progress",
