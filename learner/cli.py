@@ -46,10 +46,13 @@ def _reviewer(by: str | None) -> str:
     return by or f"cli:{getpass.getuser()}"
 
 
-def _check_sql(ctx: click.Context, database: str, question: str, sql: str) -> None:
-    """Refuse SQL that does not parse, is not read-only or fails on the database."""
+def _check_sql(ctx: click.Context, database: str, question: str, sql: str) -> str:
+    """The SQL to keep: in canonical style (single-quoted strings, the schema's spelling of
+    names) when that returns the same rows. Refuses SQL that does not parse, is not
+    read-only or fails on the database."""
     from connectors.registry import configured_databases, open_backend
-    from learner.validate_pairs import PairValidator
+    from learner.validate_pairs import PairValidator, canonical_sql
+    from nl2sql.scoring import results_match, run_rows
 
     settings = _settings(ctx)
     db = next((d for d in configured_databases(settings) if d.name == database), None)
@@ -59,11 +62,23 @@ def _check_sql(ctx: click.Context, database: str, question: str, sql: str) -> No
     try:
         schema = backend.introspect(samples=0)
         with PairValidator(backend, schema, timeout=settings.ask.timeout_s, max_rows=settings.ask.row_limit) as v:
-            verdict = v.check(question, sql, allow_empty=True)
+            canon = canonical_sql(sql, schema)
+            verdict = v.check(question, canon, allow_empty=True)
+            if verdict.ok and canon != sql.strip().rstrip(";").strip():
+                try:
+                    same = results_match(run_rows(v.conn, sql.strip().rstrip(";")), run_rows(v.conn, canon), ordered=True)
+                except PgError:
+                    same = True
+                if not same:
+                    canon = sql
+                    verdict = v.check(question, sql, allow_empty=True)
     finally:
         backend.close()
     if not verdict.ok:
         raise click.ClickException(f"SQL refused ({verdict.reason}): {verdict.detail} (use --force to keep it anyway)")
+    if canon != sql.strip().rstrip(";").strip():
+        click.echo(f"SQL kept as: {canon}")
+    return canon
 
 
 def _when(ts: float) -> str:
@@ -130,7 +145,8 @@ def pairs_approve(ctx: click.Context, pair_id: int, sql: str | None, question: s
     try:
         current = get_pair(store, pair_id)
         if not force:
-            _check_sql(ctx, current.database, question or current.question, sql or current.sql)
+            checked = _check_sql(ctx, current.database, question or current.question, sql or current.sql)
+            sql = checked if checked != current.sql else sql
         row = approve(store, pair_id, reviewer=_reviewer(by), question=question, sql=sql)
     except PgError as e:
         raise click.ClickException(e.message) from None
@@ -169,7 +185,7 @@ def pairs_edit(ctx: click.Context, pair_id: int, sql: str | None, question: str 
     try:
         current = get_pair(store, pair_id)
         if sql is not None and not force:
-            _check_sql(ctx, current.database, question or current.question, sql)
+            sql = _check_sql(ctx, current.database, question or current.question, sql)
         row = edit_pair(store, pair_id, question=question, sql=sql)
     except PgError as e:
         raise click.ClickException(e.message) from None
@@ -189,7 +205,7 @@ def pairs_add(ctx: click.Context, database: str, question: str, sql: str, pendin
     from learner.pairs import add_pair
 
     if not force:
-        _check_sql(ctx, database, question, sql)
+        sql = _check_sql(ctx, database, question, sql)
     try:
         row = add_pair(_store(ctx), database=database, question=question, sql=sql, source="admin",
                        status="pending" if pending else "approved", reviewed_by=None if pending else _reviewer(by))

@@ -35,8 +35,10 @@ from learner.pairs import approved_pairs
 from learner.profile import DbProfile, build_profile
 from learner.records import RecordMaker, Tokens, sql_tables
 from learner.synth import Pair, synthesize
-from learner.validate_pairs import PairValidator, normalize_sql
+from learner.validate_pairs import PairValidator, canonical_sql, normalize_sql
+from gateway.errors import PgError
 from nl2sql.prompt import PROMPT_VERSION
+from nl2sql.scoring import results_match, run_rows
 from nl2sql.store import Store
 
 if TYPE_CHECKING:  # datasets is imported lazily (the optional ``learn`` extra)
@@ -79,11 +81,10 @@ def _store_pairs(store: Store, database: str, v: PairValidator) -> tuple[list[Pa
     """(approved pairs, failed questions with correct SQL not already approved), checked."""
     approved: list[Pair] = []
     for r in approved_pairs(store, database):
-        verdict = v.check(r.question, r.sql, allow_empty=True)
-        if not verdict.ok:
-            log.warning("dataset.approved_pair_skipped", id=r.id, reason=verdict.reason, detail=verdict.detail)
+        sql = _canonical(v, r.question, r.sql)
+        if sql is None:
             continue
-        approved.append(Pair(r.question, r.sql, source="approved", shape=r.source, pair_id=r.id, failure_id=r.failure_id))
+        approved.append(Pair(r.question, sql, source="approved", shape=r.source, pair_id=r.id, failure_id=r.failure_id))
     covered = {p.failure_id for p in approved if p.failure_id is not None}
     failed: list[Pair] = []
     rows = store.query(
@@ -93,10 +94,28 @@ def _store_pairs(store: Store, database: str, v: PairValidator) -> tuple[list[Pa
     for f in rows:
         if int(f["id"]) in covered:
             continue
-        verdict = v.check(f["question"], f["correct_sql"], allow_empty=True)
-        if verdict.ok:
-            failed.append(Pair(f["question"], f["correct_sql"], source="failure", shape="failure", failure_id=int(f["id"])))
+        sql = _canonical(v, f["question"], f["correct_sql"])
+        if sql is not None:
+            failed.append(Pair(f["question"], sql, source="failure", shape="failure", failure_id=int(f["id"])))
     return approved, failed
+
+
+def _canonical(v: PairValidator, question: str, sql: str) -> str | None:
+    """The pair's SQL in canonical style when that returns the same rows, else as written;
+    None (logged) when neither passes validation."""
+    canon = canonical_sql(sql, v.schema)
+    verdict = v.check(question, canon, allow_empty=True)
+    if verdict.ok and canon != sql.strip().rstrip(";").strip():
+        try:
+            same = results_match(run_rows(v.conn, sql.strip().rstrip(";")), run_rows(v.conn, canon), ordered=True)
+        except PgError:
+            same = True  # the original does not even run here; the canonical one does
+        if not same:
+            canon, verdict = sql.strip().rstrip(";").strip(), v.check(question, sql, allow_empty=True)
+    if not verdict.ok:
+        log.warning("dataset.pair_skipped", question=question, reason=verdict.reason, detail=verdict.detail)
+        return None
+    return canon
 
 
 def _example_picker(pool: Sequence[Pair], rng: random.Random) -> Callable[[Pair], list[tuple[str, str]]]:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 import sqlglot
+from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
 from connectors.base import Backend, Connection, SchemaInfo
@@ -50,6 +51,50 @@ def normalize_sql(sql: str, dialect: str) -> str:
     except SqlglotError:
         pass
     return " ".join(text.lower().split())
+
+
+_QUOTED = re.compile(r"'(?:[^']|'')*'|\"((?:[^\"]|\"\")*)\"")
+
+
+def _string_quotes(sql: str, names: set[str]) -> str:
+    """Double-quoted strings that name no table or column become single-quoted literals
+    (SQLite accepts ``= "NY"``; the pipeline's validator, rightly, does not)."""
+
+    def sub(m: re.Match[str]) -> str:
+        if m.group(1) is None:
+            return m.group(0)
+        inner = m.group(1).replace('""', '"')
+        if inner.lower() in names or re.search(r"\bAS\s*$", sql[: m.start()], re.I):
+            return m.group(0)
+        return "'" + inner.replace("'", "''") + "'"
+
+    return _QUOTED.sub(sub, sql)
+
+
+def canonical_sql(sql: str, schema: SchemaInfo) -> str:
+    """``sql`` in the style the model is trained to write: string literals single-quoted,
+    table and column names spelled as the schema spells them, sqlglot's layout. Returns the
+    input (trimmed) when it does not parse."""
+    tables = {t.name.lower(): t.name for t in schema.tables}
+    columns = {c.name.lower(): c.name for t in schema.tables for c in t.columns}
+    text = _string_quotes(sql.strip().rstrip(";").strip(), set(tables) | set(columns))
+    try:
+        tree = sqlglot.parse_one(text, read=schema.dialect)
+    except SqlglotError:
+        return text
+    for node in tree.find_all(exp.Table):
+        real = tables.get(node.name.lower())
+        if real is not None and isinstance(node.this, exp.Identifier):
+            node.this.set("this", real)
+    for col in tree.find_all(exp.Column):
+        real = columns.get(col.name.lower())
+        if real is not None and isinstance(col.this, exp.Identifier):
+            col.this.set("this", real)
+    out = tree.sql(dialect=schema.dialect)
+    return _NOT_OP.sub(lambda m: f"{m.group(1)} NOT {m.group(2)}", out)  # "x NOT IN", as the synthesizer writes
+
+
+_NOT_OP = re.compile(r"\bNOT ((?:[A-Za-z_][\w]*\.)?[A-Za-z_][\w]*) (IN \(|LIKE |ILIKE )")
 
 
 def asks_for_nothing(question: str) -> bool:

@@ -27,7 +27,7 @@ from learner.naming import column_phrase, normalize_question, plural_phrase, rol
 from learner.pairs import approve, get_pair, queue_proposal
 from learner.synth import FAMILIES, Pair, synthesize
 from learner.teacher import parse_pairs, parse_sql, queue_answer, run_teacher
-from learner.validate_pairs import PairValidator, normalize_sql, validate_pairs
+from learner.validate_pairs import PairValidator, canonical_sql, normalize_sql, validate_pairs
 from nl2sql.store import Store
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -284,6 +284,15 @@ def test_validation_rejects_and_dedupes(shop: Backend) -> None:
     assert rejected[0][1].reason == "not_read_only"
 
 
+def test_canonical_sql(shop: Backend) -> None:
+    schema = shop.introspect()
+    sql = 'SELECT FIRST_NAME ,  Last_Name FROM CUSTOMERS WHERE City  =  "Oslo" AND "country" = \'Norway\';'
+    canon = canonical_sql(sql, schema)
+    assert canon == "SELECT first_name, last_name FROM customers WHERE city = 'Oslo' AND \"country\" = 'Norway'"
+    assert _rows(shop, canon) == _rows(shop, sql.replace('"Oslo"', "'Oslo'"))
+    assert canonical_sql("not sql at all (", schema) == "not sql at all ("
+
+
 # -- review queue and CLI ------------------------------------------------------------
 
 @pytest.fixture()
@@ -333,8 +342,15 @@ def test_pairs_cli_review_flow(shop_config: tuple[Path, Path]) -> None:
     code, out = _cli(cfg, "pairs", "add", "--db", "shop", "--question", "What does the cheapest product cost?",
                      "--sql", "SELECT MIN(price) FROM products")
     assert code == 0, out
-    added = [r for r in store.query("SELECT * FROM pairs WHERE source = 'admin'")]
+    added = [r for r in store.query("SELECT * FROM pairs WHERE source = 'admin'")]  # noqa: C416
     assert len(added) == 1 and added[0]["status"] == "approved" and added[0]["reviewed_by"]
+
+    # kept in canonical style: a double-quoted string is a string, names as the schema spells them
+    code, out = _cli(cfg, "pairs", "add", "--db", "shop", "--question", "Who lives in Oslo?",
+                     "--sql", 'SELECT FIRST_NAME FROM Customers WHERE city = "Oslo"')
+    assert code == 0, out
+    assert store.query("SELECT sql FROM pairs ORDER BY id DESC LIMIT 1")[0]["sql"] == \
+        "SELECT first_name FROM customers WHERE city = 'Oslo'"
 
     # refused: SQL that is not a read-only query of this database; unknown ids
     code, out = _cli(cfg, "pairs", "add", "--db", "shop", "--question", "wipe", "--sql", "DELETE FROM orders")
@@ -402,6 +418,10 @@ def test_dataset_splits_provenance_and_format(tmp_path: Path, shop: Backend) -> 
     settings = _settings(tmp_path)
     store = Store(settings.state_db)
     approved = _approve_some(store, 20)
+    spider_style = queue_proposal(store, database="shop", question="How many customers live in Oslo?", source="admin",
+                                  sql='SELECT count(*) FROM CUSTOMERS WHERE city  =  "Oslo"')
+    assert spider_style is not None
+    approved.append(approve(store, spider_style.id, reviewer="t").id)
     fid = store.insert("failures", created_at=Store.now(), database="shop", question="What is the priciest product?",
                        kind="marked_wrong", correct_sql="SELECT name FROM products ORDER BY price DESC LIMIT 1")
     schema = shop.introspect()
@@ -424,6 +444,8 @@ def test_dataset_splits_provenance_and_format(tmp_path: Path, shop: Backend) -> 
     assert {r["pair_id"] for r in approved_train} | {r["pair_id"] for r in approved_val} <= set(approved)
     assert len({r["pair_id"] for r in approved_train}) + len({r["pair_id"] for r in approved_val}) == len(approved)
     assert all(Counter(r["pair_id"] for r in approved_train)[pid] == 3 for pid in {r["pair_id"] for r in approved_train})
+    canon = [r["sql"] for r in list(train) + list(val) if r["pair_id"] == approved[-1]]
+    assert canon and set(canon) == {"SELECT COUNT(*) FROM customers WHERE city = 'Oslo'"}
     failure_rows = [r for r in train if r["source"] == "failure"]
     assert len(failure_rows) == 3 and failure_rows[0]["failure_id"] == fid
     # the pipeline's prompt format, with and without few-shot examples
