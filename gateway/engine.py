@@ -19,20 +19,18 @@ import contextlib
 import functools
 import itertools
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import structlog
 from sqlglot import exp
 
-from connectors.base import Backend, Column, Connection, Result, SchemaInfo
+from connectors.base import Backend, Column, Connection, Result
 from gateway import catalog as cat
 from gateway import catalog_data as cd
 from gateway import literals, utility
-from gateway.api import Asker, AskAnswer, Notice, Outcome, Prepared, TxStatus
+from gateway.api import Asker, Outcome, Prepared, TxStatus
 from gateway.config import Settings
 from gateway.errors import (
     FeatureNotSupported,
@@ -46,13 +44,12 @@ from gateway.errors import (
 )
 from gateway.functions import SessionInfo, fold_session_functions
 from gateway.guc import SessionSettings
+from gateway.plans import PLAN_CACHE, DatabaseState, Handle, Plan, copy_outcome, outcome_from_answer
 from gateway.params import SchemaIndex, expression_typer, infer_param_types, result_columns
 from gateway.sqlsplit import split_statements, strip_comments
 from gateway.statements import Utility, classify
 from gateway.translate import (
-    _ISO_STAMP,
-    BackendSQL,
-    StatementInfo,
+    ISO_STAMP,
     add_pg_output_names,
     command_tag,
     parse,
@@ -65,63 +62,8 @@ from nl2sql.intercept import extract_question
 log = structlog.get_logger("askgres.engine")
 T = TypeVar("T")
 
-_PLAN_CACHE = 1024
 _CATALOG_INDEX = SchemaIndex(cd.catalog_schema())
 _pids = itertools.count(1000)
-
-
-# --- per-database state ------------------------------------------------------------------------
-
-
-class DatabaseState:
-    """What the engine knows about one database: its schema (introspected lazily,
-    again after DDL) and its shadow catalog, both tagged with a generation."""
-
-    def __init__(self, backend: Backend) -> None:
-        self.backend = backend
-        self.generation = 0
-        self.schema: SchemaInfo | None = None
-        self.index = SchemaIndex(None)
-        self.shadow: cat.ShadowCatalog | None = None
-        self.shadow_generation = -1
-        self.lock = asyncio.Lock()
-        self.plans: OrderedDict[tuple[str, int], Plan] = OrderedDict()
-        self.no_template: set[str] = set()  # literal templates that must not share a plan
-
-    def invalidate(self) -> None:
-        self.generation += 1
-        self.schema = None
-        self.plans.clear()
-        self.no_template.clear()
-
-
-@dataclass
-class Plan:
-    """A parsed statement, ready to run again: where it goes and in what SQL."""
-
-    tree: exp.Expr
-    info: StatementInfo
-    route: str  # "backend" | "catalog"
-    dynamic: bool  # calls session functions: fold again on every execution
-    backend: BackendSQL | None = None
-    catalog_sql: str | None = None
-    catalog_order: list[int] = field(default_factory=list)
-    session_tables: set[str] = field(default_factory=set)
-    inferred: list[Column | None] | None = None
-    n_params: int = 0
-    described: dict[int, list[Column] | None] = field(default_factory=dict)  # by parameter count
-    param_types: dict[tuple[str | None, ...], list[str]] = field(default_factory=dict)
-
-
-@dataclass
-class Handle:
-    """``Prepared.handle``: what the engine keeps for a prepared statement."""
-
-    kind: str  # "sql" | "utility" | "ask" | "admin" | "empty"
-    text: str
-    plan: Plan | None = None
-    util: Utility | None = None
-    outcome: Outcome | None = None
 
 
 class GatewayEngine:
@@ -359,7 +301,7 @@ class Session:
             if handle.kind == "ask":
                 self._check_not_aborted(None)
                 assert handle.outcome is not None
-                return _copy_outcome(handle.outcome)
+                return copy_outcome(handle.outcome)
             if handle.kind == "utility":
                 assert handle.util is not None
                 return await utility.run(self, handle.util, params=params)
@@ -440,14 +382,14 @@ class Session:
         tpl = literals.template(text)
         state = self.state
         if tpl is not None and tpl[0] not in state.no_template \
-                and not any(isinstance(v, str) and _ISO_STAMP.fullmatch(v.strip()) for v in tpl[1]):
+                and not any(isinstance(v, str) and ISO_STAMP.fullmatch(v.strip()) for v in tpl[1]):
             try:
                 plan = await self._make_plan(tpl[0], template=True)
             except PgError:
                 plan = None
             if plan is not None:
                 return plan, tpl[1]
-            if len(state.no_template) > _PLAN_CACHE:
+            if len(state.no_template) > PLAN_CACHE:
                 state.no_template.clear()
             state.no_template.add(tpl[0])
         return await self._plan(text), []
@@ -487,7 +429,7 @@ class Session:
             plan.inferred = result_columns(tree, index)
         if not dynamic:
             state.plans[key] = plan
-            if len(state.plans) > _PLAN_CACHE:
+            if len(state.plans) > PLAN_CACHE:
                 state.plans.popitem(last=False)
         return plan
 
@@ -662,7 +604,7 @@ class Session:
 
         def run() -> Result:
             conn = self._connection()
-            return conn.execute(sql, _adapt_params(params), timeout=timeout)
+            return conn.execute(sql, list(params), timeout=timeout)
 
         t0 = time.perf_counter()
         try:
@@ -707,21 +649,3 @@ class Session:
         return await self._call(run)
 
 
-def _adapt_params(params: Sequence[Any]) -> list[Any]:
-    return list(params)
-
-
-def _copy_outcome(o: Outcome) -> Outcome:
-    return Outcome(tag=o.tag, columns=o.columns, rows=list(o.rows), notices=list(o.notices), is_empty=o.is_empty,
-                   copy_out=o.copy_out)
-
-
-def outcome_from_answer(answer: AskAnswer) -> Outcome:
-    """An answered question as a statement's outcome: its rows, ``SELECT n``, and
-    NOTICEs with the summary and the SQL that ran."""
-    notices = [Notice(answer.summary)] if answer.summary else []
-    notices.append(Notice(f"SQL: {answer.sql}"))
-    seen = {n.message for n in notices}
-    notices.extend(n for n in answer.notices if n.message not in seen)
-    return Outcome(tag=f"SELECT {len(answer.rows)}", columns=list(answer.columns), rows=list(answer.rows),
-                   notices=notices)

@@ -475,7 +475,7 @@ def backend_extras(backend: Backend) -> tuple[list[IndexInfo], ConstraintNames]:
 
 def fill_temp(cursor: Any, name: str, rows: list[tuple[Any, ...]]) -> None:
     from gateway.catalog import insert_rows
-    from gateway.catalog_data import SESSION_TABLES, duck_type
+    from gateway.catalog_tables import SESSION_TABLES, duck_type
 
     cursor.execute(f'DELETE FROM temp.main."{name}"')
     insert_rows(cursor, f'temp.main."{name}"', [(c, duck_type(t)) for c, t in SESSION_TABLES[name]], rows)

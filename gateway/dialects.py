@@ -1,0 +1,406 @@
+"""What each backend needs beyond sqlglot's own SQLite and DuckDB output.
+
+SQLite: ``extract``, ``date_trunc``, interval arithmetic, ``left``/``right``, ``concat``,
+``lpad``/``rpad``, ``generate_series``, ``serial``, ISO timestamps compared as text,
+``DISTINCT ON`` with ``LIMIT``; identifiers in backticks. DuckDB: integer division,
+PostgreSQL array literals, ``serial`` through a sequence.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.dialects.duckdb import DuckDB
+from sqlglot.dialects.sqlite import SQLite
+
+from gateway.errors import FeatureNotSupported
+from gateway.sqltree import fn, post_transform
+
+Typer = Callable[[exp.Expr], "str | None"]
+INT_TYPES = {"int2", "int4", "int8"}
+
+
+class AskSQLite(SQLite):
+    """SQLite output that keeps PostgreSQL's declared type names in DDL (so that
+    introspection gives them back: ``VARCHAR(20)``, ``BOOLEAN``, ``NUMERIC(10,2)``), and
+    quotes identifiers with backticks: SQLite reads a double-quoted name that matches no
+    column as a string literal (``SELECT "NoSuchColumn"`` would return text, not 42703)."""
+
+    class Generator(SQLite.Generator):  # type: ignore[valid-type,misc]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self._identifier_start = "`"
+            self._identifier_end = "`"
+            self._escaped_identifier_end = "``"
+
+        TYPE_MAPPING = {
+            **SQLite.Generator.TYPE_MAPPING,
+            exp.DType.VARCHAR: "VARCHAR",
+            exp.DType.NVARCHAR: "NVARCHAR",
+            exp.DType.CHAR: "CHAR",
+            exp.DType.NCHAR: "NCHAR",
+            exp.DType.DECIMAL: "NUMERIC",
+            exp.DType.BOOLEAN: "BOOLEAN",
+            exp.DType.BIGINT: "BIGINT",
+            exp.DType.SMALLINT: "SMALLINT",
+            exp.DType.DOUBLE: "DOUBLE",
+            exp.DType.FLOAT: "REAL",
+        }
+
+
+class AskDuckDB(DuckDB):
+    """DuckDB output; identical to sqlglot's for now, a place for overrides."""
+
+
+WRITERS: dict[str, type[sqlglot.Dialect]] = {"sqlite": AskSQLite, "duckdb": AskDuckDB}
+
+
+# --- SQLite ------------------------------------------------------------------------------
+
+_STRFTIME_PART = {
+    "YEAR": "%Y", "MONTH": "%m", "DAY": "%d", "HOUR": "%H", "MINUTE": "%M", "DOY": "%j", "DAYOFYEAR": "%j",
+    "DOW": "%w", "DAYOFWEEK": "%w", "EPOCH": "%s", "WEEK": "%W",
+}
+_TRUNC_FORMAT = {
+    "YEAR": "%Y-01-01 00:00:00", "MONTH": "%Y-%m-01 00:00:00", "DAY": "%Y-%m-%d 00:00:00",
+    "HOUR": "%Y-%m-%d %H:00:00", "MINUTE": "%Y-%m-%d %H:%M:00", "SECOND": "%Y-%m-%d %H:%M:%S",
+}
+_INTERVAL_UNITS = {
+    "YEAR": "years", "YEARS": "years", "MONTH": "months", "MONTHS": "months", "DAY": "days", "DAYS": "days",
+    "HOUR": "hours", "HOURS": "hours", "MINUTE": "minutes", "MINUTES": "minutes", "SECOND": "seconds",
+    "SECONDS": "seconds", "WEEK": "weeks", "WEEKS": "weeks",
+}
+
+
+def _unit(node: exp.Expr) -> str:
+    unit = node.args.get("unit")
+    text = unit.name if isinstance(unit, (exp.Var, exp.Literal, exp.Identifier)) else str(unit or "")
+    return text.upper().strip("'")
+
+
+def _interval_modifier(iv: exp.Interval, sign: str) -> exp.Expr | None:
+    """``INTERVAL '2' HOURS`` -> ``'+2 hours'`` (SQLite datetime modifier)."""
+    value = iv.this
+    unit = iv.args.get("unit")
+    unit_name = unit.name.upper() if unit is not None else ""
+    if isinstance(value, exp.Literal):
+        text = str(value.this).strip()
+        if not unit_name:
+            parts = text.split()
+            if len(parts) == 2:
+                text, unit_name = parts[0], parts[1].upper()
+        word = _INTERVAL_UNITS.get(unit_name)
+        if word is None:
+            return None
+        if word == "weeks":
+            try:
+                text, word = str(float(text) * 7).removesuffix(".0"), "days"
+            except ValueError:
+                return None
+        if text.startswith("-"):
+            sign, text = ("+" if sign == "-" else "-"), text[1:]
+        return exp.Literal.string(f"{sign}{text} {word}")
+    return None
+
+
+ISO_STAMP = re.compile(r"(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)(Z|[+-]\d{2}(?::?\d{2})?)?")
+
+
+def sqlite_stamp(text: str) -> str | None:
+    """``2009-01-01T00:00:00Z`` -> ``2009-01-01 00:00:00``: SQLite compares timestamps as
+    text, stored the way its ``datetime()`` writes them (UTC, a space before the time)."""
+    m = ISO_STAMP.fullmatch(text.strip())
+    if not m:
+        return None
+    import datetime as dt
+
+    time_part = m.group(2) if m.group(2).count(":") == 2 else m.group(2) + ":00"
+    try:
+        stamp = dt.datetime.fromisoformat(f"{m.group(1)} {time_part}{'+00:00' if m.group(3) == 'Z' else (m.group(3) or '')}")
+    except ValueError:
+        return None
+    if stamp.tzinfo is not None:
+        stamp = stamp.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    return stamp.isoformat(sep=" ")
+
+
+_COMPARISONS = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.Between, exp.In)
+
+
+def like_to_glob(pattern: str, escape: str | None) -> str:
+    """A LIKE pattern as a GLOB pattern: GLOB is case-sensitive like PostgreSQL's LIKE,
+    whatever SQLite's ``case_sensitive_like`` says."""
+    out: list[str] = []
+    i = 0
+    while i < len(pattern):
+        c = pattern[i]
+        if escape and c == escape and i + 1 < len(pattern):
+            c = pattern[i + 1]
+            out.append(f"[{c}]" if c in "*?[" else c)
+            i += 2
+            continue
+        if c == "%":
+            out.append("*")
+        elif c == "_":
+            out.append("?")
+        elif c in "*?[":
+            out.append(f"[{c}]")
+        else:
+            out.append(c)
+        i += 1
+    return "".join(out)
+
+
+def _glob(node: exp.Expr) -> exp.Expr | None:
+    like, escape = (node.this, node.expression) if isinstance(node, exp.Escape) else (node, None)
+    if not isinstance(like, exp.Like) or not (isinstance(like.expression, exp.Literal) and like.expression.is_string):
+        return None
+    esc = str(escape.this) if isinstance(escape, exp.Literal) else None
+    if escape is not None and esc is None:
+        return None
+    glob = exp.Glob(this=like.this, expression=exp.Literal.string(like_to_glob(str(like.expression.this), esc)))
+    return exp.Not(this=glob) if like.args.get("negate") else glob
+
+
+def for_sqlite(tree: exp.Expr) -> exp.Expr:
+    def fix(node: exp.Expr) -> exp.Expr:
+        if isinstance(node, exp.Escape) or (isinstance(node, exp.Like) and not isinstance(node.parent, exp.Escape)):
+            glob = _glob(node)
+            if glob is not None:
+                return glob
+        if isinstance(node, exp.Literal) and node.is_string and isinstance(node.parent, _COMPARISONS):
+            stamp = sqlite_stamp(str(node.this))
+            if stamp is not None:
+                return exp.Literal.string(stamp)
+        if isinstance(node, exp.Extract):
+            part = node.this.name.upper() if isinstance(node.this, (exp.Var, exp.Identifier)) else str(node.this).upper()
+            value = node.expression
+            if part == "QUARTER":
+                month = exp.cast(fn("STRFTIME", exp.Literal.string("%m"), value), "INTEGER")
+                return exp.paren(exp.Div(this=exp.paren(exp.Add(this=month, expression=exp.Literal.number(2))),
+                                         expression=exp.Literal.number(3), typed=True))
+            if part == "SECOND":
+                return exp.cast(fn("STRFTIME", exp.Literal.string("%f"), value), "REAL")
+            fmt = _STRFTIME_PART.get(part)
+            if fmt is None:
+                raise FeatureNotSupported(f"extract({part.lower()} from ...) is not supported on SQLite")
+            return exp.cast(fn("STRFTIME", exp.Literal.string(fmt), value), "INTEGER")
+        if isinstance(node, (exp.TimestampTrunc, exp.DateTrunc)):
+            unit = _unit(node)
+            value = node.this
+            if unit == "WEEK":
+                return fn("DATETIME", value, exp.Literal.string("weekday 0"), exp.Literal.string("-6 days"),
+                           exp.Literal.string("start of day"))
+            if unit == "QUARTER":
+                year = fn("STRFTIME", exp.Literal.string("%Y"), value)
+                month = exp.cast(fn("STRFTIME", exp.Literal.string("%m"), value), "INTEGER")
+                qmonth = exp.Add(this=exp.Mul(this=exp.paren(exp.Div(this=exp.paren(exp.Sub(this=month, expression=exp.Literal.number(1))), expression=exp.Literal.number(3), typed=True)), expression=exp.Literal.number(3)), expression=exp.Literal.number(1))
+                padded = fn("PRINTF", exp.Literal.string("%s-%02d-01 00:00:00"), year, qmonth)
+                return padded
+            fmt = _TRUNC_FORMAT.get(unit)
+            if fmt is None:
+                raise FeatureNotSupported(f"date_trunc('{unit.lower()}', ...) is not supported on SQLite")
+            return fn("STRFTIME", exp.Literal.string(fmt), value)
+        if isinstance(node, exp.Left):
+            return fn("SUBSTR", node.this, exp.Literal.number(1), node.expression)
+        if isinstance(node, exp.Right):
+            return fn("SUBSTR", node.this, exp.Neg(this=node.expression))
+        if isinstance(node, (exp.Concat, exp.ConcatWs)) and not isinstance(node, exp.ConcatWs):
+            parts = [exp.Coalesce(this=exp.cast(a, "TEXT"), expressions=[exp.Literal.string("")]) for a in node.expressions]
+            out: exp.Expr = parts[0] if parts else exp.Literal.string("")
+            for p in parts[1:]:
+                out = exp.DPipe(this=out, expression=p)
+            return exp.paren(out)
+        if isinstance(node, exp.Pad):
+            return _pad(node)
+        if isinstance(node, (exp.Add, exp.Sub)):
+            sign = "+" if isinstance(node, exp.Add) else "-"
+            left, right = node.this, node.expression
+            if isinstance(right, exp.Interval):
+                mod = _interval_modifier(right, sign)
+                if mod is not None:
+                    return fn("DATETIME", left, mod)
+            if isinstance(left, exp.Interval) and sign == "+":
+                mod = _interval_modifier(left, "+")
+                if mod is not None:
+                    return fn("DATETIME", right, mod)
+        if isinstance(node, exp.Cast) and isinstance(node.to, exp.DataType):
+            t = node.to.this
+            if t in (exp.DType.TIMESTAMP, exp.DType.TIMESTAMPTZ, exp.DType.DATETIME):
+                if isinstance(node.this, exp.Placeholder):  # the connector binds datetimes as ISO text
+                    return node.this
+                if isinstance(node.this, exp.Literal) and node.this.is_string:
+                    stamp = sqlite_stamp(str(node.this.this).replace(" ", "T", 1))
+                    if stamp is not None:
+                        return exp.Literal.string(stamp)
+                return fn("DATETIME", node.this)
+            if t == exp.DType.TIME:
+                return fn("TIME", node.this)
+            if t == exp.DType.BOOLEAN and isinstance(node.this, exp.Literal) and node.this.is_string:
+                return exp.Literal.number(1 if node.this.this.strip().lower() in ("t", "true", "y", "yes", "on", "1") else 0)
+        if isinstance(node, exp.ColumnDef):
+            kind = node.args.get("kind")
+            if isinstance(kind, exp.DataType) and kind.this in (exp.DType.SERIAL, exp.DType.BIGSERIAL, exp.DType.SMALLSERIAL):
+                node.set("kind", exp.DataType.build("INTEGER"))
+        return node
+
+    tree = post_transform(tree, fix)
+    _sqlite_generate_series(tree)
+    return _sqlite_distinct_on_limit(tree)
+
+
+def _sqlite_distinct_on_limit(tree: exp.Expr) -> exp.Expr:
+    """sqlglot emulates ``DISTINCT ON`` with ROW_NUMBER() in a subquery but keeps the
+    LIMIT inside it: move LIMIT/OFFSET (and the ORDER BY) out."""
+    for select in list(tree.find_all(exp.Select)):
+        distinct = select.args.get("distinct")
+        if not (isinstance(distinct, exp.Distinct) and distinct.args.get("on") is not None):
+            continue
+        limit, offset, order = select.args.get("limit"), select.args.get("offset"), select.args.get("order")
+        if limit is None and offset is None:
+            continue
+        inner = select.copy()
+        inner.set("limit", None)
+        inner.set("offset", None)
+        outer = exp.select("*").from_(exp.Subquery(this=inner, alias=exp.TableAlias(this=exp.to_identifier("_d"))))
+        names = {e.alias_or_name.lower() for e in select.expressions}
+        if order is not None and all(isinstance(o.this, exp.Column) and o.this.name.lower() in names
+                                     for o in order.expressions):
+            outer.set("order", exp.Order(expressions=[exp.Ordered(this=exp.column(o.this.name),
+                                                                  desc=o.args.get("desc"),
+                                                                  nulls_first=o.args.get("nulls_first"))
+                                                      for o in order.expressions]))
+        outer.set("limit", limit)
+        outer.set("offset", offset)
+        if select is tree:
+            return outer
+        select.replace(outer)
+    return tree
+
+
+def _pad(node: exp.Pad) -> exp.Expr:
+    value, length = node.this, node.expression
+    fill = node.args.get("fill_pattern") or exp.Literal.string(" ")
+    filler = fn("REPLACE", fn("HEX", fn("ZEROBLOB", length)), exp.Literal.string("00"), fill)
+    if node.args.get("is_left"):
+        padded = fn("SUBSTR", exp.DPipe(this=filler, expression=value), exp.Neg(this=length), length)
+    else:
+        padded = fn("SUBSTR", exp.DPipe(this=value, expression=filler), exp.Literal.number(1), length)
+    short = exp.GTE(this=fn("LENGTH", value), expression=length)
+    return exp.Case(ifs=[exp.If(this=short, true=fn("SUBSTR", value, exp.Literal.number(1), length))], default=padded)
+
+
+def _sqlite_generate_series(tree: exp.Expr) -> None:
+    """``FROM generate_series(a, b[, step]) [AS s[(c)]]`` -> a recursive CTE subquery."""
+    for table in list(tree.find_all(exp.Table)):
+        fn = table.this
+        if not isinstance(fn, (exp.Anonymous, exp.GenerateSeries)):
+            continue
+        name = fn.name.lower() if isinstance(fn, exp.Anonymous) else "generate_series"
+        if name != "generate_series":
+            continue
+        if isinstance(fn, exp.GenerateSeries):
+            args = [fn.args.get("start"), fn.args.get("end"), fn.args.get("step")]
+        else:
+            args = list(fn.expressions) + [None]
+        start, end, step = args[0], args[1], args[2] or exp.Literal.number(1)
+        if start is None or end is None:
+            continue
+        alias = table.args.get("alias")
+        alias_name = alias.name if alias is not None and alias.name else "generate_series"
+        cols = [c.name for c in alias.columns] if alias is not None and alias.columns else []
+        col = cols[0] if cols else (alias_name if alias is not None and alias.name else "generate_series")
+        cte_sql = exp.select(exp.alias_(exp.column("v"), exp.to_identifier(col, quoted=True))).from_(
+            exp.Table(this=exp.to_identifier("_gs"))
+        )
+        seed = exp.select(exp.alias_(start.copy(), "v"))
+        step_sel = exp.select(exp.Add(this=exp.column("v"), expression=step.copy())).from_("_gs").where(
+            exp.LTE(this=exp.Add(this=exp.column("v"), expression=step.copy()), expression=end.copy())
+        )
+        recursive = exp.union(seed, step_sel, distinct=False)
+        cte = exp.CTE(this=recursive, alias=exp.TableAlias(this=exp.to_identifier("_gs"), columns=[exp.to_identifier("v")]))
+        cte_sql.set("with_", exp.With(expressions=[cte], recursive=True))
+        sub = exp.Subquery(this=cte_sql, alias=exp.TableAlias(this=exp.to_identifier(alias_name)))
+        table.replace(sub)
+
+
+# --- DuckDB --------------------------------------------------------------------------------
+
+
+def for_duckdb(tree: exp.Expr, typer: Typer) -> tuple[exp.Expr, list[str]]:
+    pre: list[str] = []
+
+    def int_division(node: exp.Expr) -> exp.Expr:
+        # DuckDB's ``/`` always divides as floats; PostgreSQL's divides integers as integers
+        if isinstance(node, exp.Div) and typer(node.this) in INT_TYPES and typer(node.expression) in INT_TYPES:
+            return exp.IntDiv(this=node.this, expression=node.expression)
+        return node
+
+    tree = post_transform(tree, int_division)
+    tree = post_transform(tree, _array_literal)
+    if isinstance(tree, exp.Create) and str(tree.args.get("kind") or "").upper() == "TABLE":
+        table = tree.find(exp.Table)
+        for col in tree.find_all(exp.ColumnDef):
+            kind = col.args.get("kind")
+            if isinstance(kind, exp.DataType) and kind.this in (exp.DType.SERIAL, exp.DType.BIGSERIAL, exp.DType.SMALLSERIAL):
+                tname = table.name if table is not None else "t"
+                seq = f"{tname}_{col.name}_seq"
+                pre.append(f'CREATE SEQUENCE IF NOT EXISTS "{seq}"')
+                col.set("kind", exp.DataType.build("BIGINT" if kind.this == exp.DType.BIGSERIAL else "INTEGER"))
+                col.append("constraints", exp.ColumnConstraint(
+                    kind=exp.DefaultColumnConstraint(this=fn("nextval", exp.Literal.string(seq)))))
+    return tree, pre
+
+
+def parse_pg_array(text: str) -> list[str | None] | None:
+    """The elements of a one-dimensional PostgreSQL array literal (``{a,"b c",NULL}``)."""
+    text = text.strip()
+    if not (text.startswith("{") and text.endswith("}")):
+        return None
+    body = text[1:-1]
+    out: list[str | None] = []
+    i, n = 0, len(body)
+    if not body.strip():
+        return out
+    while i <= n:
+        while i < n and body[i].isspace():
+            i += 1
+        if i < n and body[i] == '"':
+            j, buf = i + 1, []
+            while j < n and body[j] != '"':
+                if body[j] == "\\" and j + 1 < n:
+                    j += 1
+                buf.append(body[j])
+                j += 1
+            out.append("".join(buf))
+            i = j + 1
+            while i < n and body[i] != ",":
+                i += 1
+        else:
+            j = body.find(",", i)
+            j = n if j < 0 else j
+            item = body[i:j].strip()
+            if item.startswith("{"):
+                return None  # multi-dimensional: not handled
+            out.append(None if item.upper() == "NULL" else item)
+            i = j
+        i += 1
+    return out
+
+
+def _array_literal(node: exp.Expr) -> exp.Expr:
+    """``'{a,b}'::text[]`` -> a DuckDB list (DuckDB cannot cast PostgreSQL's array text)."""
+    if not (isinstance(node, exp.Cast) and isinstance(node.this, exp.Literal) and node.this.is_string):
+        return node
+    to = node.to
+    if not (isinstance(to, exp.DataType) and to.this == exp.DType.ARRAY):
+        return node
+    items = parse_pg_array(str(node.this.this))
+    if items is None:
+        return node
+    array = exp.Array(expressions=[exp.null() if v is None else exp.Literal.string(v) for v in items])
+    return exp.Cast(this=array, to=to)

@@ -1,0 +1,91 @@
+"""What the engine keeps between statements: per-database state (schema, shadow catalog,
+plan cache), plans, the handles of prepared statements, and answered questions as
+outcomes."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+from sqlglot import exp
+
+from connectors.base import Backend, Column, SchemaInfo
+from gateway.api import AskAnswer, Notice, Outcome
+from gateway.catalog import ShadowCatalog
+from gateway.params import SchemaIndex
+from gateway.statements import Utility
+from gateway.translate import BackendSQL, StatementInfo
+
+PLAN_CACHE = 1024
+
+
+# --- per-database state ------------------------------------------------------------------------
+
+
+class DatabaseState:
+    """What the engine knows about one database: its schema (introspected lazily,
+    again after DDL) and its shadow catalog, both tagged with a generation."""
+
+    def __init__(self, backend: Backend) -> None:
+        self.backend = backend
+        self.generation = 0
+        self.schema: SchemaInfo | None = None
+        self.index = SchemaIndex(None)
+        self.shadow: ShadowCatalog | None = None
+        self.shadow_generation = -1
+        self.lock = asyncio.Lock()
+        self.plans: OrderedDict[tuple[str, int], Plan] = OrderedDict()
+        self.no_template: set[str] = set()  # literal templates that must not share a plan
+
+    def invalidate(self) -> None:
+        self.generation += 1
+        self.schema = None
+        self.plans.clear()
+        self.no_template.clear()
+
+
+@dataclass
+class Plan:
+    """A parsed statement, ready to run again: where it goes and in what SQL."""
+
+    tree: exp.Expr
+    info: StatementInfo
+    route: str  # "backend" | "catalog"
+    dynamic: bool  # calls session functions: fold again on every execution
+    backend: BackendSQL | None = None
+    catalog_sql: str | None = None
+    catalog_order: list[int] = field(default_factory=list)
+    session_tables: set[str] = field(default_factory=set)
+    inferred: list[Column | None] | None = None
+    n_params: int = 0
+    described: dict[int, list[Column] | None] = field(default_factory=dict)  # by parameter count
+    param_types: dict[tuple[str | None, ...], list[str]] = field(default_factory=dict)
+
+
+@dataclass
+class Handle:
+    """``Prepared.handle``: what the engine keeps for a prepared statement."""
+
+    kind: str  # "sql" | "utility" | "ask" | "admin" | "empty"
+    text: str
+    plan: Plan | None = None
+    util: Utility | None = None
+    outcome: Outcome | None = None
+
+
+
+def copy_outcome(o: Outcome) -> Outcome:
+    return Outcome(tag=o.tag, columns=o.columns, rows=list(o.rows), notices=list(o.notices), is_empty=o.is_empty,
+                   copy_out=o.copy_out)
+
+
+def outcome_from_answer(answer: AskAnswer) -> Outcome:
+    """An answered question as a statement's outcome: its rows, ``SELECT n``, and
+    NOTICEs with the summary and the SQL that ran."""
+    notices = [Notice(answer.summary)] if answer.summary else []
+    notices.append(Notice(f"SQL: {answer.sql}"))
+    seen = {n.message for n in notices}
+    notices.extend(n for n in answer.notices if n.message not in seen)
+    return Outcome(tag=f"SELECT {len(answer.rows)}", columns=list(answer.columns), rows=list(answer.rows),
+                   notices=notices)
