@@ -58,6 +58,8 @@ def pluralize(word: str) -> str:
         return word
     if low in _IRREGULAR_PLURAL:
         return _IRREGULAR_PLURAL[low]
+    if low.endswith("ed") and len(low) > 4:  # a participle ("placed", "released"): leave it
+        return word
     if low.endswith(("ss", "sh", "ch", "x", "z")):
         return word + "es"
     if low.endswith("s"):  # already plural ("Dogs", "Courses") or ends in s

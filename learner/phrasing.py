@@ -174,8 +174,8 @@ class Ctx:
             return f'"{value}"'
         if r < 0.88:
             return f"'{value}'"
-        if cp is not None and cp.categorical and value.lower() != value:
-            return value.lower()
+        if cp is not None and value.lower() != value and (cp.categorical or self.prof.tables[cp.table].rows <= 60):
+            return value.lower()  # "rock tracks": the pipeline matches values case-insensitively
         return value
 
     # -- SQL pieces -----------------------------------------------------------------

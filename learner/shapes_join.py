@@ -363,11 +363,13 @@ def anti_join(c: Ctx) -> Cand | None:
     if not cols:
         return None
     what = c.label_phrase(parent, plural=True)
+    named = True
     if c.chance(0.3):  # one other column instead of the name
         oc = c.col(parent, lambda x: x.kind in ("text", "number", "date") and (len(cols) > 1 or x.name not in cols))
         if oc is not None and oc.kind != "key":
-            cols, what = [oc.name], naming.plural_phrase(c.cw(oc))
-    which = f"Which {pp} {none} {child_pl}{cond_txt}?" if role == parent.sing else f"Which {desc}?"
+            cols, what, named = [oc.name], naming.plural_phrase(c.cw(oc)), False
+    which = c.show(f"{what} of the {desc}") if not named else (
+        f"Which {pp} {none} {child_pl}{cond_txt}?" if role == parent.sing else f"Which {desc}?")
     q = c.choice([which, c.show(f"{what} of {desc}"), c.show(f"{what} of the {desc}"), f"Find the {what} of {desc}."])
     style = c.rng.random()
     if style < 0.55 or len(cols) > 1:
