@@ -118,7 +118,9 @@ def _canonical(v: PairValidator, question: str, sql: str) -> str | None:
     return canon
 
 
-def _example_picker(pool: Sequence[Pair], rng: random.Random) -> Callable[[Pair], list[tuple[str, str]]]:
+def _example_picker(
+    pool: Sequence[Pair], rng: random.Random, weights: Sequence[float] = (0.4, 0.35, 0.25),
+) -> Callable[[Pair], list[tuple[str, str]]]:
     """0-2 few-shot examples for a pair: a paraphrase of the same SQL, pairs over the same
     tables, or any pair; the closest last, as the pipeline orders them."""
     by_sql: dict[str, list[Pair]] = defaultdict(list)
@@ -129,7 +131,7 @@ def _example_picker(pool: Sequence[Pair], rng: random.Random) -> Callable[[Pair]
             by_table[t].append(p)
 
     def pick(p: Pair) -> list[tuple[str, str]]:
-        k = rng.choices([0, 1, 2], weights=[0.4, 0.35, 0.25])[0]
+        k = rng.choices(range(len(weights)), weights=list(weights))[0]
         if k == 0 or not pool:
             return []
         out: list[Pair] = []
@@ -137,7 +139,7 @@ def _example_picker(pool: Sequence[Pair], rng: random.Random) -> Callable[[Pair]
         if twins and rng.random() < 0.3:
             out.append(rng.choice(twins))
         near = [x for t in p.tables for x in by_table.get(t, []) if x.question != p.question and x.sql != p.sql]
-        while len(out) < k:
+        while len(out) < k and len(out) < len(pool) - 1:
             src = near if near and rng.random() < 0.7 else pool
             cand = rng.choice(src)
             if cand.question != p.question and cand not in out:
@@ -165,9 +167,16 @@ def build_dataset(
     teacher: bool | None = None,
     tokens: Tokens | None | Literal["auto"] = "auto",
     profile: DbProfile | None = None,
+    tables_k: int | None = None,
+    example_weights: Sequence[float] = (0.4, 0.35, 0.25),
+    max_prompt_tokens: int = 640,
 ) -> DatasetDict:
     """Build, save (``run_dir/dataset``, atomically) and return the run's ``DatasetDict``
-    with ``train`` and ``validation`` splits; statistics go to ``run_dir/dataset_stats.json``."""
+    with ``train`` and ``validation`` splits; statistics go to ``run_dir/dataset_stats.json``.
+
+    Prompt size: about ``tables_k`` tables per prompt (default ``ask.tables_k``, as the
+    pipeline retrieves), 0, 1, 2... few-shot examples with ``example_weights``, and at most
+    ``max_prompt_tokens`` (examples, then extra tables, are dropped to fit)."""
     from datasets import Dataset, DatasetDict
 
     t0 = time.monotonic()
@@ -208,12 +217,13 @@ def build_dataset(
                              seen=known + [(p.question, p.sql) for p in teacher_pairs], blocked=blocked,
                              max_rows=settings.ask.row_limit)
 
-    maker = RecordMaker(schema, prof, rng=rng, tables_k=settings.ask.tables_k, tokens=counter)
+    maker = RecordMaker(schema, prof, rng=rng, tables_k=settings.ask.tables_k if tables_k is None else tables_k,
+                        tokens=counter, max_prompt_tokens=max_prompt_tokens)
     train_pool = train_synth + teacher_pairs + train_approved + failed
     for p in train_pool + val_synth + val_approved:
         if not p.tables:
             p.tables = tuple(sql_tables(p.sql, schema.dialect, schema))
-    pick = _example_picker(train_pool, rng)
+    pick = _example_picker(train_pool, rng, example_weights)
     weight = max(1, cfg.approved_weight)
 
     def record(p: Pair, *, examples: bool) -> dict[str, Any]:
