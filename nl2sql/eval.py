@@ -248,13 +248,17 @@ def evaluate(
     backends: Mapping[str, Backend] | None = None,
     progress: bool = False,
     label: str = "",
+    warm: bool = True,
 ) -> EvalReport:
     """Ask every case through ``pipeline`` (``log=False``) and score it against its gold SQL
-    on the same backend. ``backends`` defaults to the pipeline's own."""
+    on the same backend. ``backends`` defaults to the pipeline's own. With ``warm``, the
+    model is loaded and the schema indexes built first, so latencies are warm ones."""
     from tqdm import tqdm
 
     backends = backends if backends is not None else pipeline.backends
     cases = list(cases)
+    if warm:
+        pipeline.warm(sorted({c.database for c in cases}))
     report = EvalReport(label=label)
     gold_cache: dict[tuple[str, str], list[tuple[Any, ...]] | str] = {}
     stage_totals: dict[str, float] = {}
