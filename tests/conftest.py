@@ -168,6 +168,9 @@ def launch_gateway(workdir: Path, settings: dict[str, Any], *, demo_dir: Path | 
     """Write ``settings`` to a TOML file and start ``askgres serve`` with it."""
     workdir.mkdir(parents=True, exist_ok=True)
     settings = {"host": "127.0.0.1", "data_dir": str(workdir / "data"), **settings}
+    # Training runs start only where a test asks for them (tests/test_learner_loop.py):
+    # elsewhere a test's failures must not spawn a fine-tuning process.
+    settings.setdefault("learner", {"auto": False})
     data_dir = Path(settings["data_dir"])
     if demo_dir is not None and not settings.get("databases"):
         seed_demo(demo_dir, data_dir)
