@@ -38,7 +38,7 @@ P = TypeVar("P", bound=HasPair)
 @dataclass
 class Verdict:
     ok: bool
-    reason: str = ""  # parse | not_read_only | unknown_table | unknown_column | error | timeout | empty | too_many_rows | duplicate
+    reason: str = ""  # parse | not_read_only | unknown_table | unknown_column | error | timeout | empty | too_many_rows | tie | duplicate
     detail: str = ""
     rows: int = 0
 
@@ -145,8 +145,33 @@ class PairValidator:
             self._conn = self.backend.connect(read_only=True)
         return self._conn
 
-    def check(self, question: str, sql: str, *, allow_empty: bool | None = None) -> Verdict:
-        """Parse, read-only, run within limits, not trivially empty. No de-duplication."""
+    def ties_at_limit(self, sql: str) -> bool:
+        """True when ``... ORDER BY x LIMIT k`` cuts between rows with equal ``x``: the
+        answer would be arbitrary ("which customer has the most invoices" when all tie)."""
+        try:
+            tree = sqlglot.parse_one(sql, read=self.dialect)
+        except SqlglotError:
+            return False
+        order, limit = tree.args.get("order"), tree.args.get("limit")
+        if not isinstance(tree, exp.Select) or order is None or limit is None:
+            return False
+        try:
+            k = int(limit.expression.name)
+        except (AttributeError, ValueError):
+            return False
+        probe = tree.copy()
+        probe.set("expressions", [o.this.copy() for o in order.expressions])
+        probe.set("distinct", None)
+        probe.set("limit", exp.Limit(expression=exp.Literal.number(k + 1)))
+        try:
+            rows = self.conn.execute(probe.sql(dialect=self.dialect), timeout=self.timeout, max_rows=k + 1).rows
+        except PgError:
+            return False
+        return len(rows) == k + 1 and rows[k] == rows[k - 1]
+
+    def check(self, question: str, sql: str, *, allow_empty: bool | None = None, no_ties: bool = False) -> Verdict:
+        """Parse, read-only, run within limits, not trivially empty; with ``no_ties``, no
+        arbitrary cut at a LIMIT. No de-duplication."""
         try:
             validate(sql, self.schema)
         except ValidationError as e:
@@ -162,6 +187,8 @@ class PairValidator:
         empty_ok = asks_for_nothing(question) if allow_empty is None else allow_empty
         if not empty_ok and trivially_empty(res.rows):
             return Verdict(False, "empty", "the query returns nothing", len(res.rows))
+        if no_ties and self.ties_at_limit(sql):
+            return Verdict(False, "tie", "rows tie where LIMIT cuts: the answer is arbitrary", len(res.rows))
         return Verdict(True, rows=len(res.rows))
 
     def keys(self, question: str, sql: str) -> tuple[str, str]:
@@ -183,11 +210,11 @@ class PairValidator:
         self._questions.add(qk)
         self._sqls[sk] = max(self._sqls.get(sk, 0), self.max_per_sql)
 
-    def accept(self, question: str, sql: str, *, allow_empty: bool | None = None) -> Verdict:
-        """:meth:`check` plus de-duplication; an accepted pair is remembered."""
+    def accept(self, question: str, sql: str, *, allow_empty: bool | None = None, no_ties: bool = True) -> Verdict:
+        """:meth:`check` (ties refused) plus de-duplication; an accepted pair is remembered."""
         if self.is_duplicate(question, sql):
             return Verdict(False, "duplicate", "already have this question or query")
-        v = self.check(question, sql, allow_empty=allow_empty)
+        v = self.check(question, sql, allow_empty=allow_empty, no_ties=no_ties)
         if v.ok:
             self.remember(question, sql)
         return v

@@ -275,6 +275,10 @@ def test_validation_rejects_and_dedupes(shop: Backend) -> None:
         assert v.accept("how many customers are there", "SELECT count(*) FROM customers").reason == "duplicate"
         assert v.accept("Count the customers.", "select   COUNT(*)  from customers;").reason == "duplicate"
         assert v.accept("Count the customers.", "SELECT COUNT(customer_id) FROM customers").ok
+    with PairValidator(shop, schema) as v:  # a LIMIT that cuts between equal rows has no single answer
+        assert v.check("Which product sold the most?", "SELECT name FROM products ORDER BY 1 LIMIT 1").ok
+        tied = "SELECT country FROM customers GROUP BY country ORDER BY COUNT(*) * 0 DESC LIMIT 1"
+        assert v.check("Which country?", tied).ok and v.check("Which country?", tied, no_ties=True).reason == "tie"
     small = PairValidator(shop, schema, max_rows=10)
     assert small.check("List all order items.", "SELECT * FROM order_items").reason == "too_many_rows"
     small.close()
