@@ -7,8 +7,9 @@ and failed questions that have correct SQL. Records are built with the pipeline'
 prompt format (:mod:`learner.records`).
 
 Split: ``validation`` holds a fixed synthetic set (the same seed every run, so runs are
-compared on the same questions) and a stable share of approved pairs (by a hash of their
-SQL); no validation question or SQL ever appears in ``train``. Every record keeps its
+compared on the same questions) and a stable share of people's pairs (approved pairs and
+failures with correct SQL, chosen by a hash of their SQL); no validation question or SQL
+ever appears in ``train``. Every record keeps its
 provenance: ``source``, ``pair_id``, ``failure_id``.
 """
 
@@ -190,17 +191,20 @@ def build_dataset(
 
     with PairValidator(backend, schema, timeout=settings.ask.timeout_s, max_rows=settings.ask.row_limit) as v:
         approved, failed = _store_pairs(store, db, v)
-    # held-out approved pairs: a stable share, by SQL (paraphrases stay together)
+    # held-out people's pairs (approved, and failures with correct SQL): a stable share by
+    # SQL, so paraphrases of one query stay on one side
     val_approved: list[Pair] = []
     train_approved: list[Pair] = []
     if len(approved) >= 10 and approved_val_fraction > 0:
-        for p in approved:
-            key = normalize_sql(p.sql, schema.dialect)
-            (val_approved if _stable_share(key) < approved_val_fraction else train_approved).append(p)
+        held = {normalize_sql(p.sql, schema.dialect) for p in approved
+                if _stable_share(normalize_sql(p.sql, schema.dialect)) < approved_val_fraction}
     else:
-        train_approved = approved
+        held = set()
+    for p in approved + failed:
+        (val_approved if normalize_sql(p.sql, schema.dialect) in held else train_approved).append(p)
     known = [(p.question, p.sql) for p in approved + failed]
-    val_synth = synthesize(backend, schema, n=n_val, seed=VAL_SEED, profile=prof, seen=known,
+    # the fixed synthetic validation set never shares a question or query with people's pairs
+    val_synth = synthesize(backend, schema, n=n_val, seed=VAL_SEED, profile=prof, blocked=known,
                            max_rows=settings.ask.row_limit) if n_val else []
     for p in val_synth:
         p.source = "synth"
@@ -219,7 +223,7 @@ def build_dataset(
 
     maker = RecordMaker(schema, prof, rng=rng, tables_k=settings.ask.tables_k if tables_k is None else tables_k,
                         tokens=counter, max_prompt_tokens=max_prompt_tokens)
-    train_pool = train_synth + teacher_pairs + train_approved + failed
+    train_pool = train_synth + teacher_pairs + train_approved
     for p in train_pool + val_synth + val_approved:
         if not p.tables:
             p.tables = tuple(sql_tables(p.sql, schema.dialect, schema))
@@ -234,7 +238,7 @@ def build_dataset(
     train_rows: list[dict[str, Any]] = []
     for p in train_synth + teacher_pairs:
         train_rows.append(record(p, examples=True))
-    for p in train_approved + failed:
+    for p in train_approved:
         train_rows.extend(record(p, examples=True) for _ in range(weight))
     rng.shuffle(train_rows)
     val_rows = [record(p, examples=False) for p in val_synth + val_approved]
