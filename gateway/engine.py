@@ -178,6 +178,7 @@ class Session:
         self.sql_prepared: dict[str, Prepared] = {}
         self.savepoints: list[tuple[str, int]] = []  # (name, writes before it)
         self.writes = 0  # statements that wrote in the current transaction
+        self.ddl_in_tx = False  # the schema changed in the open transaction
         self.read_only_tx = False
         self.query_started: float | None = None
         self.current_query = ""  # backend SQL running now
@@ -466,6 +467,7 @@ class Session:
                 self.writes += 1
             if plan.info.is_ddl:
                 self.state.invalidate()
+                self.ddl_in_tx = self._status != "I"
         columns = result.columns
         if columns is not None and plan.inferred is not None and len(plan.inferred) == len(columns):
             columns = [Column(c.name, inf.pg_type) if inf is not None else c for c, inf in zip(columns, plan.inferred)]
@@ -564,6 +566,9 @@ class Session:
         self.settings.end_transaction(committed=committed)
         self.savepoints.clear()
         self.writes = 0
+        if self.ddl_in_tx:  # introspection saw the schema from outside the transaction
+            self.state.invalidate()
+            self.ddl_in_tx = False
         self.read_only_tx = False
         for name in [n for n, c in self.cursors.items() if not c.hold]:
             del self.cursors[name]

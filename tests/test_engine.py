@@ -493,6 +493,14 @@ def test_ddl_refreshes_schema_and_catalog(harness: EngineHarness, db: str) -> No
         assert cols[0][1] == "integer"
         p = await other.prepare("SELECT * FROM extra WHERE id = $1", [None])
         assert p.param_types == ["int4"]
+        # DDL inside a transaction: the catalog follows the COMMIT or the ROLLBACK
+        count = "SELECT count(*) FROM pg_catalog.pg_tables WHERE lower(tablename) IN ('t_commit', 't_rollback')"
+        await simple(s, "BEGIN; CREATE TABLE t_rollback (a integer)")
+        await simple(other, count)
+        await simple(s, "ROLLBACK; BEGIN; CREATE TABLE t_commit (a integer)")
+        await simple(other, count)
+        await simple(s, "COMMIT")
+        assert rows_of((await simple(other, count))[0]) == [(1,)]
 
     arun(go())
 
