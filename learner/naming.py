@@ -14,7 +14,7 @@ _CAMEL = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
 _EXPAND = {
     "dob": "date of birth", "qty": "quantity", "amt": "amount", "num": "number", "no": "number",
     "desc": "description", "addr": "address", "yr": "year", "pct": "percentage", "fname": "first name",
-    "lname": "last name", "stuid": "student id", "uid": "id", "yn": "", "gnp": "GNP",
+    "lname": "last name", "stuid": "student id", "uid": "id", "petid": "pet id", "empid": "employee id", "yn": "", "gnp": "GNP",
     "gnpold": "old GNP", "ms": "milliseconds", "avg": "average", "dept": "department",
 }
 _KEEP_UPPER = {"id": "id", "gnp": "GNP", "usa": "USA", "uk": "UK"}
@@ -35,6 +35,10 @@ def split_words(name: str) -> list[str]:
     out: list[str] = []
     for chunk in re.split(r"[_\W]+", name):
         if not chunk:
+            continue
+        whole = _EXPAND.get(chunk.lower())
+        if whole is not None:  # "LName", "StuID": an abbreviation, not two words
+            out.extend(whole.split())
             continue
         for w in _CAMEL.findall(chunk):
             low = w.lower()
