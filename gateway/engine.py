@@ -213,20 +213,30 @@ class Session:
             return
         self.closed = True
         self.engine.sessions.pop(self.pid, None)
-        conn, self._conn = self._conn, None
-        cursor, self._cursor = self._cursor, None
-        if conn is not None:
-            def release() -> None:
-                if self._status != "I":
-                    with contextlib.suppress(Exception):
-                        conn.execute("ROLLBACK")
-                conn.close()
+        self.cancel()  # a statement still running ends now; wait for its thread to let go
+        try:
+            await asyncio.wait_for(self._lock.acquire(), timeout=10)
+            locked = True
+        except asyncio.TimeoutError:
+            locked = False
+        try:
+            conn, self._conn = self._conn, None
+            cursor, self._cursor = self._cursor, None
+            if conn is not None:
+                def release() -> None:
+                    if self._status != "I":
+                        with contextlib.suppress(Exception):
+                            conn.execute("ROLLBACK")
+                    conn.close()
 
-            with contextlib.suppress(Exception):
-                await self.engine.run_blocking(release)
-        if cursor is not None:
-            with contextlib.suppress(Exception):
-                cursor.close()
+                with contextlib.suppress(Exception):
+                    await self.engine.run_blocking(release)
+            if cursor is not None:
+                with contextlib.suppress(Exception):
+                    cursor.close()
+        finally:
+            if locked:
+                self._lock.release()
 
     async def run_simple(self, sql: str) -> list[Outcome]:
         try:
@@ -239,6 +249,7 @@ class Session:
             raise InternalError(f"internal error: {type(e).__name__}: {e}") from e
 
     async def _run_simple(self, sql: str) -> list[Outcome]:
+        self._check_open()
         pieces = [p for p in split_statements(sql) if strip_comments(p).strip() or extract_question(p)]
         if not pieces:
             return [Outcome(tag="", is_empty=True)]
@@ -272,6 +283,7 @@ class Session:
             raise InternalError(f"internal error: {type(e).__name__}: {e}") from e
 
     async def _prepare(self, sql: str, param_types: Sequence[str | None]) -> Prepared:
+        self._check_open()
         pieces = [p for p in split_statements(sql) if strip_comments(p).strip() or extract_question(p)]
         if not pieces:
             return Prepared(sql, [t or "text" for t in param_types], None, Handle("empty", sql), is_empty=True)
@@ -295,6 +307,7 @@ class Session:
             raise InternalError(f"internal error: {type(e).__name__}: {e}") from e
 
     async def _execute(self, prepared: Prepared, params: Sequence[Any]) -> Outcome:
+        self._check_open()
         handle = prepared.handle
         if prepared.is_empty or not isinstance(handle, Handle) or handle.kind == "empty":
             return Outcome(tag="", is_empty=True)
@@ -553,6 +566,10 @@ class Session:
             await self._backend_call("ROLLBACK")
         self._status = "I"
         self._end_transaction(committed=False)
+
+    def _check_open(self) -> None:
+        if self.closed:
+            raise PgError("the session is closed", sqlstate="08003")
 
     def _check_not_aborted(self, util: Utility | None) -> None:
         if self._status == "E" and (util is None or util.kind not in ("commit", "rollback", "rollback_to")):

@@ -635,3 +635,21 @@ def test_statements_differing_in_constants_share_a_plan(harness: EngineHarness, 
         assert rows_of((await simple(s, "SELECT count(*) FROM \"Album\" WHERE \"Title\" LIKE 'B%'"))[0]) == [(2,)]
 
     arun(go())
+
+
+def test_close_during_a_running_query(harness: EngineHarness) -> None:
+    async def go() -> None:
+        s = harness.session("small")
+        await simple(s, "BEGIN")
+        task = asyncio.create_task(simple(s, LONG_QUERY))
+        await asyncio.sleep(0.2)
+        t0 = time.monotonic()
+        await s.close()
+        assert time.monotonic() - t0 < 5
+        with pytest.raises(PgError):
+            await task
+        with pytest.raises(PgError) as info:
+            await simple(s, "SELECT 1")
+        assert info.value.sqlstate == "08003"
+
+    arun(go())
