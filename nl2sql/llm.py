@@ -104,11 +104,34 @@ LOOP_CHARS = 40
 """A completion whose last this many characters already occurred in it is looping."""
 
 
+MAX_SELECT_ITEMS = 16
+"""A select list longer than this, before any FROM, is a model listing names at random."""
+_FROM = re.compile(r"\bfrom\b", re.IGNORECASE)
+
+
+def _listing(text: str) -> bool:
+    """True when the select list runs on: too many items, or one item three times."""
+    if _FROM.search(text):
+        return False
+    items = [" ".join(i.split()).lower() for i in text.split(",")]
+    items[0] = re.sub(r"^\s*select\s+(distinct\s+)?", "", items[0])
+    if len(items) > MAX_SELECT_ITEMS:
+        return True
+    counts: dict[str, int] = {}
+    for item in items[:-1]:  # the last one may still be growing
+        counts[item] = counts.get(item, 0) + 1
+        if counts[item] >= 3:
+            return True
+    return False
+
+
 def _runaway(text: str) -> bool:
     """True once ``text`` holds more than one statement, or loops (stop generating)."""
     if _LONG_WORD.search(text):
         return True
     if len(text) > 2 * LOOP_CHARS and text[-LOOP_CHARS:] in text[:-1]:
+        return True
+    if _listing(text):
         return True
     return "\n" in text.strip() and cut_sql(text) != text.strip().rstrip(";").strip()
 

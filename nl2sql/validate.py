@@ -72,6 +72,9 @@ def parse_query(sql: str, dialect: str) -> exp.Expression:
     tree = statements[0]
     if not isinstance(tree, exp.Expression):
         raise ValidationError("parse", "not a SQL statement")
+    for select in tree.find_all(exp.Select):
+        if not select.expressions:
+            raise ValidationError("parse", "incomplete SQL: SELECT without anything to select")
     return tree
 
 

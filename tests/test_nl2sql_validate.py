@@ -132,6 +132,8 @@ def test_queries_over_real_names_pass(sql: str, schema: SchemaInfo, backend: Bac
     ("SELECT Name FROM Album", "unknown_column"),
     ("SELECT a.Name FROM Album AS a", "unknown_column"),
     ("SELEC 1", "parse"),
+    ("SELECT", "parse"),
+    ("SELECT * FROM Album WHERE AlbumId IN (SELECT)", "parse"),
     ("", "parse"),
 ])
 def test_unknown_names_and_syntax_errors(sql: str, kind: str, schema: SchemaInfo) -> None:
