@@ -49,11 +49,14 @@ def _settings(data_dir: Path, args: argparse.Namespace, databases: list[Any]) ->
 def users_turn(pipeline: Any, store: Any, backend: Any, cases: list[Any], *, iteration: int) -> dict[str, int]:
     """The users ask; wrong answers are marked wrong and the admin approves the gold SQL."""
     from learner.pairs import add_pair, approve
+    from learner.validate_pairs import canonical_sql
     from nl2sql.failures import mark_wrong
     from nl2sql.scoring import execution_match
 
+    schema = backend.introspect()
     right = wrong = failed = 0
     for case in cases:
+        gold = canonical_sql(case.sql, schema)  # Spider writes "strings"; the model is taught 'strings'
         session = f"user-{iteration}-{case.id}"
         result = pipeline.ask(case.question, case.database, log=True, session_id=session, user="user")
         if result.ok and result.sql and execution_match(backend, case.sql, result.sql):
@@ -61,13 +64,13 @@ def users_turn(pipeline: Any, store: Any, backend: Any, cases: list[Any], *, ite
             continue
         if result.ok:
             wrong += 1
-            _, pair_id, _ = mark_wrong(store, session_id=session, correct_sql=case.sql, user="user")
+            _, pair_id, _ = mark_wrong(store, session_id=session, correct_sql=gold, user="user")
             assert pair_id is not None
             approve(store, pair_id, reviewer="admin")
         else:
             failed += 1
             rows = store.query("SELECT id FROM failures WHERE question = ? ORDER BY id DESC LIMIT 1", (case.question,))
-            add_pair(store, database=case.database, question=case.question, sql=case.sql, source="admin",
+            add_pair(store, database=case.database, question=case.question, sql=gold, source="admin",
                      status="approved", reviewed_by="admin", failure_id=int(rows[0]["id"]) if rows else None)
     return {"right": right, "wrong": wrong, "failed": failed}
 
