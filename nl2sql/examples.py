@@ -191,8 +191,9 @@ class ExampleIndex:
             return sum(1 for r in rows if database is None or r.database == database)
 
     def search(self, database: str, question: str, *, k: int) -> list[Example]:
-        """The ``k`` approved examples of ``database`` most like ``question``, best first
-        (the same question/SQL only once)."""
+        """The ``k`` approved examples of ``database`` most like ``question``, best first.
+        An SQL shown once is not shown again under another wording: paraphrases would
+        spend the prompt on one example."""
         if k <= 0:
             return []
         with self._lock:
@@ -213,10 +214,10 @@ class ExampleIndex:
         q = self.embedder.query(question)
         sims = matrix @ q
         out: list[Example] = []
-        seen: set[tuple[str, str]] = set()
+        seen: set[str] = set()
         for i in np.argsort(-sims):
             row = rows[int(i)]
-            ident = (normalise_question(row.question), " ".join(row.sql.lower().split()))
+            ident = " ".join(row.sql.lower().replace('"', "'").split())
             if ident in seen:
                 continue
             seen.add(ident)
