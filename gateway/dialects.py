@@ -166,8 +166,75 @@ def _glob(node: exp.Expr) -> exp.Expr | None:
     return exp.Not(this=glob) if like.args.get("negate") else glob
 
 
-def for_sqlite(tree: exp.Expr) -> exp.Expr:
-    def fix(node: exp.Expr) -> exp.Expr:
+def _is_date(node: exp.Expr, typer: Typer) -> bool:
+    if isinstance(node, exp.CurrentDate):
+        return True
+    if isinstance(node, exp.Cast) and isinstance(node.to, exp.DataType):
+        return node.to.this == exp.DType.DATE
+    return typer(node) == "date"
+
+
+def _sqlite_values_alias(node: exp.Values) -> exp.Expr:
+    """``(VALUES ...) AS v(a, b)``: SQLite names VALUES columns column1, column2..."""
+    alias = node.args["alias"]
+    names = [c.name for c in alias.columns]
+    inner = node.copy()
+    inner.set("alias", None)
+    select = exp.select(*[exp.alias_(exp.column(f"column{i}"), exp.to_identifier(n, quoted=True))
+                          for i, n in enumerate(names, start=1)]).from_(
+        exp.Subquery(this=inner, alias=exp.TableAlias(this=exp.to_identifier("_v"))))
+    return select.subquery(exp.TableAlias(this=exp.to_identifier(alias.name)))
+
+
+def for_sqlite(tree: exp.Expr, typer: Typer) -> exp.Expr:
+    def fix(node: exp.Expr) -> exp.Expr:  # noqa: C901 - one rule per construct
+        if isinstance(node, exp.Values) and isinstance(node.args.get("alias"), exp.TableAlias) \
+                and node.args["alias"].columns:
+            return _sqlite_values_alias(node)
+        if isinstance(node, exp.Ordered) and isinstance(node.parent, exp.OnConflict):
+            return node.this  # ON CONFLICT (col): no NULLS LAST there
+        if isinstance(node, exp.TruncateTable) and len(node.expressions) == 1:
+            return exp.Delete(this=node.expressions[0])
+        if isinstance(node, (exp.EQ, exp.NEQ)):
+            any_all = node.expression
+            values = any_all.this if isinstance(any_all, exp.Any) else (
+                any_all.expressions[0] if isinstance(any_all, exp.Anonymous) and str(any_all.this).upper() == "ALL"
+                and any_all.expressions else None)
+            while isinstance(values, exp.Paren):
+                values = values.this
+            if isinstance(values, exp.Array):
+                in_ = exp.In(this=node.this, expressions=list(values.expressions))
+                if isinstance(node, exp.EQ) and isinstance(any_all, exp.Any):
+                    return in_
+                if isinstance(node, exp.NEQ) and not isinstance(any_all, exp.Any):
+                    return exp.Not(this=in_)
+        if isinstance(node, exp.UnixToTime):
+            return fn("DATETIME", node.this, exp.Literal.string("unixepoch"))
+        if isinstance(node, exp.Repeat):
+            return fn("REPLACE", fn("HEX", fn("ZEROBLOB", node.args["times"])), exp.Literal.string("00"), node.this)
+        if isinstance(node, exp.Anonymous) and str(node.this).lower() == "octet_length" and node.expressions:
+            return fn("LENGTH", exp.cast(node.expressions[0], "BLOB"))
+        if isinstance(node, (exp.Add, exp.Sub)) and not isinstance(node.expression, exp.Interval) \
+                and not isinstance(node.this, exp.Interval) and _is_date(node.this, typer) \
+                and typer(node.expression) in INT_TYPES:
+            sign = "+" if isinstance(node, exp.Add) else "-"
+            days = node.expression
+            if isinstance(days, exp.Literal):
+                modifier: exp.Expr = exp.Literal.string(f"{sign}{days.this} days")
+            else:
+                modifier = exp.DPipe(this=exp.DPipe(this=exp.Literal.string(sign), expression=days),
+                                     expression=exp.Literal.string(" days"))
+            return fn("DATE", node.this, modifier)
+        if isinstance(node, exp.Cast) and isinstance(node.to, exp.DataType) \
+                and node.to.this in (exp.DType.INT, exp.DType.BIGINT, exp.DType.SMALLINT):
+            # PostgreSQL rounds a fractional value cast to an integer; SQLite truncates
+            value = node.this
+            if isinstance(value, exp.Literal) and not value.is_string and "." in str(value.this):
+                from decimal import ROUND_HALF_UP, Decimal
+
+                return exp.Literal.number(int(Decimal(str(value.this)).quantize(Decimal(1), rounding=ROUND_HALF_UP)))
+            if typer(value) not in INT_TYPES and not (isinstance(value, exp.Literal) and value.is_string):
+                return exp.Cast(this=fn("ROUND", value), to=node.to)
         if isinstance(node, exp.Escape) or (isinstance(node, exp.Like) and not isinstance(node.parent, exp.Escape)):
             glob = _glob(node)
             if glob is not None:
@@ -335,6 +402,8 @@ def for_duckdb(tree: exp.Expr, typer: Typer) -> tuple[exp.Expr, list[str]]:
     pre: list[str] = []
 
     def int_division(node: exp.Expr) -> exp.Expr:
+        if isinstance(node, exp.Anonymous) and str(node.this).lower() == "octet_length" and node.expressions:
+            return fn("strlen", exp.cast(node.expressions[0], "VARCHAR"))
         # DuckDB's ``/`` always divides as floats; PostgreSQL's divides integers as integers
         if isinstance(node, exp.Div) and typer(node.this) in INT_TYPES and typer(node.expression) in INT_TYPES:
             return exp.IntDiv(this=node.this, expression=node.expression)

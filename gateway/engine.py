@@ -45,7 +45,14 @@ from gateway.errors import (
 from gateway.functions import SessionInfo, fold_session_functions
 from gateway.guc import SessionSettings
 from gateway.plans import PLAN_CACHE, DatabaseState, Handle, Plan, copy_outcome, outcome_from_answer
-from gateway.params import SchemaIndex, expression_typer, infer_param_types, result_columns
+from gateway.params import (
+    SchemaIndex,
+    name_insert_columns,
+    short_insert_table,
+    expression_typer,
+    infer_param_types,
+    result_columns,
+)
 from gateway.sqlsplit import split_statements, strip_comments
 from gateway.statements import Utility, classify
 from gateway.translate import (
@@ -398,7 +405,7 @@ class Session:
         if tpl is not None and tpl[0] not in state.no_template \
                 and not any(isinstance(v, str) and ISO_STAMP.fullmatch(v.strip()) for v in tpl[1]):
             try:
-                plan = await self._make_plan(tpl[0], template=True)
+                plan = await self._make_plan(tpl[0], template=len(tpl[1]))
             except PgError:
                 plan = None
             if plan is not None:
@@ -409,11 +416,13 @@ class Session:
         return await self._plan(text), []
 
     async def _plan(self, text: str) -> Plan:
-        plan = await self._make_plan(text, template=False)
+        plan = await self._make_plan(text, template=0)
         assert plan is not None
         return plan
 
-    async def _make_plan(self, text: str, *, template: bool) -> Plan | None:
+    async def _make_plan(self, text: str, *, template: int) -> Plan | None:
+        """The plan of ``text``; ``template`` > 0: ``text`` is a literal template with that
+        many parameters, and ``None`` means it must not be used as one."""
         state = self.state
         index = await self.engine.schema_index(state)
         key = (text, state.generation)
@@ -422,7 +431,7 @@ class Session:
             state.plans.move_to_end(key)
             return plan
         tree = parse(text)
-        if template and not literals.values_only(tree):
+        if template and not literals.values_only(tree, template):
             return None
         info = statement_info(tree)
         add_pg_output_names(tree)
@@ -452,7 +461,10 @@ class Session:
             shadow = await self.engine.shadow(self.state)
             plan.catalog_sql, plan.catalog_order, plan.session_tables = cat.to_catalog_sql(tree, shadow)
         else:
-            typer = expression_typer(tree, self.state.index) if self.backend.dialect == "duckdb" else None
+            short = short_insert_table(tree)
+            if short is not None:
+                name_insert_columns(tree, await self._table_columns(short[0]))
+            typer = expression_typer(tree, self.state.index)
             plan.backend = to_backend(tree, self.backend.dialect, output_names=False, typer=typer)
 
     async def _run_plan(self, plan: Plan, params: list[Any]) -> Outcome:
@@ -523,6 +535,21 @@ class Session:
         if inferred is not None and len(inferred) == len(columns):
             columns = [Column(c.name, inf.pg_type) if inf is not None else c for c, inf in zip(columns, inferred)]
         return columns
+
+    async def _table_columns(self, table: str) -> list[str]:
+        """A table's column names as this session sees them (its own uncommitted DDL
+        included, which introspection from another connection would miss)."""
+        known = self.state.index.table(table)
+        if known is not None and not self.ddl_in_tx:
+            return [c.name for c in known.columns]
+        quoted = '"' + table.replace('"', '""') + '"'
+        sql = (f"PRAGMA table_info({quoted})" if self.backend.dialect == "sqlite"
+               else f"SELECT column_name FROM (DESCRIBE {quoted})")
+        try:
+            result = await self._backend_call(sql)
+        except PgError:
+            return []
+        return [str(r[1] if self.backend.dialect == "sqlite" else r[0]) for r in result.rows]
 
     # -- questions and admin SQL ---------------------------------------------------------------
     async def _ask(self, question: str) -> Outcome:

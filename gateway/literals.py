@@ -99,10 +99,13 @@ def template(sql: str) -> tuple[str, list[Any]] | None:
     return "".join(out), values
 
 
-def values_only(tree: exp.Expr) -> bool:
-    """Whether every ``$n`` of a template stands where a bound value means the same as
-    the constant did."""
-    for p in tree.find_all(exp.Parameter):
+def values_only(tree: exp.Expr, count: int) -> bool:
+    """Whether every one of the ``count`` ``$n`` of a template stands where a bound value
+    means the same as the constant did."""
+    params = list(tree.find_all(exp.Parameter))
+    if isinstance(tree, exp.Command) or len(params) != count:
+        return False  # sqlglot did not parse it all (EXPLAIN ...): keep the constants
+    for p in params:
         node: exp.Expr = p
         parent = node.parent
         while isinstance(parent, (exp.Paren, exp.Neg)):

@@ -264,6 +264,28 @@ def type_of(node: exp.Expr | None, scope: _Scope) -> str | None:  # noqa: C901 -
     return None
 
 
+def short_insert_table(tree: exp.Expr) -> tuple[str, int] | None:
+    """``INSERT INTO t VALUES (1, 'b')`` with no column list: the table and the width of
+    its rows (PostgreSQL fills the missing trailing columns with defaults, SQLite and
+    DuckDB refuse; :func:`name_insert_columns` names the leading ones)."""
+    if not isinstance(tree, exp.Insert) or not isinstance(tree.this, exp.Table):
+        return None
+    values = tree.expression
+    if not isinstance(values, exp.Values) or not values.expressions:
+        return None
+    width = max(len(t.expressions) if isinstance(t, exp.Tuple) else 1 for t in values.expressions)
+    return tree.this.name, width
+
+
+def name_insert_columns(tree: exp.Expr, columns: list[str]) -> None:
+    found = short_insert_table(tree)
+    if found is None or found[1] >= len(columns):
+        return
+    assert isinstance(tree, exp.Insert)
+    cols = [exp.to_identifier(c, quoted=True) for c in columns[:found[1]]]
+    tree.set("this", exp.Schema(this=tree.this.copy(), expressions=cols))
+
+
 def expression_typer(tree: exp.Expr, index: SchemaIndex) -> Callable[[exp.Expr], str | None]:
     """A function giving the type of an expression of ``tree`` (for the translator)."""
     scope = _Scope(tree, index)

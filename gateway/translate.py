@@ -11,6 +11,7 @@ Identifiers keep their spelling: SQLite and DuckDB match names case-insensitivel
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass, field
 from typing import NoReturn
@@ -26,6 +27,9 @@ from gateway.pgtypes import normalize
 from gateway.sqltree import post_transform
 
 __all__ = ["ISO_STAMP", "post_transform", "parse", "to_backend", "statement_info", "command_tag"]
+
+# sqlglot warns on stderr for every statement it keeps as an opaque Command (EXPLAIN...)
+logging.getLogger("sqlglot").setLevel(logging.ERROR)
 
 _MARK = "askgres_p"
 _MARK_RE = re.compile(r"[:$@]" + _MARK + r"(\d+)")
@@ -304,7 +308,7 @@ def to_backend(tree: exp.Expr, dialect: Dialect, *, output_names: bool = True, t
     pre: list[str] = []
     tree = _common(tree)
     if dialect == "sqlite":
-        tree = for_sqlite(tree)
+        tree = for_sqlite(tree, typer or literal_type)
     else:
         tree, pre = for_duckdb(tree, typer or literal_type)
     try:

@@ -615,8 +615,9 @@ def test_literal_templates() -> None:
                "UPDATE t SET a = $1 WHERE b IN ($2, $3)", "SELECT * FROM t WHERE a BETWEEN $1 AND $2"]
     refused = ["SELECT $1", "SELECT a FROM t GROUP BY $1", "SELECT date_trunc($1, d) FROM t",
                "SELECT * FROM t WHERE $1 = $2", "SELECT * FROM t ORDER BY $1"]
-    assert all(values_only(parse(sql)) for sql in allowed)
-    assert not any(values_only(parse(sql)) for sql in refused)
+    assert all(values_only(parse(sql), sql.count("$")) for sql in allowed)
+    assert not any(values_only(parse(sql), sql.count("$")) for sql in refused)
+    assert not values_only(parse("EXPLAIN SELECT $1"), 1)
 
 
 @pytest.mark.parametrize("db", BACKENDS)
@@ -651,5 +652,24 @@ def test_close_during_a_running_query(harness: EngineHarness) -> None:
         with pytest.raises(PgError) as info:
             await simple(s, "SELECT 1")
         assert info.value.sqlstate == "08003"
+
+    arun(go())
+
+
+@pytest.mark.parametrize("db", BACKENDS)
+def test_writes_postgres_style(harness: EngineHarness, db: str) -> None:
+    async def go() -> None:
+        s = harness.session(db)
+        outs = await simple(s, """
+            CREATE TABLE kv (k integer PRIMARY KEY, v varchar(10), flag boolean DEFAULT false);
+            INSERT INTO kv VALUES (1, 'a', true) ON CONFLICT DO NOTHING;
+            INSERT INTO kv VALUES (1, 'b') ON CONFLICT (k) DO UPDATE SET v = excluded.v;
+            SELECT k, v, flag FROM kv WHERE flag IS TRUE;
+            TRUNCATE kv;
+            SELECT count(*) FROM kv
+        """)
+        assert [o.tag for o in outs] == ["CREATE TABLE", "INSERT 0 1", "INSERT 0 1", "SELECT 1", "TRUNCATE TABLE",
+                                         "SELECT 1"]
+        assert rows_of(outs[3]) == [(1, "b", True)] and rows_of(outs[5]) == [(0,)]
 
     arun(go())
