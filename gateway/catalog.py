@@ -130,6 +130,14 @@ class ShadowCatalog:
             raise UndefinedObject(f'type "{text}" does not exist')
         return oid
 
+    def regproc(self, name: str) -> int:
+        procs = {r[1]: r[0] for r in self.objects.rows.get("pg_proc", [])}
+        if name.isdigit():
+            return int(name)
+        if name not in procs:
+            raise UndefinedFunction(f'function "{name}" does not exist')
+        return int(procs[name])
+
     def regnamespace(self, text: str) -> int:
         names = {r[1]: r[0] for r in self.objects.rows["pg_namespace"]}
         if text.strip().isdigit():

@@ -94,6 +94,12 @@ def to_catalog_sql(tree: exp.Expr, shadow: "ShadowCatalog") -> tuple[str, list[i
     session_tables: set[str] = set()
     ctes = {c.alias_or_name.lower() for c in tree.find_all(exp.CTE)}
 
+    # ``alias.tableoid`` (a system column): the OID of the catalog relation behind alias
+    tableoids = {(t.alias or t.name).lower(): ct.WELL_KNOWN_OIDS.get(t.name.lower(), 0)
+                 for t in tree.find_all(exp.Table) if isinstance(t.this, exp.Identifier)}
+    for col in list(tree.find_all(exp.Column)):
+        if col.name.lower() == "tableoid" and col.table.lower() in tableoids:
+            col.replace(exp.Literal.number(tableoids[col.table.lower()]))
     for table in list(tree.find_all(exp.Table)):
         _rewrite_table(table, ctes, session_tables)
     tree = post_transform(tree, lambda n: _rewrite_node(n, shadow))
@@ -279,7 +285,10 @@ def _rewrite_cast(node: exp.Cast, shadow: "ShadowCatalog") -> exp.Expr:
         return value
     if kind in ("regproc", "regprocedure", "regoper"):
         if literal is not None and isinstance(value, exp.Literal) and value.is_string:
-            return exp.Literal.string(str(literal).split(".")[-1].split("(")[0])
+            name = str(literal).split(".")[-1].split("(")[0].strip().strip('"')
+            if isinstance(node.parent, exp.Cast) and _type_name(node.parent.to) == "oid":
+                return exp.Literal.number(shadow.regproc(name))
+            return exp.Literal.string(name)  # regproc columns here hold function names
         return value
     if kind == "oid":
         return exp.Cast(this=value, to=exp.DataType.build("BIGINT"))

@@ -165,6 +165,24 @@ PG_TABLES: dict[str, Cols] = {
         "oid oid, opcmethod oid, opcname name, opcnamespace oid, opcowner oid, opcfamily oid, opcintype oid, "
         "opcdefault bool, opckeytype oid"
     ),
+    "pg_opfamily": _cols("oid oid, opfmethod oid, opfname name, opfnamespace oid, opfowner oid"),
+    "pg_ts_config": _cols("oid oid, cfgname name, cfgnamespace oid, cfgowner oid, cfgparser oid"),
+    "pg_ts_dict": _cols("oid oid, dictname name, dictnamespace oid, dictowner oid, dicttemplate oid, dictinitoption text"),
+    "pg_ts_parser": _cols("oid oid, prsname name, prsnamespace oid, prsstart regproc, prstoken regproc, prsend regproc, "
+                          "prsheadline regproc, prslextype regproc"),
+    "pg_ts_template": _cols("oid oid, tmplname name, tmplnamespace oid, tmplinit regproc, tmpllexize regproc"),
+    "pg_largeobject_metadata": _cols("oid oid, lomowner oid, lomacl _aclitem"),
+    "pg_default_acl": _cols("oid oid, defaclrole oid, defaclnamespace oid, defaclobjtype char, defaclacl _aclitem"),
+    "pg_init_privs": _cols("objoid oid, classoid oid, objsubid int4, privtype char, initprivs _aclitem"),
+    "pg_seclabel": _cols("objoid oid, classoid oid, objsubid int4, provider text, label text"),
+    "pg_aggregate": _cols("aggfnoid regproc, aggkind char, aggnumdirectargs int2, aggtransfn regproc, "
+                          "aggfinalfn regproc, aggtranstype oid, agginitval text"),
+    "pg_user_mapping": _cols("oid oid, umuser oid, umserver oid, umoptions _text"),
+    "pg_db_role_setting": _cols("setdatabase oid, setrole oid, setconfig _text"),
+    "pg_transform": _cols("oid oid, trftype oid, trflang oid, trffromsql regproc, trftosql regproc"),
+    "pg_stat_database": _cols("datid oid, datname name, numbackends int4, xact_commit int8, xact_rollback int8, "
+                              "blks_read int8, blks_hit int8, tup_returned int8, tup_fetched int8, "
+                              "tup_inserted int8, tup_updated int8, tup_deleted int8"),
     "pg_locks": _cols(
         "locktype text, database oid, relation oid, page int4, tuple int2, virtualxid text, transactionid xid, "
         "classid oid, objid oid, objsubid int2, virtualtransaction text, pid int4, mode text, granted bool, "
