@@ -155,6 +155,7 @@ class LlamaGenerator:
             verbose=False,
         )
         self._token_texts: list[str] | None = None
+        self._cancelled = False
         log.info("llm.loaded", version=version, path=str(self.model_path), ms=round((time.perf_counter() - t0) * 1000))
 
     def complete(
@@ -179,11 +180,15 @@ class LlamaGenerator:
     ) -> str:
         from llama_cpp import StoppingCriteriaList
 
+        if self._cancelled:
+            return ""
         with self._lock:
             llm = self._llm
             n_prompt = len(llm.tokenize(prompt.encode("utf-8"), add_bos=True, special=False))
 
             def stop_runaway(input_ids: Any, logits: Any) -> bool:
+                if self._cancelled:
+                    return True
                 generated = llm.detokenize(list(input_ids[n_prompt:])).decode("utf-8", "ignore")
                 return _runaway(generated)
 
@@ -202,6 +207,11 @@ class LlamaGenerator:
                 kwargs["logits_processor"] = LogitsProcessorList([logits_processor])
             out: Any = self._llm.create_completion(prompt, **kwargs)
         return str(out["choices"][0]["text"])
+
+    def cancel(self) -> None:
+        """Stop the completion running now (within a token) and refuse new ones: the
+        process is exiting."""
+        self._cancelled = True
 
     def token_texts(self) -> list[str]:
         """Every token's text (computed once per model, ~1 s for Gemma's 262k vocabulary)."""

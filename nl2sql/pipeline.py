@@ -66,7 +66,9 @@ class Pipeline:
         self.schema_index = SchemaIndex(root / "schema", self.embedder)
         self.examples = ExampleIndex(root / "examples", self.embedder, store)
         self._generator = generator
+        self._owns_generator = generator is None
         self._gen_lock = threading.Lock()
+        self.closing = False
 
     # -- the model -----------------------------------------------------------------------
 
@@ -87,7 +89,17 @@ class Pipeline:
         with self._gen_lock:
             old = self._generator
             self._generator = generator
+            self._owns_generator = True
         logger.info("ask.model_swapped", old=getattr(old, "version", None), new=generator.version)
+
+    def close(self, *, force: bool = False) -> None:
+        """Answer nothing more, and cut the running generation short: of a generator this
+        pipeline made or was swapped to, or of any with ``force`` (the process is exiting)."""
+        self.closing = True
+        if self._owns_generator or force:
+            cancel = getattr(self._generator, "cancel", None)
+            if callable(cancel):
+                cancel()
 
     @property
     def model_version(self) -> str:
@@ -117,7 +129,7 @@ class Pipeline:
         if self.settings.ask.constrain:
             steps.append(self._warm_vocab)
         for step in steps:
-            if should_stop is not None and should_stop():
+            if self.closing or (should_stop is not None and should_stop()):
                 return
             step()
         logger.info("ask.warm", dbs=len(names), ms=round((time.perf_counter() - t0) * 1000))
@@ -161,7 +173,7 @@ class Pipeline:
             "ask.done", db=database, ok=ok, kind=kind, ms=ms, attempts=len(state.attempts),
             tables=len(state.retrieved.tables) if state.retrieved else 0, examples=len(state.examples),
         )
-        if log:
+        if log and not self.closing:  # a question cut short by shutdown is no failure to learn from
             from nl2sql.failures import record
 
             ask_id, failure_id = record(self.store, result, session_id=session_id, user=user)

@@ -1,7 +1,7 @@
 """The ask service the gateway engine talks to (:class:`gateway.api.Asker`).
 
 Questions run :meth:`nl2sql.pipeline.Pipeline.ask` in a thread pool, off the event loop.
-At start the model, the embedder and the indexes load in the background. Before each
+The model, the embedder and the indexes load with the first question. Before each
 question the service looks (at most once a second) at the store's active model; when a
 training run promoted a new one, the new GGUF loads in a background thread and replaces
 the old one between questions: questions in flight finish on the model they began with.
@@ -72,7 +72,12 @@ def ask_error(result: AskResult) -> AskError:
 
 class AskService:
     """Implements :class:`gateway.api.Asker`. ``store`` defaults to the state store of
-    ``settings``; ``warm`` starts loading model and indexes in the background."""
+    ``settings``.
+
+    The model, the embedder and the indexes load at the first question (seconds), not at
+    start: a gateway that is never asked anything, or that stops right away, loads
+    nothing and exits at once. ``warm=True`` loads them in the background from the start
+    (a process exiting meanwhile waits for the step under way)."""
 
     def __init__(
         self,
@@ -81,12 +86,13 @@ class AskService:
         store: Store | None = None,
         *,
         pipeline: Pipeline | None = None,
-        warm: bool = True,
+        warm: bool = False,
         workers: int = 4,
     ) -> None:
         self.settings = settings
         self.backends = backends
         self.store = store if store is not None else Store(settings.state_db)
+        self._owns_pipeline = pipeline is None
         self.pipeline = pipeline if pipeline is not None else Pipeline(settings, backends, self.store)
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="askgres-ask")
         self._last: OrderedDict[str, dict[str, Any]] = OrderedDict()
@@ -108,6 +114,7 @@ class AskService:
 
     def _on_exit(self) -> None:
         self._closing = True
+        self.pipeline.close(force=True)
 
     def _warm(self) -> None:
         with contextlib.suppress(OSError, AttributeError):
@@ -226,4 +233,8 @@ class AskService:
         threading.Thread(target=load, name=f"askgres-model-{version}", daemon=True).start()
 
     def close(self) -> None:
+        """Stop: questions in flight end at once (unanswered), queued ones are dropped."""
+        self._closing = True
+        if self._owns_pipeline:
+            self.pipeline.close()
         self._executor.shutdown(wait=False, cancel_futures=True)

@@ -22,10 +22,29 @@ psycopg = pytest.importorskip("psycopg")
 pytestmark = pytest.mark.slow
 
 
+ASK_TIMEOUT_S = 300.0
+
+
+def warmed(gw: Gateway) -> Gateway:
+    """Ask a first question: the gateway loads the model and builds its indexes then
+    (slow on a busy machine; psycopg waits as long as it takes)."""
+    with gw.connect() as conn:
+        try:
+            conn.execute("-- ask: how many tracks are there?").fetchall()
+        except psycopg.Error as e:
+            assert e.sqlstate == "42000", e  # answered or not, the model is loaded now
+    return gw
+
+
 @pytest.fixture(scope="module")
 def askgw(tmp_path_factory: pytest.TempPathFactory, chinook_demo: Path) -> Iterator[Gateway]:
     """A gateway of its own: these tests write pairs and failures into its store."""
     gw = launch_gateway(tmp_path_factory.mktemp("askgw"), {}, demo_dir=chinook_demo)
+    try:
+        warmed(gw)
+    except BaseException:
+        gw.stop()
+        raise
     yield gw
     finish_gateway(gw)
 
@@ -58,7 +77,7 @@ def table_counts(conn: Any) -> dict[str, int]:
 
 
 def test_psql_dash_dash_question(askgw: Gateway) -> None:
-    out = askgw.psql("-c", "-- ask: how many customers live in Brazil?")
+    out = askgw.psql("-c", "-- ask: how many customers live in Brazil?", timeout=ASK_TIMEOUT_S)
     assert "(1 row)" in out.stdout or "rows)" in out.stdout, out.stdout
     notices = [line for line in out.stderr.splitlines() if line.startswith("NOTICE:")]
     assert len(notices) >= 2, out.stderr
@@ -68,7 +87,7 @@ def test_psql_dash_dash_question(askgw: Gateway) -> None:
 
 def test_psql_block_comment_question_from_a_script(askgw: Gateway) -> None:
     # not -c: psql strips `--` comments from scripts but sends `/* */` ones
-    out = askgw.psql("-f", "-", input="/* ask: which 3 genres have the most tracks? */;\n")
+    out = askgw.psql("-f", "-", input="/* ask: which 3 genres have the most tracks? */;\n", timeout=ASK_TIMEOUT_S)
     assert "row" in out.stdout, out.stdout + out.stderr
     assert "NOTICE:  SQL: " in out.stderr
 
@@ -128,7 +147,7 @@ def test_feedback_and_an_approved_example(askgw: Gateway) -> None:
 
 
 def test_unanswerable_question_is_an_error_and_a_logged_failure(gateway_factory: Any) -> None:
-    gw = gateway_factory(ask={"max_tokens": 1, "max_repairs": 1})
+    gw = warmed(gateway_factory(ask={"max_tokens": 1, "max_repairs": 1}))
     with gw.connect() as conn:
         with pytest.raises(psycopg.Error) as info:
             conn.execute("-- ask: which artist has the most albums?")
