@@ -238,24 +238,6 @@ def pg_type_of(name: str, duck: str) -> str:
     return _DUCK_TO_PG.get(duck, "text")
 
 
-def _array_text(value: list[Any], vector: bool) -> str:
-    if vector:
-        return " ".join("" if v is None else str(v) for v in value)
-    out = []
-    for v in value:
-        if v is None:
-            out.append("NULL")
-            continue
-        if isinstance(v, bool):
-            out.append("t" if v else "f")
-            continue
-        s = str(v)
-        if s == "" or re.search(r'[\s{},"\\]', s) or s.upper() == "NULL":
-            s = '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
-        out.append(s)
-    return "{" + ",".join(out) + "}"
-
-
 def run_catalog(cur: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any], *,
                 tree: exp.Expr | None = None) -> Result:
     """Run rewritten catalog SQL on a session's cursor; DuckDB errors become PgErrors."""
@@ -271,18 +253,18 @@ def run_catalog(cur: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any],
     if not desc:
         return Result(columns=None, rowcount=0)
     columns = [Column(d[0], pg_type_of(d[0], str(d[1]))) for d in desc]
-    array_cols = [i for i, c in enumerate(columns) if c.pg_type.startswith("_") or c.pg_type in ("int2vector",
-                                                                                                   "oidvector")]
-    if array_cols:
+    # arrays stay Python lists (the wire layer encodes them, text or binary); the vector
+    # types print as space-separated numbers, which is their own text format
+    vector_cols = [i for i, c in enumerate(columns) if c.pg_type in ("int2vector", "oidvector")]
+    if vector_cols:
         fixed = []
         for row in rows:
             r = list(row)
-            for i in array_cols:
+            for i in vector_cols:
                 if isinstance(r[i], list):
-                    r[i] = _array_text(r[i], columns[i].pg_type in ("int2vector", "oidvector"))
+                    r[i] = " ".join("" if v is None else str(v) for v in r[i])
             fixed.append(tuple(r))
         rows = fixed
-        columns = [Column(c.name, "text") if c.pg_type in ("_aclitem",) else c for c in columns]
     return Result(columns=columns, rows=rows, rowcount=len(rows))
 
 
