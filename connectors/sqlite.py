@@ -13,6 +13,7 @@ import datetime as dt
 import json
 import re
 import sqlite3
+import time
 import uuid
 from collections.abc import Sequence
 from decimal import Decimal
@@ -49,6 +50,10 @@ _ACTION_NAMES = {
     sqlite3.SQLITE_ALTER_TABLE: "ALTER TABLE", sqlite3.SQLITE_ANALYZE: "ANALYZE",
     sqlite3.SQLITE_REINDEX: "REINDEX",
 }
+# sqlite3.connect's default busy timeout (ms), restored after a no-wait quick read.
+_BUSY_TIMEOUT_MS = 5000
+# VM instructions between two deadline checks of a quick read.
+_QUICK_STEPS = 1000
 _SCHEMA_TABLES = frozenset({"sqlite_master", "sqlite_temp_master", "sqlite_schema", "sqlite_temp_schema"})
 _DDL_VERBS = {"INSERT": "CREATE", "DELETE": "DROP", "UPDATE": "ALTER"}
 
@@ -111,6 +116,7 @@ class SqliteConnection:
         self._guard = StatementGuard(self._conn.interrupt)
         self._denied: str | None = None
         self._closed = False
+        self._no_wait = False  # busy timeout switched off by try_quick_read
 
     def execute(
         self,
@@ -122,6 +128,8 @@ class SqliteConnection:
     ) -> Result:
         if self._closed:
             raise E.PgError("connection is closed", sqlstate="08003")
+        if self._no_wait:
+            self._wait_when_busy(True)
         self._denied = None
         truncated = False
         try:
@@ -149,6 +157,61 @@ class SqliteConnection:
             declared = [None] * len(names)
         columns, rows = describe(names, declared, rows)
         return Result(columns, rows, len(rows), truncated)
+
+    def try_quick_read(self, sql: str, params: Sequence[Any], *, budget_s: float, max_rows: int) -> Result | None:
+        """Run a statement that only reads, on the calling thread, if it finishes within
+        ``budget_s`` seconds and returns at most ``max_rows`` rows; ``None`` when it did
+        not (it was stopped, or the database was locked: nothing changed, run it again
+        with :meth:`execute`). Lets the gateway answer point selects without a thread
+        handoff while anything longer still runs in an executor under its time limit."""
+        if self._closed:
+            raise E.PgError("connection is closed", sqlstate="08003")
+        conn = self._conn
+        if not self._no_wait:
+            self._wait_when_busy(False)
+        deadline = time.perf_counter() + budget_s
+        self._denied = None
+        conn.set_progress_handler(lambda: time.perf_counter() > deadline, _QUICK_STEPS)
+        try:
+            cur = conn.cursor()
+            try:
+                cur.execute(sql, [_adapt(p) for p in params])
+                desc = cur.description
+                rows = cur.fetchmany(max_rows + 1) if desc is not None else []
+            finally:
+                cur.close()
+        except sqlite3.OperationalError as e:
+            code = getattr(e, "sqlite_errorname", "") or ""
+            if code == "SQLITE_INTERRUPT" or code.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")) \
+                    or str(e) in ("interrupted", "database is locked"):
+                return None
+            raise self._quick_error(e, sql) from e
+        except sqlite3.Error as e:
+            raise self._quick_error(e, sql) from e
+        finally:
+            conn.set_progress_handler(None, 0)
+        if desc is None:
+            return Result(None, [], max(cur.rowcount, 0))
+        if len(rows) > max_rows:
+            return None
+        names = [d[0] for d in desc]
+        try:
+            declared = self._backend._types.for_query(conn, sql, len(names))
+        except sqlite3.Error:
+            declared = [None] * len(names)
+        columns, rows = describe(names, declared, rows)
+        return Result(columns, rows, len(rows))
+
+    def _quick_error(self, e: sqlite3.Error, sql: str) -> E.PgError:
+        # no guard here: a quick read is never cancelled, only stopped by its deadline
+        if self._denied:
+            return E.ReadOnlyTransaction(f"cannot execute {self._denied} in a read-only transaction")
+        return translate_error(e, sql)
+
+    def _wait_when_busy(self, wait: bool) -> None:
+        """Quick reads must not sleep in SQLite's busy handler on the event loop."""
+        self._conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS if wait else 0}")
+        self._no_wait = not wait
 
     def interrupt(self) -> None:
         self._guard.cancel("user")

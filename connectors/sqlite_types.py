@@ -15,6 +15,7 @@ Values are converted to fit their column type: ``DATETIME`` text becomes ``datet
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import sqlite3
 import threading
 from collections import OrderedDict
@@ -143,7 +144,7 @@ def describe(
     columns: list[Column] = []
     changed = False
     for i, name in enumerate(names):
-        pg, values = fit(pg_type_name(declared[i], "sqlite"), transposed[i])
+        pg, values = fit(_pg_name(declared[i]), transposed[i])
         if values is not transposed[i]:
             transposed[i] = values
             changed = True
@@ -151,6 +152,11 @@ def describe(
     if changed:
         rows = list(zip(*transposed))
     return columns, rows
+
+
+@functools.lru_cache(maxsize=1024)
+def _pg_name(declared: str | None) -> str | None:
+    return pg_type_name(declared, "sqlite")
 
 
 def fit(pg: str | None, values: tuple[Any, ...]) -> tuple[str, tuple[Any, ...]]:

@@ -50,7 +50,7 @@ from gateway.protocol.extended import (
     expand_formats,
 )
 from gateway.protocol.framing import FrontendMessage, Message
-from gateway.protocol.rows import CommandComplete, EmptyQueryResponse, RowDescription, RowEncoder
+from gateway.protocol.rows import CommandComplete, EmptyQueryResponse, RowDescription, ShapeCache
 from gateway.protocol.simple import FunctionCall, Query, Terminate
 from gateway.protocol.startup import (
     AuthenticationOk,
@@ -80,6 +80,12 @@ STARTUP_TIMEOUT_S = 60.0  # PostgreSQL's authentication_timeout
 EXTENDED = (Parse, Bind, Describe, Execute, Close)
 # Startup parameters that are not settings.
 _NOT_SETTINGS = {"user", "database", "options", "replication"}
+# Messages without fields, encoded once.
+_PARSE_COMPLETE = ParseComplete().encode()
+_BIND_COMPLETE = BindComplete().encode()
+_CLOSE_COMPLETE = CloseComplete().encode()
+_NO_DATA = NoData().encode()
+_READY = {status: ReadyForQuery(status).encode() for status in "ITE"}
 
 
 class ClientGone(Exception):
@@ -147,6 +153,8 @@ class Connection:
         self._registry = Registry()
         self._skip_to_sync = False
         self._reported: dict[str, str] = {}
+        self._status_seen: dict[str, str] | None = None  # the session's last parameter_status()
+        self._shapes = ShapeCache()
         self._shutdown: PgError | None = None
         self.session: SessionEngine | None = None
         self.pid = 0
@@ -401,12 +409,14 @@ class Connection:
         """ParameterStatus for settings that changed, then ReadyForQuery, flushed."""
         assert self.session is not None
         now = self.session.parameter_status()
-        if now != self._reported:
-            for name, value in now.items():
-                if self._reported.get(name) != value:
-                    self.send(ParameterStatus(name, value))
-            self._reported = dict(now)
-        self.send(ReadyForQuery(self.session.tx_status))
+        if now is not self._status_seen:  # sessions may hand out the same dict until a setting changes
+            self._status_seen = now
+            if now != self._reported:
+                for name, value in now.items():
+                    if self._reported.get(name) != value:
+                        self.send(ParameterStatus(name, value))
+                self._reported = dict(now)
+        self._out += _READY[self.session.tx_status]
         await self.flush()
 
     # -- simple query -----------------------------------------------------------------
@@ -443,8 +453,8 @@ class Connection:
             return await self._send_copy(outcome)
         sent = 0
         if outcome.columns is not None:
-            self.send(RowDescription.of(outcome.columns))
-            encoder = RowEncoder(outcome.columns)
+            description, encoder = self._shapes.get(outcome.columns)
+            self._out += description
             sent, _ = await self._stream(RowSource(outcome.rows), encoder.encode, 0)
         self._finish(outcome, sent)
         return sent
@@ -503,7 +513,7 @@ class Connection:
             raise PgError(f'prepared statement "{msg.name}" already exists', sqlstate="42P05")
         prepared = await self.session.prepare(msg.sql, declared_type_names(msg.param_oids))
         self._registry.add_statement(msg.name, Statement.of(prepared, msg.param_oids))
-        self.send(ParseComplete())
+        self._out += _PARSE_COMPLETE
 
     async def _on_bind(self, msg: Bind) -> None:
         stmt = self._registry.statement(msg.statement)
@@ -521,7 +531,7 @@ class Connection:
         columns = stmt.prepared.columns or []
         result_formats = expand_formats(msg.result_formats, len(columns), what="result")
         self._registry.add_portal(msg.portal, Portal(stmt, params, result_formats))
-        self.send(BindComplete())
+        self._out += _BIND_COMPLETE
 
     async def _on_describe(self, msg: Describe) -> None:
         if msg.target == TARGET_STATEMENT:
@@ -536,9 +546,9 @@ class Connection:
             return
         portal = self._registry.portal(msg.name)
         if portal.columns is None or portal.statement.prepared.is_empty:
-            self.send(NoData())
+            self._out += _NO_DATA
         else:
-            self.send(RowDescription.of(portal.columns, portal.result_formats))
+            self._out += self._shapes.get(portal.columns, portal.result_formats)[0]
 
     def _describe_cursor(self, name: str) -> list[Column] | None:
         """Describe of a portal the client never bound: a cursor made with SQL DECLARE
@@ -584,7 +594,7 @@ class Connection:
             return
         sent = 0
         if outcome.columns is not None:
-            encoder = RowEncoder(outcome.columns, portal.result_formats)
+            encoder = self._shapes.get(outcome.columns, portal.result_formats)[1]
             sent, exhausted = await self._stream(portal.source, encoder.encode, msg.max_rows)
             if msg.max_rows and sent == msg.max_rows and not exhausted:
                 self.send(PortalSuspended())
@@ -601,7 +611,7 @@ class Connection:
             self._registry.statements.pop(msg.name, None)
         else:
             self._registry.portals.pop(msg.name, None)
-        self.send(CloseComplete())
+        self._out += _CLOSE_COMPLETE
 
     async def _on_sync(self, msg: Sync) -> None:
         assert self.session is not None

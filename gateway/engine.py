@@ -53,6 +53,7 @@ from gateway.params import (
     infer_param_types,
     result_columns,
 )
+from gateway.quickread import QuickReads
 from gateway.sqlsplit import split_statements, strip_comments
 from gateway.statements import Utility, classify
 from gateway.translate import (
@@ -84,6 +85,7 @@ class GatewayEngine:
         self.backends = backends
         self.asker = asker
         workers = max(8, min(settings.max_connections, 64) + 4)
+        self.quick = QuickReads()
         self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="askgres-sql")
         self.dbs: dict[str, DatabaseState] = {}
         self.sessions: dict[int, Session] = {}
@@ -487,7 +489,8 @@ class Session:
             assert plan.backend is not None
             for pre in plan.backend.pre:
                 await self._backend_call(pre)
-            result = await self._backend_call(plan.backend.sql, plan.backend.bind(params))
+            result = self._quick_read(plan, params) or await self._backend_call(plan.backend.sql,
+                                                                               plan.backend.bind(params))
             if plan.info.is_write:
                 self.writes += 1
             if plan.info.is_ddl:
@@ -630,6 +633,16 @@ class Session:
                     conn.execute(stmt)
             self._conn = conn
         return self._conn
+
+    def _quick_read(self, plan: Plan, params: list[Any]) -> Result | None:
+        """A short read answered on the event loop (:mod:`gateway.quickread`); ``None``:
+        run it in the executor."""
+        conn, backend = self._conn, plan.backend
+        if conn is None or backend is None or backend.pre or self._lock.locked() or self.closed \
+                or plan.info.verb != "SELECT" or plan.info.is_write:
+            return None
+        self.current_query = backend.sql
+        return self.engine.quick.try_read(conn, backend.sql, backend.bind(params))
 
     async def _call(self, fn: Callable[[], T]) -> T:
         async with self._lock:

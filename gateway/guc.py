@@ -144,6 +144,7 @@ _GUCS: tuple[Guc, ...] = (
 )
 
 GUCS: dict[str, Guc] = {g.name.lower(): g for g in _GUCS}
+_REPORTED = [(k, g.name) for k, g in GUCS.items() if g.report]
 
 _TIME_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "min": 60_000.0, "h": 3_600_000.0, "d": 86_400_000.0}
 
@@ -167,6 +168,9 @@ class SessionSettings:
         self._tx_saved: dict[str, str] | None = None  # values at BEGIN (rollback restores them)
         self._local_saved: dict[str, str] = {}  # values before SET LOCAL (restored at tx end)
         self.version = 0  # bumped on every change (pg_settings snapshots key off it)
+        self._reportable: dict[str, str] = {}
+        self._reportable_version = -1
+        self._reportable_values: dict[str, str] | None = None
 
     # -- reading ----------------------------------------------------------------------
     def get(self, name: str) -> str:
@@ -183,7 +187,12 @@ class SessionSettings:
         return g.name if g else self._custom_names.get(key, key)
 
     def reportable(self) -> dict[str, str]:
-        return {g.name: self._values[k] for k, g in GUCS.items() if g.report}
+        """The settings reported to the client (ParameterStatus): the same dict until a
+        setting changes, so that the wire layer can tell "nothing changed" by identity."""
+        if self._reportable_version != self.version or self._reportable_values is not self._values:
+            self._reportable = {name: self._values[k] for k, name in _REPORTED}
+            self._reportable_version, self._reportable_values = self.version, self._values
+        return self._reportable
 
     def statement_timeout_s(self) -> float:
         try:

@@ -4,6 +4,7 @@ PortalSuspended from the server."""
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass, field
 from typing import ClassVar, Self
 
@@ -12,6 +13,22 @@ from gateway.protocol.constants import BE, FE, FORMAT_BINARY, FORMAT_TEXT, TARGE
 from gateway.protocol.framing import I16, I32, U32, Cursor, FrontendMessage, Message, cstr
 
 # --- frontend ------------------------------------------------------------------------
+
+# Each decoder has a fast path for well-formed messages (struct and bytes methods, no
+# per-field calls) and falls back to the checked :class:`Cursor` path, which names what is
+# wrong, whenever anything does not add up.
+_MALFORMED = (ValueError, IndexError, struct.error)
+
+
+def _cstrings(payload: bytes, n: int) -> tuple[list[str], int]:
+    """``n`` NUL-terminated strings from the start of ``payload``, and where they end."""
+    out: list[str] = []
+    pos = 0
+    for _ in range(n):
+        end = payload.index(0, pos)
+        out.append(payload[pos:end].decode())
+        pos = end + 1
+    return out, pos
 
 
 @dataclass
@@ -29,6 +46,17 @@ class Parse(FrontendMessage):
 
     @classmethod
     def decode(cls, payload: bytes) -> Self:
+        try:
+            (name, sql), pos = _cstrings(payload, 2)
+            (n,) = I16.unpack_from(payload, pos)
+            if n >= 0 and pos + 2 + 4 * n == len(payload):
+                return cls(name=name, sql=sql, param_oids=list(struct.unpack_from(f"!{n}I", payload, pos + 2)))
+        except _MALFORMED:
+            pass
+        return cls._checked(payload)
+
+    @classmethod
+    def _checked(cls, payload: bytes) -> Self:
         cur = Cursor(payload)
         name, sql = cur.cstring(), cur.cstring()
         n = cur.int16()
@@ -62,6 +90,37 @@ class Bind(FrontendMessage):
 
     @classmethod
     def decode(cls, payload: bytes) -> Self:
+        try:
+            (portal, statement), pos = _cstrings(payload, 2)
+            (nf,) = I16.unpack_from(payload, pos)
+            if nf >= 0:
+                formats = list(struct.unpack_from(f"!{nf}h", payload, pos + 2))
+                pos += 2 + 2 * nf
+                (n,) = I16.unpack_from(payload, pos)
+                pos += 2
+                params: list[bytes | None] = []
+                size = len(payload)
+                for _ in range(n):
+                    (length,) = I32.unpack_from(payload, pos)
+                    pos += 4
+                    if length == -1:
+                        params.append(None)
+                        continue
+                    end = pos + length
+                    if length < 0 or end > size:
+                        raise ValueError
+                    params.append(payload[pos:end])
+                    pos = end
+                (nr,) = I16.unpack_from(payload, pos)
+                if n >= 0 and nr >= 0 and pos + 2 + 2 * nr == size:
+                    result_formats = list(struct.unpack_from(f"!{nr}h", payload, pos + 2))
+                    return cls(portal, statement, formats, params, result_formats)
+        except _MALFORMED:
+            pass
+        return cls._checked(payload)
+
+    @classmethod
+    def _checked(cls, payload: bytes) -> Self:
         cur = Cursor(payload)
         portal, statement = cur.cstring(), cur.cstring()
         param_formats = [cur.int16() for _ in range(_count(cur))]
@@ -96,6 +155,13 @@ class Describe(FrontendMessage):
 
     @classmethod
     def decode(cls, payload: bytes) -> Self:
+        target = payload[:1]
+        if payload[-1:] == b"\x00" and payload.find(0, 1) == len(payload) - 1 \
+                and target in (TARGET_STATEMENT, TARGET_PORTAL):
+            try:
+                return cls(target=target, name=payload[1:-1].decode())
+            except UnicodeDecodeError:
+                pass
         cur = Cursor(payload)
         target = _target(cur, "describe")
         name = cur.cstring()
@@ -141,6 +207,12 @@ class Execute(FrontendMessage):
 
     @classmethod
     def decode(cls, payload: bytes) -> Self:
+        end = payload.find(0)
+        if end == len(payload) - 5:
+            try:
+                return cls(portal=payload[:end].decode(), max_rows=max(I32.unpack_from(payload, end + 1)[0], 0))
+            except UnicodeDecodeError:
+                pass
         cur = Cursor(payload)
         portal = cur.cstring()
         max_rows = cur.int32()

@@ -50,8 +50,8 @@ class FrontendMessage(Message):
 
     @classmethod
     def decode(cls, payload: bytes) -> Self:
-        cur = Cursor(payload)
-        cur.done()
+        if payload:
+            raise ProtocolViolation("invalid message format")
         return cls()
 
 

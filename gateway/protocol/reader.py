@@ -34,6 +34,8 @@ FRONTEND: dict[bytes, type[FrontendMessage]] = {
     FE.TERMINATE: Terminate,
 }
 
+_BY_CODE: dict[int, type[FrontendMessage]] = {code[0]: cls for code, cls in FRONTEND.items()}
+
 
 class Reader:
     """Frames and decodes frontend messages.
@@ -69,26 +71,27 @@ class Reader:
     def read(self) -> FrontendMessage | StartupPacket | None:
         if self._startup:
             return self._read_startup()
-        avail = len(self._buf) - self._pos
+        buf, pos = self._buf, self._pos
+        avail = len(buf) - pos
         if avail < 1:
             return None
-        type_ = bytes(self._buf[self._pos : self._pos + 1])
-        cls = FRONTEND.get(type_)
+        cls = _BY_CODE.get(buf[pos])
         if cls is None:
-            raise ProtocolViolation(f"invalid frontend message type {type_[0]}")
+            raise ProtocolViolation(f"invalid frontend message type {buf[pos]}")
         if avail < 5:
             return None
-        length = I32.unpack_from(self._buf, self._pos + 1)[0]
+        length = I32.unpack_from(buf, pos + 1)[0]
         if length < 4 or length > self._max:
             raise ProtocolViolation(f"invalid message length {length}")
+        end = pos + 1 + length
         if avail < 1 + length:
             return None
-        payload = bytes(self._buf[self._pos + 5 : self._pos + 1 + length])
-        self._pos += 1 + length
+        payload = bytes(buf[pos + 5 : end])
+        self._pos = end
         try:
             return cls.decode(payload)
         except PgError as e:
-            e.context["message_type"] = type_
+            e.context["message_type"] = cls.type
             raise
 
     def _read_startup(self) -> StartupPacket | None:

@@ -109,3 +109,24 @@ class RowEncoder:
                 parts.append(data)
         body = b"".join(parts)
         return BE.DATA_ROW + I32.pack(len(body) + 4) + body
+
+
+class ShapeCache:
+    """RowDescription bytes and a :class:`RowEncoder` per result shape (columns and
+    formats), made once: a statement run again and again has the same shape. Bounded
+    (cleared when full)."""
+
+    __slots__ = ("_shapes", "_size")
+
+    def __init__(self, size: int = 64) -> None:
+        self._shapes: dict[tuple[Any, ...], tuple[bytes, RowEncoder]] = {}
+        self._size = size
+
+    def get(self, columns: Sequence[Column], formats: Sequence[int] | None = None) -> tuple[bytes, RowEncoder]:
+        key = (tuple(columns), None if formats is None else tuple(formats))
+        shape = self._shapes.get(key)
+        if shape is None:
+            if len(self._shapes) >= self._size:
+                self._shapes.clear()
+            shape = self._shapes[key] = (RowDescription.of(columns, formats).encode(), RowEncoder(columns, formats))
+        return shape

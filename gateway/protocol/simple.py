@@ -22,6 +22,11 @@ class Query(FrontendMessage):
 
     @classmethod
     def decode(cls, payload: bytes) -> Self:
+        if payload.find(0) == len(payload) - 1:
+            try:
+                return cls(sql=payload[:-1].decode())
+            except UnicodeDecodeError:
+                pass
         cur = Cursor(payload)
         sql = cur.cstring()
         cur.done()
