@@ -134,11 +134,6 @@ def test_set_reports_parameter_status(gateway: Any) -> None:
         assert c.info.parameter_status("application_name") == "renamed"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine: psycopg's named cursor needs Session.describe_cursor(name) (Describe Portal of a DECLAREd "
-    "cursor, see gateway.connection) and pg_catalog.pg_cursors; remove this mark when they exist",
-)
 def test_server_side_cursor(gateway: Any) -> None:
     with gateway.connect(autocommit=False) as c:
         with c.cursor(name="tracks") as cur:
