@@ -81,6 +81,33 @@ def _wait_listening(host: str, port: int, proc: subprocess.Popen[bytes], timeout
         time.sleep(0.1)
 
 
+def _cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of a process so far (Linux ``/proc``), else ``None``."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def wait_quiet(pid: int, *, timeout: float = 180.0, busy: float = 0.05, quiet_for: int = 2) -> float:
+    """Wait until the server has warmed up: its CPU use below ``busy`` (share of a core)
+    for ``quiet_for`` consecutive seconds (the ask pipeline loads its model and indexes in
+    the background after the port opens; measuring meanwhile measures that). Returns the
+    seconds waited."""
+    started = time.monotonic()
+    quiet = 0
+    last = _cpu_seconds(pid)
+    while last is not None and quiet < quiet_for and time.monotonic() - started < timeout:
+        time.sleep(1.0)
+        now = _cpu_seconds(pid)
+        if now is None:
+            break
+        quiet = quiet + 1 if now - last < busy else 0
+        last = now
+    return time.monotonic() - started
+
+
 @contextlib.contextmanager
 def askgres_server(
     *,
@@ -88,9 +115,11 @@ def askgres_server(
     env: dict[str, str] | None = None,
     wrap: Sequence[str] = (),
     start_timeout: float = 180.0,
+    warm: bool = True,
 ) -> Iterator[tuple[str, int, subprocess.Popen[bytes]]]:
     """Run ``askgres serve --port <free>`` with its own data directory (the Chinook demo is
-    built there on first start). ``wrap`` prefixes the command (e.g. a profiler)."""
+    built there on first start). ``wrap`` prefixes the command (e.g. a profiler). With
+    ``warm``, wait until its background warm-up is over (:func:`wait_quiet`)."""
     own = data_dir is None
     data = Path(tempfile.mkdtemp(prefix="askgres-bench-")) if data_dir is None else data_dir
     port = free_port()
@@ -105,6 +134,8 @@ def askgres_server(
         )
     try:
         _wait_listening("127.0.0.1", port, proc, start_timeout, log)
+        if warm and not wrap:
+            wait_quiet(proc.pid)
         yield "127.0.0.1", port, proc
     finally:
         if proc.poll() is None:

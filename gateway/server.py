@@ -13,8 +13,10 @@ it); :class:`Server` is the same thing usable in-process::
 from __future__ import annotations
 
 import asyncio
+import gc
 import secrets
 import signal
+from collections.abc import Callable
 from typing import Any
 
 import structlog
@@ -191,16 +193,33 @@ async def serve(settings: Settings) -> None:
         loop.add_signal_handler(sig, stop.set)
     try:
         await server.start()
+        # What start-up loaded (engine, backends, sqlglot, the ask pipeline's libraries) lives
+        # as long as the server: keep it out of the collector's full passes.
+        gc.collect()
+        gc.freeze()
         await stop.wait()
         log.info("server.signal")
     finally:
         await server.stop()
 
 
+def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop's event loop when it is installed (its sockets and callbacks cost a fraction
+    of asyncio's: the gateway's per-query overhead drops noticeably), else ``None``:
+    asyncio's own."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
+    return factory
+
+
 def run_server(settings: Settings) -> None:
     """Blocking entry of ``askgres serve``."""
     try:
-        asyncio.run(serve(settings))
+        with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
+            runner.run(serve(settings))
     except UnsafeListenAddress as e:
         log.error("server.refused", host=settings.host, reason=str(e))
         raise SystemExit(f"askgres: {e}") from None
