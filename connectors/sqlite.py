@@ -158,20 +158,39 @@ class SqliteConnection:
         columns, rows = describe(names, declared, rows)
         return Result(columns, rows, len(rows), truncated)
 
-    def try_quick_read(self, sql: str, params: Sequence[Any], *, budget_s: float, max_rows: int) -> Result | None:
-        """Run a statement that only reads, on the calling thread, if it finishes within
-        ``budget_s`` seconds and returns at most ``max_rows`` rows; ``None`` when it did
-        not (it was stopped, or the database was locked: nothing changed, run it again
-        with :meth:`execute`). Lets the gateway answer point selects without a thread
-        handoff while anything longer still runs in an executor under its time limit."""
+    def try_quick_read(
+        self, sql: str, params: Sequence[Any], *, max_steps: int, max_rows: int, max_s: float
+    ) -> Result | str:
+        """Run a statement that only reads, on the calling thread, if it is short: at most
+        ``max_steps`` thousand SQLite VM instructions and ``max_rows`` rows (and, as a
+        safety net for single long instructions and preemption, ``max_s`` seconds). Lets
+        the gateway answer point selects without a thread handoff while anything longer
+        runs in an executor under its time limit.
+
+        Returns the result, or why it gave up (nothing changed: run it again with
+        :meth:`execute`): ``"steps"`` or ``"rows"`` (the statement is long),
+        ``"time"`` or ``"busy"`` (it may be quick another time)."""
         if self._closed:
             raise E.PgError("connection is closed", sqlstate="08003")
         conn = self._conn
         if not self._no_wait:
             self._wait_when_busy(False)
-        deadline = time.perf_counter() + budget_s
+        deadline = time.perf_counter() + max_s
+        calls = 0
+        why = "steps"
+
+        def progress() -> bool:  # called every _QUICK_STEPS VM instructions
+            nonlocal calls, why
+            calls += 1
+            if calls > max_steps:
+                return True
+            if calls % 8 == 0 and time.perf_counter() > deadline:
+                why = "time"
+                return True
+            return False
+
         self._denied = None
-        conn.set_progress_handler(lambda: time.perf_counter() > deadline, _QUICK_STEPS)
+        conn.set_progress_handler(progress, _QUICK_STEPS)
         try:
             cur = conn.cursor()
             try:
@@ -182,9 +201,10 @@ class SqliteConnection:
                 cur.close()
         except sqlite3.OperationalError as e:
             code = getattr(e, "sqlite_errorname", "") or ""
-            if code == "SQLITE_INTERRUPT" or code.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")) \
-                    or str(e) in ("interrupted", "database is locked"):
-                return None
+            if code == "SQLITE_INTERRUPT" or str(e) == "interrupted":
+                return why
+            if code.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")) or str(e) == "database is locked":
+                return "busy"
             raise self._quick_error(e, sql) from e
         except sqlite3.Error as e:
             raise self._quick_error(e, sql) from e
@@ -193,7 +213,7 @@ class SqliteConnection:
         if desc is None:
             return Result(None, [], max(cur.rowcount, 0))
         if len(rows) > max_rows:
-            return None
+            return "rows"
         names = [d[0] for d in desc]
         try:
             declared = self._backend._types.for_query(conn, sql, len(names))
