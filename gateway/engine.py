@@ -45,6 +45,7 @@ from gateway.errors import (
 from gateway.functions import SessionInfo, fold_session_functions
 from gateway.guc import SessionSettings
 from gateway.plans import PLAN_CACHE, DatabaseState, Handle, Plan, copy_outcome, outcome_from_answer
+from gateway.parsecache import ParseCache
 from gateway.params import (
     SchemaIndex,
     name_insert_columns,
@@ -185,6 +186,7 @@ class Session:
         self._settings_version = -1
         self.cursors: dict[str, utility.Cursor] = {}
         self.sql_prepared: dict[str, Prepared] = {}
+        self.parsed = ParseCache()  # Parse results of plain SQL, reused (gateway.parsecache)
         self.savepoints: list[tuple[str, int]] = []  # (name, writes before it)
         self.writes = 0  # statements that wrote in the current transaction
         self.ddl_in_tx = False  # the schema changed in the open transaction
@@ -293,6 +295,15 @@ class Session:
 
     async def _prepare(self, sql: str, param_types: Sequence[str | None]) -> Prepared:
         self._check_open()
+        reused = self.parsed.get(sql, param_types, self.state.generation)
+        if reused is not None:
+            self.current_text = reused.handle.text
+            try:
+                self._check_not_aborted(None)
+            except PgError:
+                self._failed()
+                raise
+            return reused
         pieces = [p for p in split_statements(sql) if strip_comments(p).strip() or extract_question(p)]
         if not pieces:
             return Prepared(sql, [t or "text" for t in param_types], None, Handle("empty", sql), is_empty=True)
@@ -300,10 +311,14 @@ class Session:
             raise SyntaxError_("cannot insert multiple commands into a prepared statement")
         text = pieces[0]
         try:
-            return await self._prepare_text(sql, text, param_types)
+            prepared = await self._prepare_text(sql, text, param_types)
         except PgError:
             self._failed()
             raise
+        handle = prepared.handle
+        if isinstance(handle, Handle) and handle.kind == "sql" and handle.plan is not None and not handle.plan.dynamic:
+            self.parsed.put(sql, param_types, self.state.generation, prepared)
+        return prepared
 
     async def execute(self, prepared: Prepared, params: Sequence[Any]) -> Outcome:
         try:

@@ -1,0 +1,46 @@
+"""Parse results reused within a session.
+
+Extended-protocol clients that do not name their statements (``pgbench -M extended``,
+psycopg, node-postgres) send the same Parse before every execution. Splitting, looking
+for a question, classifying and planning the same text again each time costs more than
+running a point select, so a session keeps the :class:`~gateway.api.Prepared` of plain SQL
+whose plan does not change between executions (no session functions to fold), keyed by
+the text and the declared parameter types and tagged with the schema generation it was
+planned under: DDL invalidates it like the plan cache.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Sequence
+
+from gateway.api import Prepared
+
+SIZE = 256  # statements kept per session
+
+
+class ParseCache:
+    """(sql, declared types) -> Prepared, least recently used first out."""
+
+    def __init__(self, size: int = SIZE) -> None:
+        self._entries: OrderedDict[tuple[str, tuple[str | None, ...]], tuple[int, Prepared]] = OrderedDict()
+        self._size = size
+
+    def get(self, sql: str, param_types: Sequence[str | None], generation: int) -> Prepared | None:
+        key = (sql, tuple(param_types))
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        if entry[0] != generation:
+            del self._entries[key]
+            return None
+        self._entries.move_to_end(key)
+        return entry[1]
+
+    def put(self, sql: str, param_types: Sequence[str | None], generation: int, prepared: Prepared) -> None:
+        self._entries[(sql, tuple(param_types))] = (generation, prepared)
+        if len(self._entries) > self._size:
+            self._entries.popitem(last=False)
+
+    def clear(self) -> None:
+        self._entries.clear()
