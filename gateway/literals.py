@@ -12,74 +12,66 @@ statement on the ordinary path.
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from typing import Any
 
 from sqlglot import exp
 
-_IDENT_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_$")
 _ALLOWED_PARENTS = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.Like, exp.ILike, exp.In, exp.Between,
                     exp.Limit, exp.Offset, exp.Fetch)
+
+
+_NEXT = re.compile(r"""--|/\*|"|'|(?<![\w$.])[0-9]""")  # what the scanner stops at
+_QUOTED_IDENT_REST = re.compile(r'(?:[^"]|"")*+"')
+_STRING_REST = re.compile(r"((?:[^']|'')*+)'")
+_NUMBER = re.compile(r"[0-9.]+(?:[eE][0-9+\-][0-9]*)?")
+_WORD_CHAR = re.compile(r"[\w$]")
 
 
 def template(sql: str) -> tuple[str, list[Any]] | None:
     """``(sql with $1..$n, values)``, or ``None`` when there is nothing to replace or the
     text has constructs this scanner does not handle (``$``, ``E''``, unterminated
-    quotes)."""
+    quotes). One regex search per comment, quoted name or constant: the text between
+    them is not looked at character by character."""
     if "$" in sql:
         return None
     out: list[str] = []
     values: list[Any] = []
-    i, n, last = 0, len(sql), 0
-    while i < n:
+    n = len(sql)
+    i = last = 0
+    while (m := _NEXT.search(sql, i)) is not None:
+        i = m.start()
         c = sql[i]
-        if c == "-" and sql.startswith("--", i):
+        if c == "-":
             nl = sql.find("\n", i)
             i = n if nl < 0 else nl + 1
-        elif c == "/" and sql.startswith("/*", i):
+        elif c == "/":
             end = sql.find("*/", i + 2)
             if end < 0:
                 return None
             i = end + 2
         elif c == '"':
-            end = sql.find('"', i + 1)
-            while end >= 0 and end + 1 < n and sql[end + 1] == '"':
-                end = sql.find('"', end + 2)
-            if end < 0:
+            q = _QUOTED_IDENT_REST.match(sql, i + 1)
+            if q is None:
                 return None
-            i = end + 1
+            i = q.end()
         elif c == "'":
             j = i - 1
             while j >= 0 and sql[j] in " \t\r\n":
                 j -= 1
-            if j >= 0 and sql[j] in _IDENT_CHARS:  # E'..', date '...', interval '...': leave them
+            if j >= 0 and _WORD_CHAR.match(sql[j]):  # E'..', date '...', interval '...': leave them
                 return None
-            buf: list[str] = []
-            k = i + 1
-            while k < n:
-                if sql[k] == "'":
-                    if k + 1 < n and sql[k + 1] == "'":
-                        buf.append("'")
-                        k += 2
-                        continue
-                    break
-                buf.append(sql[k])
-                k += 1
-            else:
+            q = _STRING_REST.match(sql, i + 1)
+            if q is None:
                 return None
             out.append(sql[last:i])
-            values.append("".join(buf))
+            values.append(q.group(1).replace("''", "'"))
             out.append(f"${len(values)}")
-            i = last = k + 1
-        elif c.isdigit() and (i == 0 or (sql[i - 1] not in _IDENT_CHARS and sql[i - 1] != ".")):
-            k = i
-            while k < n and (sql[k].isdigit() or sql[k] == "."):
-                k += 1
-            if k < n and sql[k] in "eE" and k + 1 < n and (sql[k + 1].isdigit() or sql[k + 1] in "+-"):
-                k += 2
-                while k < n and sql[k].isdigit():
-                    k += 1
-            if k < n and sql[k] in _IDENT_CHARS:
+            i = last = q.end()
+        else:
+            k = _NUMBER.match(sql, i).end()  # type: ignore[union-attr]  # a digit always matches
+            if k < n and _WORD_CHAR.match(sql[k]):  # 1e, 123abc: not a constant of its own
                 i = k
                 continue
             text = sql[i:k]
@@ -91,8 +83,6 @@ def template(sql: str) -> tuple[str, list[Any]] | None:
             values.append(value)
             out.append(f"${len(values)}")
             i = last = k
-        else:
-            i += 1
     if not values:
         return None
     out.append(sql[last:])

@@ -12,23 +12,23 @@ import re
 from gateway.errors import SyntaxError_
 
 _DOLLAR = re.compile(r"\$([A-Za-z_][A-Za-z_0-9]*)?\$")
+# Where the scanners stop; the text in between is skipped by the regex engine.
+_SPLIT_STOPS = re.compile(r"['\";$]|--|/\*")
+_STRIP_STOPS = re.compile(r"['\"$]|--|/\*")
+_COMMENT_MARKS = re.compile(r"/\*|\*/")
+# The rest of a quoted literal after its opening quote, through its closing one.
+_REST = {
+    ("'", False): re.compile(r"(?:[^']|'')*+'"),
+    ("'", True): re.compile(r"(?:[^'\\]|\\.|'')*+'", re.S),
+    ('"', False): re.compile(r'(?:[^"]|"")*+"'),
+}
 
 
 def _skip_quoted(sql: str, i: int, quote: str, *, backslash: bool) -> int:
     """Index after the closing ``quote`` of the literal opened at ``i``."""
-    j = i + 1
-    n = len(sql)
-    while j < n:
-        c = sql[j]
-        if backslash and c == "\\":
-            j += 2
-            continue
-        if c == quote:
-            if j + 1 < n and sql[j + 1] == quote:
-                j += 2
-                continue
-            return j + 1
-        j += 1
+    m = _REST[quote, backslash].match(sql, i + 1)
+    if m is not None:
+        return m.end()
     kind = "identifier" if quote == '"' else "string"
     raise SyntaxError_(f"unterminated quoted {kind} at or near \"{sql[i:i + 10]}\"", context={"position": i + 1})
 
@@ -43,18 +43,14 @@ def _is_escape_string(sql: str, i: int) -> bool:
 def _skip_block_comment(sql: str, i: int) -> int:
     depth = 0
     j = i
-    n = len(sql)
-    while j < n:
-        if sql.startswith("/*", j):
+    while (m := _COMMENT_MARKS.search(sql, j)) is not None:
+        j = m.end()
+        if m.group() == "/*":
             depth += 1
-            j += 2
-        elif sql.startswith("*/", j):
+        else:
             depth -= 1
-            j += 2
             if depth == 0:
                 return j
-        else:
-            j += 1
     raise SyntaxError_("unterminated /* comment", context={"position": i + 1})
 
 
@@ -65,7 +61,8 @@ def split_statements(sql: str) -> list[str]:
     start = 0
     i = 0
     n = len(sql)
-    while i < n:
+    while (stop := _SPLIT_STOPS.search(sql, i)) is not None:
+        i = stop.start()
         c = sql[i]
         if c == "'":
             i = _skip_quoted(sql, i, "'", backslash=_is_escape_string(sql, i))
@@ -102,7 +99,8 @@ def strip_comments(sql: str) -> str:
     i = 0
     last = 0
     n = len(sql)
-    while i < n:
+    while (stop := _STRIP_STOPS.search(sql, i)) is not None:
+        i = stop.start()
         c = sql[i]
         if c == "'":
             i = _skip_quoted(sql, i, "'", backslash=_is_escape_string(sql, i))

@@ -74,3 +74,71 @@ def test_statements_with_session_functions_are_parsed_each_time(harness: EngineH
         assert rows_of(await s.execute(b, [])) == [("reuse",)]
 
     asyncio.run(go())
+
+
+# --- plans shared by statements that differ in their constants ----------------------------
+
+
+def _plans(h: EngineHarness, db: str) -> list[str]:
+    return [key[0] for key in h.engine.dbs[db].plans]
+
+
+@pytest.mark.parametrize("db", BACKENDS)
+def test_same_statement_with_other_constants_gives_other_answers(harness: EngineHarness, db: str) -> None:
+    async def go() -> None:
+        s = harness.session(db)
+
+        async def one(sql: str) -> list[tuple[object, ...]]:
+            return rows_of((await s.run_simple(sql))[0])
+
+        q = 'SELECT "Name" FROM "Artist" WHERE "ArtistId" = {} OR "Name" = {}'
+        assert await one(q.format(1, "'Accept'")) == [("AC/DC",), ("Accept",)]
+        assert await one(q.format(3, "'Led Zeppelin'")) == [("Aerosmith",), ("Led Zeppelin",)]
+        assert await one(q.format(99, "'it''s -- not a comment'")) == []
+        assert await one(q.format(4, "'/* nor this */'")) == [("Alanis Morissette",)]
+        assert 'SELECT "Name" FROM "Artist" WHERE "ArtistId" = $1 OR "Name" = $2' in _plans(harness, db)
+        # IN lists, BETWEEN and LIMIT take other values too
+        assert await one('SELECT "ArtistId" FROM "Artist" WHERE "ArtistId" IN (2, 5) ORDER BY 1') == [(2,), (5,)]
+        assert await one('SELECT "ArtistId" FROM "Artist" WHERE "ArtistId" IN (6, 7) ORDER BY 1') == [(6,), (7,)]
+        assert await one('SELECT "ArtistId" FROM "Artist" WHERE "ArtistId" BETWEEN 2 AND 3 ORDER BY 1 LIMIT 5') \
+            == [(2,), (3,)]
+        assert await one('SELECT "ArtistId" FROM "Artist" WHERE "ArtistId" BETWEEN 4 AND 7 ORDER BY 1 LIMIT 2') \
+            == [(4,), (5,)]
+        # comments keep their digits and quotes: only the constants of the statement change
+        assert await one('SELECT "Title" FROM "Album" WHERE "AlbumId" = 5 -- AlbumId = 6, \'x\'') == [("Big Ones",)]
+        assert await one('SELECT "Title" FROM "Album" /* = 7 */ WHERE "AlbumId" = 6') == [("Jagged Little Pill",)]
+
+    asyncio.run(go())
+
+
+@pytest.mark.parametrize("db", BACKENDS)
+def test_constants_that_shape_a_statement_stay_constants(harness: EngineHarness, db: str) -> None:
+    async def go() -> None:
+        s = harness.session(db)
+
+        async def one(sql: str) -> list[tuple[object, ...]]:
+            return rows_of((await s.run_simple(sql))[0])
+
+        assert await one("SELECT 1 AS a, 'x' AS b") == [(1, "x")]
+        assert await one("SELECT 2 AS a, 'y' AS b") == [(2, "y")]
+        out = (await s.run_simple("SELECT '1'::int + 1 AS n"))[0]
+        assert rows_of(out) == [(2,)] and out.columns is not None and out.columns[0].pg_type in ("int4", "int8")
+        assert await one("SELECT '41'::int + 1 AS n") == [(42,)]
+        assert await one("SELECT CAST('7' AS integer) * 2 AS n") == [(14,)]
+        assert await one("SELECT E'a\\\\b' AS e, E'it\\'s' AS q") == [("a\\b", "it's")]
+        assert await one("SELECT $$dollar 'quoted' -- 5$$ AS d") == [("dollar 'quoted' -- 5",)]
+        assert await one("SELECT $t$x$t$ AS d WHERE 1 = 1") == [("x",)]
+        assert await one('SELECT "ArtistId", count(*) FROM "Album" GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 1') \
+            == [(7, 3)]
+        assert await one('SELECT "Title" FROM "Album" ORDER BY 1 LIMIT 1') == [("Audioslave",)]
+        assert await one("SELECT count(*) FROM \"Invoice\" WHERE \"InvoiceDate\" < DATE '2010-01-01'") == [(3,)]
+        assert await one("SELECT count(*) FROM \"Invoice\" WHERE \"InvoiceDate\" < DATE '2011-01-01'") == [(5,)]
+        assert await one("SELECT count(*) FROM \"Invoice\" WHERE \"InvoiceDate\" >= '2010-03-06T00:00:00Z'") \
+            == [(3,)]
+        assert await one("SELECT count(*) FROM \"Album\" WHERE \"Title\" LIKE 'r%'") == [(1,)]
+        assert await one("SELECT count(*) FROM \"Album\" WHERE \"Title\" LIKE 'R%'") == [(1,)]
+        plans = _plans(harness, db)
+        assert not any("$" in p and ("GROUP BY" in p or "::" in p or "CAST" in p or "DATE $" in p) for p in plans)
+        assert not any(p.startswith("SELECT $1") for p in plans)
+
+    asyncio.run(go())
