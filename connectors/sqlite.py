@@ -50,6 +50,9 @@ _ACTION_NAMES = {
     sqlite3.SQLITE_ALTER_TABLE: "ALTER TABLE", sqlite3.SQLITE_ANALYZE: "ANALYZE",
     sqlite3.SQLITE_REINDEX: "REINDEX",
 }
+# Statements that may change the schema, or make a change visible (result types are cached
+# per schema version).
+_DDL = re.compile(r"\s*(?:create|alter|drop|attach|detach|commit|end|rollback|release)\b", re.IGNORECASE)
 # sqlite3.connect's default busy timeout (ms), restored after a no-wait quick read.
 _BUSY_TIMEOUT_MS = 5000
 # VM instructions between two deadline checks of a quick read.
@@ -139,6 +142,8 @@ class SqliteConnection:
                     cur.execute(sql, [_adapt(p) for p in params])
                     desc = cur.description
                     if desc is None:
+                        if _DDL.match(sql):
+                            self._backend._types.changed()
                         return Result(None, [], max(cur.rowcount, 0))
                     if max_rows is None:
                         rows = cur.fetchall()

@@ -18,6 +18,7 @@ import datetime as dt
 import functools
 import sqlite3
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -30,6 +31,9 @@ from connectors.types import INT_TYPES, pg_type_name, pg_type_of_values
 
 _INT_RANGE = {"int2": 2**15, "int4": 2**31, "int8": 2**63}
 _CACHE_SIZE = 512
+# How long the schema version read by one query is trusted by the next ones (a schema
+# change through askgres is noticed at once: see DeclaredTypes.changed).
+_RECHECK_S = 1.0
 
 _TABLES_SQL = "SELECT name FROM sqlite_master WHERE type IN ('table', 'view')"
 
@@ -41,15 +45,30 @@ class DeclaredTypes:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._version: int | None = None
+        self._checked = 0.0  # time.monotonic() of the last schema version check
         self._tables: dict[str, list[tuple[str, str]]] = {}  # lower name -> [(column, decl)]
         self._cache: OrderedDict[str, list[str | None] | None] = OrderedDict()
 
+    def changed(self) -> None:
+        """The schema may have changed (a connection ran DDL): check its version again
+        at the next query instead of trusting the last check for a while."""
+        self._checked = 0.0
+
     def for_query(self, conn: sqlite3.Connection, sql: str, ncols: int) -> list[str | None]:
-        """Declared type per result column (``None`` where unknown)."""
-        version = conn.execute("PRAGMA schema_version").fetchone()[0]
+        """Declared type per result column (``None`` where unknown). The schema version
+        is read at most once a second (reading it is a statement of its own, with the
+        file locking and checks that cost as much as a point select), or after
+        :meth:`changed`; a type gone stale meanwhile only costs the value-based guess that
+        :func:`describe` falls back on."""
+        now = time.monotonic()
+        version = None
+        if self._version is None or now - self._checked > _RECHECK_S:
+            version = conn.execute("PRAGMA schema_version").fetchone()[0]
         with self._lock:
-            if version != self._version:
-                self._load(conn, version)
+            if version is not None:
+                self._checked = now
+                if version != self._version:
+                    self._load(conn, version)
             found = self._cache.get(sql)
             if found is None and sql not in self._cache:
                 found = self._resolve(sql)

@@ -148,3 +148,29 @@ def test_connector_quick_read_budget_rows_and_locks(tmp_path: Path) -> None:
         assert isinstance(out, Result) and out.rows == [(13,)]
     finally:
         conn.close()
+
+
+def test_result_types_follow_schema_changes(tmp_path: Path) -> None:
+    """Declared result types are cached per schema version, read at most once a second:
+    DDL through askgres is seen at once, DDL from elsewhere within a second."""
+    path = make_sqlite(tmp_path / "t.sqlite")
+    conn = SqliteBackend("t", path).connect()
+    try:
+        cols = conn.execute('SELECT * FROM "Artist" WHERE "ArtistId" = 1').columns or []
+        assert [c.pg_type for c in cols] == ["int4", "varchar"]
+        conn.execute('CREATE TABLE "Flags" ("id" INTEGER PRIMARY KEY, "on" BOOLEAN)')
+        conn.execute('INSERT INTO "Flags" VALUES (1, 1)')
+        out = conn.try_quick_read('SELECT "on" FROM "Flags"', [], max_steps=100, max_rows=5, max_s=1.0)
+        assert isinstance(out, Result) and out.rows == [(True,)] and out.columns and out.columns[0].pg_type == "bool"
+
+        other = sqlite3.connect(path)
+        other.execute('CREATE TABLE "Later" ("at" DATETIME)')
+        other.execute("INSERT INTO \"Later\" VALUES ('2024-05-01 10:00:00')")
+        other.commit()
+        other.close()
+        time.sleep(1.1)
+        later = conn.execute('SELECT "at" FROM "Later"')
+        assert later.columns and later.columns[0].pg_type == "timestamp"
+        assert later.rows[0][0].year == 2024
+    finally:
+        conn.close()
