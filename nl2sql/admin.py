@@ -95,6 +95,9 @@ def _parse(sql: str) -> exp.Expression:
 def run(sql: str, ctx: AdminContext) -> Outcome:
     """Run one statement on the ``askgres`` schema (blocking: call it in an executor)."""
     tree = _parse(sql).copy()
+    if tree.find(exp.Parameter, exp.Placeholder) is not None:
+        raise FeatureNotSupported(f"parameters ($1, %s) are not supported in statements on the {SCHEMA} schema",
+                                  hint="Write the values into the statement.")
     if isinstance(tree, (exp.Select, exp.SetOperation, exp.Subquery)):
         call = _feedback_call(tree)
         if call is not None:

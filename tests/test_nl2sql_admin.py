@@ -89,6 +89,7 @@ def test_anyone_reads_the_log_tables(service: AskService) -> None:
     ("DROP TABLE askgres.pairs", "0A000"),
     ("UPDATE askgres.pairs SET source = 'x' WHERE id = 1", "42501"),
     ("UPDATE askgres.pairs SET status = 'maybe' WHERE id = 1", "22000"),
+    ("SELECT * FROM askgres.pairs WHERE id = $1", "0A000"),
 ])
 def test_nothing_else_is_reachable(service: AskService, sql: str, sqlstate: str) -> None:
     assert fails(service, sql, admin=True).sqlstate == sqlstate
