@@ -11,6 +11,7 @@ buffer grows large.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
@@ -155,6 +156,7 @@ class Connection:
         self._reported: dict[str, str] = {}
         self._status_seen: dict[str, str] | None = None  # the session's last parameter_status()
         self._shapes = ShapeCache()
+        self._debug = False  # whether wire-level debug events are logged (decided after startup)
         self._shutdown: PgError | None = None
         self.session: SessionEngine | None = None
         self.pid = 0
@@ -246,7 +248,8 @@ class Connection:
             return
         data = bytes(self._out)
         self._out.clear()
-        self._log.debug("wire.send", bytes=len(data), head=data[:200])
+        if self._debug:
+            self._log.debug("wire.send", bytes=len(data), head=data[:200])
         try:
             self._writer.write(data)
             await self._writer.drain()
@@ -366,9 +369,14 @@ class Connection:
 
     # -- the message loop -------------------------------------------------------------
     async def _serve(self) -> None:
+        is_enabled_for = getattr(self._log, "is_enabled_for", None)
+        self._debug = bool(is_enabled_for(logging.DEBUG)) if is_enabled_for is not None else True
+        framer = self._framer
         while True:
             try:
-                msg = await self._next()
+                msg = framer.read()  # messages already received are handled before waiting for more
+                if msg is None:
+                    msg = await self._next()
             except PgError as e:
                 if e.severity in ("FATAL", "PANIC"):
                     raise
@@ -378,7 +386,8 @@ class Connection:
                 return
             if self._skip_to_sync and not isinstance(msg, Sync):
                 continue
-            self._log.debug("wire.recv", message=msg)
+            if self._debug:
+                self._log.debug("wire.recv", message=msg)
             handler = self._handlers.get(type(msg))
             if handler is None:
                 raise ProtocolViolation(f"unexpected message type {msg.type!r} after startup")
@@ -479,7 +488,9 @@ class Connection:
         sent = 0
         while limit == 0 or sent < limit:
             want = ROW_CHUNK if limit == 0 else min(ROW_CHUNK, limit - sent)
-            chunk = await source.take(want)
+            chunk = source.take_now(want)
+            if chunk is None:
+                chunk = await source.take(want)
             out = self._out
             for row in chunk:
                 out += encode(row)

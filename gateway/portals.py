@@ -86,6 +86,15 @@ class RowSource:
             self._it = iter(rows)
         self._pos = 0
 
+    def take_now(self, n: int) -> Sequence[tuple[Any, ...]] | None:
+        """Up to ``n`` rows when they are in memory (fewer: the source is exhausted);
+        ``None`` when getting them may block (use :meth:`take`)."""
+        if self._seq is None:
+            return None
+        chunk = self._seq[self._pos : self._pos + n]
+        self._pos += len(chunk)
+        return chunk
+
     async def take(self, n: int) -> Sequence[tuple[Any, ...]]:
         """Up to ``n`` rows; fewer means the source is exhausted."""
         if self._seq is not None:
@@ -118,7 +127,7 @@ class Portal:
 def command_tag(tag: str, columns: list[Column] | None, sent: int) -> str:
     """``SELECT n`` counts the rows this Execute sent (after a PortalSuspended, only the
     last batch, as PostgreSQL does); other tags are the engine's."""
-    if columns is not None and (tag == "SELECT" or _SELECT_TAG.match(tag)):
+    if columns is not None and tag.startswith("SELECT") and (tag == "SELECT" or _SELECT_TAG.match(tag)):
         return f"SELECT {sent}"
     return tag
 
