@@ -45,7 +45,7 @@ from gateway.errors import (
 from gateway.functions import SessionInfo, fold_session_functions
 from gateway.guc import SessionSettings
 from gateway.plans import PLAN_CACHE, DatabaseState, Handle, Plan, copy_outcome, outcome_from_answer
-from gateway.parsecache import ParseCache
+from gateway.parsecache import ParseCache, SimplePlans
 from gateway.params import (
     SchemaIndex,
     name_insert_columns,
@@ -187,6 +187,7 @@ class Session:
         self.cursors: dict[str, utility.Cursor] = {}
         self.sql_prepared: dict[str, Prepared] = {}
         self.parsed = ParseCache()  # Parse results of plain SQL, reused (gateway.parsecache)
+        self.simple_plans = SimplePlans()  # plain statements by literal template (gateway.parsecache)
         self.savepoints: list[tuple[str, int]] = []  # (name, writes before it)
         self.writes = 0  # statements that wrote in the current transaction
         self.ddl_in_tx = False  # the schema changed in the open transaction
@@ -261,6 +262,17 @@ class Session:
 
     async def _run_simple(self, sql: str) -> list[Outcome]:
         self._check_open()
+        tpl = literals.template(sql)
+        plan = None if tpl is None else self.simple_plans.get(tpl[0], self.state.generation)
+        if plan is not None and tpl is not None and not _has_stamp(tpl[1]):
+            self.current_text = sql
+            try:
+                self._check_not_aborted(None)
+                return [await self._run_plan(plan, tpl[1])]
+            except PgError as e:
+                self._failed()
+                e.context["done"] = []
+                raise
         pieces = [p for p in split_statements(sql) if strip_comments(p).strip() or extract_question(p)]
         if not pieces:
             return [Outcome(tag="", is_empty=True)]
@@ -419,13 +431,14 @@ class Session:
         only in their constants when that is safe (:mod:`gateway.literals`)."""
         tpl = literals.template(text)
         state = self.state
-        if tpl is not None and tpl[0] not in state.no_template \
-                and not any(isinstance(v, str) and ISO_STAMP.fullmatch(v.strip()) for v in tpl[1]):
+        if tpl is not None and tpl[0] not in state.no_template and not _has_stamp(tpl[1]):
             try:
                 plan = await self._make_plan(tpl[0], template=len(tpl[1]))
             except PgError:
                 plan = None
             if plan is not None:
+                if not plan.dynamic:
+                    self.simple_plans.put(tpl[0], state.generation, plan)
                 return plan, tpl[1]
             if len(state.no_template) > PLAN_CACHE:
                 state.no_template.clear()
@@ -726,3 +739,6 @@ class Session:
         return await self._call(run)
 
 
+def _has_stamp(values: Sequence[Any]) -> bool:
+    """An ISO timestamp among a template's values: translated as a constant, not bound."""
+    return any(isinstance(v, str) and ISO_STAMP.fullmatch(v.strip()) for v in values)

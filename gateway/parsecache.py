@@ -1,4 +1,4 @@
-"""Parse results reused within a session.
+"""Parse results and simple-protocol plans reused within a session.
 
 Extended-protocol clients that do not name their statements (``pgbench -M extended``,
 psycopg, node-postgres) send the same Parse before every execution. Splitting, looking
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Sequence
+from typing import Any
 
 from gateway.api import Prepared
 
@@ -44,3 +45,36 @@ class ParseCache:
 
     def clear(self) -> None:
         self._entries.clear()
+
+
+class SimplePlans:
+    """Simple-protocol statements already known to be one plain SQL statement, by their
+    literal template (:func:`gateway.literals.template`, trailing ``;`` and blanks
+    dropped): the next text with the same template skips splitting, the question and
+    utility checks and planning, and binds its constants to the same plan. What those
+    steps decide depends only on the text around the constants, which the template keeps
+    (comments and quoted names included). Tagged with the schema generation."""
+
+    def __init__(self, size: int = SIZE) -> None:
+        self._entries: OrderedDict[str, tuple[int, Any]] = OrderedDict()
+        self._size = size
+
+    @staticmethod
+    def key(template: str) -> str:
+        return template.rstrip(" \t\r\n;")
+
+    def get(self, template: str, generation: int) -> Any | None:
+        key = self.key(template)
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        if entry[0] != generation:
+            del self._entries[key]
+            return None
+        self._entries.move_to_end(key)
+        return entry[1]
+
+    def put(self, template: str, generation: int, plan: Any) -> None:
+        self._entries[self.key(template)] = (generation, plan)
+        if len(self._entries) > self._size:
+            self._entries.popitem(last=False)

@@ -142,3 +142,32 @@ def test_constants_that_shape_a_statement_stay_constants(harness: EngineHarness,
         assert not any(p.startswith("SELECT $1") for p in plans)
 
     asyncio.run(go())
+
+
+@pytest.mark.parametrize("db", BACKENDS)
+def test_known_statement_shapes_skip_straight_to_their_plan(harness: EngineHarness, db: str) -> None:
+    async def go() -> None:
+        s = harness.session(db)
+        q = 'SELECT "Name" FROM "Artist" WHERE "ArtistId" = {};'
+        assert rows_of((await s.run_simple(q.format(1)))[0]) == [("AC/DC",)]
+        assert s.simple_plans.get('SELECT "Name" FROM "Artist" WHERE "ArtistId" = $1', harness.engine.dbs[db].generation)
+        assert rows_of((await s.run_simple(q.format(2)))[0]) == [("Accept",)]
+        assert rows_of((await s.run_simple(q.format(3).rstrip(";") + "  "))[0]) == [("Aerosmith",)]
+        # the same shape twice in one query is two statements, not one
+        both = await s.run_simple(q.format(4) + " " + q.format(5))
+        assert [rows_of(o) for o in both] == [[("Alanis Morissette",)], [("Apocalyptica",)]]
+        # an aborted transaction refuses it like any statement
+        await s.run_simple("BEGIN")
+        with pytest.raises(PgError):
+            await s.run_simple('SELECT * FROM "NoSuchTable"')
+        with pytest.raises(InFailedTransaction):
+            await s.run_simple(q.format(6))
+        await s.run_simple("ROLLBACK")
+        # a schema change makes it plan again
+        await s.run_simple('ALTER TABLE "Artist" ADD COLUMN "Country" TEXT')
+        assert rows_of((await s.run_simple(q.format(7)))[0]) == [("Led Zeppelin",)]
+        ts = "SELECT count(*) FROM \"Invoice\" WHERE \"InvoiceId\" > {} AND \"InvoiceDate\" >= '{}'"
+        assert rows_of((await s.run_simple(ts.format(0, "2010-01-01")))[0]) == [(3,)]
+        assert rows_of((await s.run_simple(ts.format(0, "2011-12-19T00:00:00Z")))[0]) == [(1,)]
+
+    asyncio.run(go())
