@@ -166,7 +166,8 @@ class Connection:
         self.peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer or "local")
         self._log = log.bind(peer=self.peer)
         self._opened = time.perf_counter()
-        self._handlers: dict[type[FrontendMessage], Callable[[Any], Awaitable[None]]] = {
+        # A handler returns an awaitable when it has to wait (the engine, the socket), else None.
+        self._handlers: dict[type[FrontendMessage], Callable[[Any], Awaitable[None] | None]] = {
             Query: self._on_query,
             Parse: self._on_parse,
             Bind: self._on_bind,
@@ -250,9 +251,13 @@ class Connection:
         self._out.clear()
         if self._debug:
             self._log.debug("wire.send", bytes=len(data), head=data[:200])
+        writer = self._writer
         try:
-            self._writer.write(data)
-            await self._writer.drain()
+            writer.write(data)
+            # wait only when the client reads slower than we write (a small answer is gone
+            # at once; a vanished client shows up as end of stream on the next read)
+            if writer.transport.get_write_buffer_size() > FLUSH_AT:
+                await writer.drain()
         except (ConnectionError, OSError) as e:
             raise ClientGone() from e
 
@@ -392,7 +397,9 @@ class Connection:
             if handler is None:
                 raise ProtocolViolation(f"unexpected message type {msg.type!r} after startup")
             try:
-                await handler(msg)
+                pending = handler(msg)
+                if pending is not None:
+                    await pending
             except PgError as e:
                 if e.severity in ("FATAL", "PANIC"):
                     raise
@@ -510,10 +517,10 @@ class Connection:
         else:
             self._log.info("query", ms=ms, rows=rows, tag=tag, error=error.sqlstate, message=error.message)
 
-    async def _on_function_call(self, msg: FunctionCall) -> None:
+    def _on_function_call(self, msg: FunctionCall) -> None:
         raise FeatureNotSupported("the fast-path function call interface is not supported")
 
-    async def _ignore(self, msg: FrontendMessage) -> None:
+    def _ignore(self, msg: FrontendMessage) -> None:
         """CopyData/CopyDone/CopyFail outside COPY FROM STDIN are ignored (as PostgreSQL
         does, so that a client's error recovery works)."""
 
@@ -526,7 +533,7 @@ class Connection:
         self._registry.add_statement(msg.name, Statement.of(prepared, msg.param_oids))
         self._out += _PARSE_COMPLETE
 
-    async def _on_bind(self, msg: Bind) -> None:
+    def _on_bind(self, msg: Bind) -> None:
         stmt = self._registry.statement(msg.statement)
         if msg.portal and msg.portal in self._registry.portals:
             raise PgError(f'portal "{msg.portal}" already exists', sqlstate="42P03")
@@ -544,7 +551,7 @@ class Connection:
         self._registry.add_portal(msg.portal, Portal(stmt, params, result_formats))
         self._out += _BIND_COMPLETE
 
-    async def _on_describe(self, msg: Describe) -> None:
+    def _on_describe(self, msg: Describe) -> None:
         if msg.target == TARGET_STATEMENT:
             stmt = self._registry.statement(msg.name)
             self.send(ParameterDescription(stmt.param_oids))
@@ -617,7 +624,7 @@ class Connection:
         if first:
             self._log_query(t0, sent, outcome.tag, None)
 
-    async def _on_close(self, msg: Close) -> None:
+    def _on_close(self, msg: Close) -> None:
         if msg.target == TARGET_STATEMENT:
             self._registry.statements.pop(msg.name, None)
         else:

@@ -80,6 +80,10 @@ class _Writer:
     def __init__(self) -> None:
         self.writes: list[bytes] = []
         self.ready = asyncio.Event()
+        self.transport = self
+
+    def get_write_buffer_size(self) -> int:
+        return 0
 
     def write(self, data: bytes) -> None:
         self.writes.append(bytes(data))
