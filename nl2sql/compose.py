@@ -17,7 +17,8 @@ from nl2sql.state import AskState, Env
 def compose(state: AskState, env: Env) -> None:
     t0 = time.perf_counter()
     schema = state.prompt_schema if state.prompt_schema is not None else env.schema
-    examples = [(e.question, e.sql) for e in reversed(state.examples)]
+    # whitespace runs in example SQL (`T1.a  =  T2.b`) cost tokens and teach nothing
+    examples = [(e.question, " ".join(e.sql.split())) for e in reversed(state.examples)]
     state.prompt_version = PROMPT_VERSION
     state.prompt = build_prompt(
         question=state.question,
