@@ -47,6 +47,7 @@ def ensure_hf_base(data_dir: Path, *, gguf_path: Path | None = None) -> Path:
     source = Path(gguf_path) if gguf_path is not None else bundled_gguf(Path(data_dir))
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{HF_BASE}.", dir=target.parent))
+    tmp.chmod(0o755)
     try:
         convert_gguf(source, tmp)
         try:
