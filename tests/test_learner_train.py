@@ -305,8 +305,14 @@ def test_train_export_serve_narrow_task(tmp_path: Path, data_dir: Path, hf_base:
     with torch.no_grad():
         gen = tuned.generate(input_ids=ids, max_new_tokens=8, do_sample=False)
     hf_tokens = gen[0, ids.shape[1]:].tolist()
-    llama_tokens = llm.tokenize(answer.encode(), add_bos=False)[:8]
-    assert hf_tokens[:6] == llama_tokens[:6], (tokenizer.decode(hf_tokens), answer)
+    llm.reset()
+    llama_tokens: list[int] = []
+    for token in llm.generate(llm.tokenize(prompt.encode(), add_bos=True), top_k=1, temp=0.0):
+        llama_tokens.append(int(token))
+        if len(llama_tokens) == 8:
+            break
+    assert ids[0].tolist() == llm.tokenize(prompt.encode(), add_bos=True)
+    assert hf_tokens[:6] == llama_tokens[:6], (tokenizer.decode(hf_tokens), tokenizer.decode(llama_tokens))
 
 
 _CHILD = """
