@@ -42,7 +42,8 @@ def _settings(data_dir: Path, args: argparse.Namespace, databases: list[Any]) ->
 
     return Settings(
         data_dir=data_dir, log_level="warning", databases=databases,
-        learner=LearnerConfig(auto=False, max_minutes=args.minutes, synth_pairs=args.synth, max_steps=args.max_steps),
+        learner=LearnerConfig(auto=False, max_minutes=args.minutes, synth_pairs=args.synth, max_steps=args.max_steps,
+                              **({"learning_rate": args.lr} if args.lr is not None else {})),
     )
 
 
@@ -81,6 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--minutes", type=float, default=12.0, help="fine-tuning time limit per iteration")
     ap.add_argument("--max-steps", type=int, default=400, help="optimizer step limit per iteration")
     ap.add_argument("--synth", type=int, default=600, help="synthesized pairs per iteration")
+    ap.add_argument("--lr", type=float, default=None, help="learning rate (default: learner.learning_rate)")
     ap.add_argument("--limit", type=int, default=None, help="questions per half (smoke runs)")
     ap.add_argument("--out", type=Path, default=OUT_DIR)
     args = ap.parse_args(argv)

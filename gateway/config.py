@@ -76,6 +76,10 @@ class LearnerConfig(BaseModel):
     learning_rate: float = Field(default=2e-4, description="Fine-tuning learning rate.")
     batch_size: int = Field(default=8, description="Sequences per optimizer step.")
     approved_weight: int = Field(default=3, description="Times an approved pair is repeated in the training set.")
+    continue_training: bool = Field(
+        default=True,
+        description="Fine-tune on top of the active model, so that runs add up (false: every run starts from the bundled base).",
+    )
 
 
 class Settings(BaseSettings):

@@ -36,17 +36,18 @@ def is_converted(path: Path) -> bool:
     return (path / _MARKER).is_file() and (path / "config.json").is_file()
 
 
-def ensure_hf_base(data_dir: Path, *, gguf_path: Path | None = None) -> Path:
+def ensure_hf_base(data_dir: Path, *, gguf_path: Path | None = None, target: Path | None = None) -> Path:
     """The base model as a Hugging Face checkpoint directory, converting it on first use.
 
-    ``gguf_path`` defaults to the bundled GGUF (assembled under ``data_dir/models/base``).
+    ``gguf_path`` defaults to the bundled GGUF (assembled under ``data_dir/models/base``);
+    ``target`` to :func:`hf_base_dir` (a promoted model's conversion goes beside its GGUF).
     """
-    target = hf_base_dir(data_dir)
+    target = Path(target) if target is not None else hf_base_dir(data_dir)
     if is_converted(target):
         return target
     source = Path(gguf_path) if gguf_path is not None else bundled_gguf(Path(data_dir))
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{HF_BASE}.", dir=target.parent))
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     tmp.chmod(0o755)
     try:
         convert_gguf(source, tmp)

@@ -3,6 +3,11 @@ serving at full speed:
 
     failures -> training data -> LoRA fine-tune -> export GGUF -> gate -> promote/refuse
 
+The fine-tune starts from the model that was active when the run began (its merged
+weights, converted once to a Hugging Face checkpoint beside its GGUF), so each promoted
+run builds on the last; ``learner.continue_training = false`` starts every run from the
+bundled base.
+
 Every stage writes its outputs under the run's directory before the run record moves on,
 so a run killed at any point (kill -9) is resumed by the next one: the saved dataset is
 reused and training continues from its last checkpoint. Approved pairs, failure records
@@ -24,6 +29,7 @@ from typing import Any
 import structlog
 
 from gateway.config import Settings
+from gateway.errors import PgError
 from learner import registry
 from learner.gate import GateCase, run_gate
 from learner.runs import create_run, get_run, recover_stale, resumable_run, run_dir, update_run
@@ -50,6 +56,39 @@ def _gate_cases(dataset: Any) -> list[GateCase]:
         seen.add(q)
         cases.append(GateCase(question=q, sql=row["sql"], source=row.get("source", "")))
     return cases
+
+
+def parent_model(settings: Settings, store: Store, run_id: int, base_gguf: Path) -> tuple[str, Path]:
+    """``(version, gguf)`` a run fine-tunes on top of: the model that was active when the
+    run was created (recorded as its ``base_model``, so a resumed run keeps its parent), or
+    the bundled base when ``learner.continue_training`` is off or that model's file is gone."""
+    from nl2sql.models import active_model
+
+    if not settings.learner.continue_training:
+        return registry.BASE, base_gguf
+    if settings.ask.model_path is not None:
+        return active_model(settings, store)
+    rows = store.query("SELECT base_model FROM training_runs WHERE id = ?", (run_id,))
+    version = str(rows[0]["base_model"] or registry.BASE) if rows else registry.BASE
+    if version == registry.BASE:
+        return registry.BASE, base_gguf
+    try:
+        path = registry.get_model(store, version).path
+    except PgError:
+        path = Path()
+    if not path.is_file():
+        log.warning("learn.parent_missing", version=version, path=str(path))
+        return registry.BASE, base_gguf
+    return version, path
+
+
+def parent_checkpoint(settings: Settings, version: str, gguf: Path) -> Path:
+    """The parent model as a Hugging Face checkpoint (converted once, kept beside its GGUF)."""
+    from learner.convert import ensure_hf_base
+
+    if version == registry.BASE:
+        return ensure_hf_base(settings.data_dir)
+    return ensure_hf_base(settings.data_dir, gguf_path=gguf, target=gguf.parent / "hf")
 
 
 def run_iteration(settings: Settings, database: str, *, run_id: int | None = None) -> int:
@@ -92,12 +131,13 @@ def run_iteration(settings: Settings, database: str, *, run_id: int | None = Non
         update_run(store, run_id, status="training", stage="train", n_train=len(dataset["train"]),
                    n_eval=len(dataset["validation"]) if "validation" in dataset else 0)
 
-        # 2. fine-tune (resumes from the last checkpoint)
-        from learner.convert import ensure_hf_base
+        # 2. fine-tune (resumes from the last checkpoint), on top of the parent model
         from learner.train import train_lora
 
         t1 = time.monotonic()
-        hf_base = ensure_hf_base(settings.data_dir)
+        parent_version, parent_gguf = parent_model(settings, store, run_id, base_gguf)
+        hf_base = parent_checkpoint(settings, parent_version, parent_gguf)
+        timings["convert_s"] = time.monotonic() - t1
 
         def progress(frac: float) -> None:
             update_run(store, run_id, progress=round(frac, 3))
@@ -113,11 +153,11 @@ def run_iteration(settings: Settings, database: str, *, run_id: int | None = Non
         existing = store.query("SELECT version FROM models WHERE run_id = ?", (run_id,))
         version = str(existing[0]["version"]) if existing else registry.next_version(store)
         out = settings.models_dir / version / "model.gguf"
-        export_gguf(result.adapter_dir, base_gguf=base_gguf, out_path=out)
+        export_gguf(result.adapter_dir, base_gguf=parent_gguf, out_path=out)
         write_modelfile(out)
         current_version, current_path = active_model(settings, store)
         if not existing:
-            registry.add_candidate(store, version=version, path=out, parent=current_version, run_id=run_id, accuracy=None)
+            registry.add_candidate(store, version=version, path=out, parent=parent_version, run_id=run_id, accuracy=None)
         timings["export_s"] = time.monotonic() - t2
 
         # 4. gate

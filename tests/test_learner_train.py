@@ -314,6 +314,17 @@ def test_train_export_serve_narrow_task(tmp_path: Path, data_dir: Path, hf_base:
     assert ids[0].tolist() == llm.tokenize(prompt.encode(), add_bos=True)
     assert hf_tokens[:6] == llama_tokens[:6], (tokenizer.decode(hf_tokens), tokenizer.decode(llama_tokens))
 
+    # The next run fine-tunes on top of this model: converted back from its GGUF, it is
+    # the tuned model (not the base) that the next run starts from.
+    from learner.convert import ensure_hf_base, is_converted
+
+    child = ensure_hf_base(data_dir, gguf_path=out, target=tmp_path / "model" / "hf")
+    assert is_converted(child) and child != hf_base
+    again = AutoModelForCausalLM.from_pretrained(str(child), dtype=torch.float32)
+    with torch.no_grad():
+        regen = again.generate(input_ids=ids, max_new_tokens=8, do_sample=False)
+    assert regen[0, ids.shape[1]:].tolist()[:6] == hf_tokens[:6]
+
 
 _CHILD = """
 import json, sys
