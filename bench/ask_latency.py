@@ -11,6 +11,7 @@ out), in-process, without the wire. Writes JSON to ``bench/out/ask_latency-<time
 
     python -m bench.ask_latency              # all 84 questions
     python -m bench.ask_latency --limit 20
+    python -m bench.ask_latency --model DATA_DIR/models/v4/model.gguf   # a fine-tuned model
 
 Skips (exit 0) when ../shared/data is absent.
 """
@@ -48,6 +49,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=3, help="questions asked before timing")
     parser.add_argument("--threads", type=int, default=2, help="llama.cpp threads")
     parser.add_argument("--no-examples", action="store_true", help="no approved examples in the index")
+    parser.add_argument("--model", type=Path, default=None,
+                        help="GGUF to time instead of the bundled base (e.g. a promoted DATA_DIR/models/vN/model.gguf)")
     args = parser.parse_args(argv)
 
     require_shared(CHINOOK_DB, CHINOOK_QUESTIONS)
@@ -58,7 +61,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     cases = load_jsonl(CHINOOK_QUESTIONS, database="chinook")
     timed = cases if args.limit is None else cases[: args.limit]
     backend = SqliteBackend("chinook", CHINOOK_DB, read_only=True)
-    generator = embedded_generator(n_threads=args.threads)
+    generator = embedded_generator(n_threads=args.threads, model=args.model)
     samples: list[dict[str, Any]] = []
     stage_totals: dict[str, float] = {}
     folds = (None,) if args.no_examples else (0, 1)
@@ -114,7 +117,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(table(["stage", "mean ms"], [[k, f"{v:.1f}"] for k, v in stages.items()]))
     payload = {
         "benchmark": "ask_latency",
-        "model": "bundled Gemma 3 270M Q4_K_M (base, embedded llama.cpp)",
+        "model": str(args.model) if args.model else "bundled Gemma 3 270M Q4_K_M (base, embedded llama.cpp)",
         "machine": machine(),
         "args": vars(args),
         "targets_ms": {"p50": TARGET_P50_MS, "p95": TARGET_P95_MS},

