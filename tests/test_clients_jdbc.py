@@ -90,7 +90,6 @@ def test_metadata_columns(facts: dict[str, list[list[str]]], reference: dict[str
     assert facts["column"] == reference["column"]
 
 
-@pytest.mark.xfail(reason="KNOWN_GAPS.md: information_schema._pg_expandarray missing (pgjdbc getPrimaryKeys)", strict=False)
 def test_metadata_primary_keys(facts: dict[str, list[list[str]]], reference: dict[str, list[list[str]]]) -> None:
     assert not errors(facts, "pk"), facts.get("error")
     assert sorted(facts["pk"]) == sorted(reference["pk"])
