@@ -31,8 +31,7 @@ GAPS: dict[tuple[str, str], str] = {
     ("dbeaver:column-types-of-track", "chinook_duckdb"): "KNOWN_GAPS.md#duckdb-varchar-length",
     ("superset:columns", "chinook_duckdb"): "KNOWN_GAPS.md#duckdb-varchar-length",
     (r'\d+ "Track"', "chinook_duckdb"): "KNOWN_GAPS.md#duckdb-varchar-length",
-    (r"\di", "chinook_duckdb"): "KNOWN_GAPS.md#duckdb-demo-indexes",
-    (r'\d "PlaylistTrack"', "chinook_duckdb"): "KNOWN_GAPS.md#duckdb-demo-indexes",
+    (r"\di", "chinook_duckdb"): "KNOWN_GAPS.md#duckdb-constraint-names",
 }
 
 STATEMENTS = [st for tool in bf.tools() for st in bf.load(tool)]

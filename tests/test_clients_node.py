@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from clients_support import BACKENDS, Endpoint, chinook_endpoint, known_gap
+from clients_support import BACKENDS, Endpoint, chinook_endpoint
 from refpg import pg_ref  # noqa: F401  (fixture)
 
 NODE_DIR = Path(__file__).resolve().parent / "node"
@@ -41,7 +41,6 @@ def reference(pg_ref: Any) -> dict[str, Any]:
 
 @pytest.mark.parametrize("db", BACKENDS)
 def test_node_postgres(request: pytest.FixtureRequest, db: str, reference: dict[str, Any]) -> None:
-    known_gap(request, "chinook", "sqlite-dqs")
     got = run_client(chinook_endpoint(request, db))
     assert got["query"] == reference["query"]  # rows, field names and type OIDs, command, rowCount
     assert got["param"] == reference["param"]

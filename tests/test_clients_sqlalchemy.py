@@ -37,8 +37,7 @@ def ref_engine(pg_ref: Any) -> Iterator[Any]:
     eng.dispose()
 
 
-def test_connect_initialises_the_dialect(request: pytest.FixtureRequest, engine: Any) -> None:
-    known_gap(request, "chinook_duckdb", "duckdb-savepoint")
+def test_connect_initialises_the_dialect(engine: Any) -> None:
     with engine.connect() as conn:
         assert conn.execute(sa.text("select 1")).scalar() == 1
         assert conn.execute(sa.text("show standard_conforming_strings")).scalar() == "on"
@@ -54,7 +53,7 @@ def _columns(insp: Any, table: str) -> list[tuple[str, str, bool]]:
 
 
 def test_inspect_tables_columns_keys(request: pytest.FixtureRequest, engine: Any, ref_engine: Any) -> None:
-    known_gap(request, "*", "qualified-catalog-columns")
+    known_gap(request, "chinook_duckdb", "duckdb-varchar-length")
     insp, ref = sa.inspect(engine), sa.inspect(ref_engine)
     assert insp.get_schema_names().count("public") == 1
     tables = sorted(insp.get_table_names())
@@ -70,7 +69,7 @@ def test_inspect_tables_columns_keys(request: pytest.FixtureRequest, engine: Any
 
 
 def test_core_select_on_reflected_table(request: pytest.FixtureRequest, engine: Any, ref_engine: Any) -> None:
-    known_gap(request, "*", "qualified-catalog-columns")
+    known_gap(request, "*", "current-setting-parameter")
     def run(eng: Any) -> list[tuple[Any, ...]]:
         md = sa.MetaData()
         track = sa.Table("Track", md, autoload_with=eng)
@@ -89,8 +88,7 @@ def test_core_select_on_reflected_table(request: pytest.FixtureRequest, engine: 
     assert got and got == run(ref_engine)
 
 
-def test_text_query_with_bound_parameters(request: pytest.FixtureRequest, engine: Any, ref_engine: Any) -> None:
-    known_gap(request, "chinook_duckdb", "duckdb-savepoint")
+def test_text_query_with_bound_parameters(engine: Any, ref_engine: Any) -> None:
     q = sa.text('SELECT "FirstName", "LastName", "Email" FROM "Customer" WHERE "Country" = :c AND "CustomerId" > :n ORDER BY "CustomerId"')
 
     def run(eng: Any) -> list[tuple[Any, ...]]:
@@ -100,8 +98,7 @@ def test_text_query_with_bound_parameters(request: pytest.FixtureRequest, engine
     assert run(engine) == run(ref_engine)
 
 
-def test_pandas_read_sql(request: pytest.FixtureRequest, engine: Any, ref_engine: Any) -> None:
-    known_gap(request, "*", "qualified-catalog-columns")
+def test_pandas_read_sql(engine: Any, ref_engine: Any) -> None:
     pd = pytest.importorskip("pandas")
     q = ('SELECT "InvoiceId", "CustomerId", "InvoiceDate", "BillingCountry", "Total" FROM "Invoice" '
          'WHERE "InvoiceId" <= 40 ORDER BY "InvoiceId"')
