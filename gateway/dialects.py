@@ -234,7 +234,13 @@ def for_sqlite(tree: exp.Expr, typer: Typer) -> exp.Expr:
 
                 return exp.Literal.number(int(Decimal(str(value.this)).quantize(Decimal(1), rounding=ROUND_HALF_UP)))
             if typer(value) not in INT_TYPES and not (isinstance(value, exp.Literal) and value.is_string):
-                return exp.Cast(this=fn("ROUND", value), to=node.to)
+                # round only a REAL: ROUND() answers a REAL, so an integer (or integer text)
+                # beyond 2^53 would lose its low bits
+                rounded = exp.Cast(this=fn("ROUND", value), to=node.to)
+                return exp.Case(ifs=[exp.If(this=exp.EQ(this=fn("TYPEOF", value.copy()),
+                                                        expression=exp.Literal.string("real")),
+                                            true=rounded)],
+                                default=exp.Cast(this=value.copy(), to=node.to.copy()))
         if isinstance(node, exp.Escape) or (isinstance(node, exp.Like) and not isinstance(node.parent, exp.Escape)):
             glob = _glob(node)
             if glob is not None:

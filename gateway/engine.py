@@ -498,17 +498,18 @@ class Session:
             plan.backend = to_backend(tree, self.backend.dialect, output_names=False, typer=typer)
 
     async def _run_plan(self, plan: Plan, params: list[Any]) -> Outcome:
-        if plan.dynamic:
-            tree = plan.tree.copy()
-            fold_session_functions(tree, self.info)
-            compiled = Plan(tree=tree, info=plan.info, route=plan.route, dynamic=False, inferred=plan.inferred)
-            await self._compile(compiled, tree)
-            plan = compiled
         if len(params) < plan.n_params:
             from gateway.errors import ProtocolViolation
 
             raise ProtocolViolation(f"bind message supplies {len(params)} parameters, but prepared statement "
                                     f"requires {plan.n_params}")
+        if plan.dynamic:  # session functions take this execution's values (and parameters)
+            tree = plan.tree.copy()
+            fold_session_functions(tree, self.info, params=params)
+            compiled = Plan(tree=tree, info=plan.info, route=plan.route, dynamic=False, inferred=plan.inferred,
+                            n_params=plan.n_params)
+            await self._compile(compiled, tree)
+            plan = compiled
         if plan.route == "catalog":
             result = await self._catalog_call(plan, params)
         else:

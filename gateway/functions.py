@@ -3,13 +3,17 @@
 ``set_config()``, ``pg_backend_pid()``, ``inet_server_addr()``...
 
 Folding happens on the parsed statement, so ``SELECT version()`` works on any backend
-(and in the shadow catalog) and returns PostgreSQL's shape.
+(and in the shadow catalog) and returns PostgreSQL's shape. An argument may be a
+parameter (``current_setting($1)``, as SQLAlchemy's reflection sends it): a statement with
+session functions is folded again on every execution, with that execution's Bind values;
+before they are known (planning, Describe) such a call folds to a placeholder ``''``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import itertools
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +21,7 @@ from sqlglot import exp
 
 from gateway.errors import FeatureNotSupported, UndefinedObject
 from gateway.guc import PG_VERSION, VERSION, SessionSettings
+from gateway.translate import param_number
 
 VERSION_STRING = (
     f"PostgreSQL {PG_VERSION} (askgres {VERSION}) on x86_64-pc-linux-gnu, "
@@ -62,26 +67,81 @@ def _args(node: exp.Expr) -> list[exp.Expr]:
     return list(node.expressions) if isinstance(node, exp.Anonymous) else []
 
 
-def _text_arg(node: exp.Expr, fn: str) -> str:
-    if isinstance(node, exp.Literal):
-        return str(node.this)
-    if isinstance(node, exp.Cast) and isinstance(node.this, exp.Literal):
-        return str(node.this.this)
-    raise FeatureNotSupported(f"{fn}() needs constant arguments in askgres")
+class _Unbound(Exception):
+    """An argument is a parameter whose value is not known yet (no Bind values)."""
 
 
-def _bool_arg(node: exp.Expr) -> bool:
+def _arg(node: exp.Expr, fn: str, params: Sequence[Any] | None) -> Any:
+    """A constant argument's value: a literal (as text; ``NULL`` as ``None``, a boolean
+    as ``bool``) or a parameter's Bind value, casts and parentheses around them ignored."""
+    while isinstance(node, (exp.Cast, exp.Paren)):
+        node = node.this
+    if isinstance(node, exp.Null):
+        return None
     if isinstance(node, exp.Boolean):
         return bool(node.this)
     if isinstance(node, exp.Literal):
-        return str(node.this).lower() in ("t", "true", "1", "on", "yes")
-    return False
+        return str(node.this)
+    n = param_number(node) if isinstance(node, exp.Parameter) else None
+    if n is not None:
+        if params is None:
+            raise _Unbound
+        return params[n - 1] if 0 < n <= len(params) else None
+    raise FeatureNotSupported(f"{fn}() needs constant arguments in askgres")
 
 
-def _value(node: exp.Expr, info: SessionInfo, *, dry_run: bool) -> exp.Expr | None:  # noqa: C901
+def _text(value: Any) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value).decode()
+    return str(value)
+
+
+def _truthy(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    return value is not None and str(value).strip().lower() in ("t", "true", "1", "on", "yes", "y")
+
+
+def _current_setting(args: list[exp.Expr], info: SessionInfo, params: Sequence[Any] | None) -> exp.Expr:
+    """``current_setting(name [, missing_ok])``: strict (a ``NULL`` argument gives ``NULL``);
+    an unknown name is 42704 unless ``missing_ok``, then ``NULL``."""
+    if not args or len(args) > 2:
+        raise FeatureNotSupported("current_setting() takes a setting name and, optionally, missing_ok")
+    values = [_arg(a, "current_setting", params) for a in args]
+    if any(v is None for v in values):
+        return exp.null()
+    setting = _text(values[0])
+    assert setting is not None
+    value = info.settings.get_or_none(setting)
+    if value is None and not (len(values) > 1 and _truthy(values[1])):
+        raise UndefinedObject(f'unrecognized configuration parameter "{setting}"')
+    return _literal(value)
+
+
+def _set_config(args: list[exp.Expr], info: SessionInfo, params: Sequence[Any] | None, *,
+                dry_run: bool) -> exp.Expr:
+    """``set_config(name, value, is_local)``: a ``NULL`` value sets the default."""
+    if len(args) != 3:
+        raise FeatureNotSupported("set_config() takes a name, a value and is_local")
+    name, value, is_local = (_arg(a, "set_config", params) for a in args)
+    setting = _text(name)
+    if setting is None:
+        raise FeatureNotSupported("SET requires parameter name")
+    new = _text(value)
+    if dry_run:
+        return _literal(new if new is not None else info.settings.get_or_none(setting))
+    info.settings.set(setting, new, local=_truthy(is_local), in_tx=info.in_transaction)
+    return _literal(info.settings.get_or_none(setting))
+
+
+def _value(node: exp.Expr, info: SessionInfo, *, dry_run: bool,  # noqa: C901
+           params: Sequence[Any] | None) -> exp.Expr | None:
     if isinstance(node, exp.Dot) and isinstance(node.this, exp.Identifier) and node.this.name.lower() == "pg_catalog":
-        inner = _value(node.expression, info, dry_run=dry_run)
-        return inner
+        return _value(node.expression, info, dry_run=dry_run, params=params)
     if isinstance(node, exp.CurrentVersion):
         return _literal(VERSION_STRING)
     if isinstance(node, (exp.CurrentDatabase, exp.CurrentCatalog)):
@@ -106,22 +166,15 @@ def _value(node: exp.Expr, info: SessionInfo, *, dry_run: bool) -> exp.Expr | No
         return _literal(info.database)
     if name == "current_schema":
         return _literal("public")
-    if name == "current_setting":
-        if not args:
-            raise FeatureNotSupported("current_setting() needs a setting name")
-        setting = _text_arg(args[0], name)
-        missing_ok = len(args) > 1 and _bool_arg(args[1])
-        value = info.settings.get_or_none(setting)
-        if value is None and not missing_ok:
-            raise UndefinedObject(f'unrecognized configuration parameter "{setting}"')
-        return _literal(value)
-    if name == "set_config":
-        if len(args) != 3:
-            raise FeatureNotSupported("set_config() takes a name, a value and is_local")
-        setting, value = _text_arg(args[0], name), _text_arg(args[1], name)
-        if not dry_run:
-            info.settings.set(setting, value, local=_bool_arg(args[2]), in_tx=info.in_transaction)
-        return _literal(info.settings.get_or_none(setting) if not dry_run else value)
+    if name in ("current_setting", "set_config"):
+        try:
+            if name == "current_setting":
+                return _current_setting(args, info, params)
+            return _set_config(args, info, params, dry_run=dry_run)
+        except _Unbound:
+            if not dry_run:
+                raise FeatureNotSupported(f"{name}() needs the values of its parameters") from None
+            return exp.Literal.string("")  # the value's type (text) until the Bind values are known
     if name == "pg_backend_pid":
         return _literal(info.pid)
     if name == "inet_server_addr":
@@ -152,20 +205,21 @@ def _free_column(node: exp.Column) -> bool:
     return node.name.lower() != "user" or True
 
 
-def fold_session_functions(tree: exp.Expr, info: SessionInfo, *, dry_run: bool = False) -> bool:
+def fold_session_functions(tree: exp.Expr, info: SessionInfo, *, dry_run: bool = False,
+                           params: Sequence[Any] | None = None) -> bool:
     """Replace session functions in ``tree`` by their values (in place). Returns whether
-    there were any. ``dry_run`` finds them without side effects (``set_config``)."""
+    there were any. ``dry_run`` finds them without side effects (``set_config``);
+    ``params``: the Bind values that parameters among their arguments take (``None``:
+    not known yet, which only a dry run accepts)."""
     found = False
 
     def fix(node: exp.Expr) -> exp.Expr:
         nonlocal found
-        value = _value(node, info, dry_run=dry_run)
+        value = _value(node, info, dry_run=dry_run, params=params)
         if value is None:
             return node
         found = True
         return value
 
-    new = tree.transform(fix, copy=False)
-    if new is not tree:  # the whole statement was one function call: not a statement
-        return found
+    tree.transform(fix, copy=False)
     return found

@@ -246,7 +246,8 @@ def parameter_numbers(tree: exp.Expr) -> list[int]:
     return [int(m.group(1)) for m in _MARK_RE.finditer(marked.sql("duckdb"))]
 
 
-def _param_number(p: exp.Parameter) -> int | None:
+def param_number(p: exp.Parameter) -> int | None:
+    """``$n`` as ``n`` (``None``: not a numbered parameter)."""
     this = p.this
     if isinstance(this, exp.Literal) and not this.is_string:
         return int(this.this)
@@ -257,7 +258,7 @@ def _param_number(p: exp.Parameter) -> int | None:
 
 def _mark_parameters(tree: exp.Expr) -> None:
     for p in list(tree.find_all(exp.Parameter)):
-        n = _param_number(p)
+        n = param_number(p)
         if n is not None:
             p.replace(exp.Placeholder(this=f"{_MARK}{n}"))
 

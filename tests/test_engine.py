@@ -296,6 +296,51 @@ def test_prepare_infers_parameter_types_and_columns(harness: EngineHarness, db: 
 
 
 @pytest.mark.parametrize("db", BACKENDS)
+def test_session_functions_take_parameters(harness: EngineHarness, db: str) -> None:
+    """``current_setting($1)`` as SQLAlchemy's reflection sends it: folded with each
+    execution's Bind values, on the backend and in the shadow catalog."""
+    async def go() -> None:
+        s = harness.session(db)
+        p = await s.prepare("SELECT current_setting($1) AS v", [None])
+        assert p.columns is not None and [c.name for c in p.columns] == ["v"]
+        assert rows_of(await s.execute(p, ["TimeZone"])) == [("UTC",)]
+        assert rows_of(await s.execute(p, ["default_table_access_method"])) == [("heap",)]
+        assert rows_of(await s.execute(p, [None])) == [(None,)]
+        with pytest.raises(UndefinedObject):
+            await s.execute(p, ["no_such_setting"])
+        missing = await s.prepare("SELECT current_setting($1, $2) AS v", [None, "bool"])
+        assert rows_of(await s.execute(missing, ["no_such_setting", True])) == [(None,)]
+        with pytest.raises(UndefinedObject):
+            await s.execute(missing, ["no_such_setting", False])
+        am = await s.prepare("SELECT amname FROM pg_am WHERE amname = current_setting($1::varchar)", [None])
+        assert rows_of(await s.execute(am, ["default_table_access_method"])) == [("heap",)]
+        setter = await s.prepare("SELECT set_config($1, $2, false)", [None, None])
+        assert rows_of(await s.execute(setter, ["application_name", "from bind"])) == [("from bind",)]
+        assert s.parameter_status()["application_name"] == "from bind"
+        assert rows_of((await simple(s, "SHOW default_table_access_method"))[0]) == [("heap",)]
+        out = (await simple(s, "SELECT current_setting('no_such_setting', true) AS a, "
+                               "current_setting('default_table_access_method') AS b"))[0]
+        assert rows_of(out) == [(None, "heap")]
+        with pytest.raises(UndefinedObject):
+            await simple(s, "SELECT current_setting('no_such_setting', false)")
+
+    arun(go())
+
+
+@pytest.mark.parametrize("db", BACKENDS)
+def test_integer_casts_keep_big_integers_and_round_fractions(harness: EngineHarness, db: str) -> None:
+    async def go() -> None:
+        s = harness.session(db)
+        p = await s.prepare("SELECT $1::int8 AS i", [None])
+        assert rows_of(await s.execute(p, [-9_007_199_254_740_993])) == [(-9_007_199_254_740_993,)]
+        out = (await simple(s, "SELECT x::int8 AS i FROM (VALUES (1, 2.5), (2, -2.5), (3, 9007199254740993), "
+                               "(4, NULL)) AS v(n, x) ORDER BY n"))[0]
+        assert rows_of(out) == [(3,), (-3,), (9_007_199_254_740_993,), (None,)]
+
+    arun(go())
+
+
+@pytest.mark.parametrize("db", BACKENDS)
 def test_describe_does_not_execute(harness: EngineHarness, db: str) -> None:
     async def go() -> None:
         s = harness.session(db)
