@@ -18,6 +18,7 @@ JSON to ``bench/out/accuracy-<time>.json``.
 
     python -m bench.accuracy                        # Chinook (84) and Spider dev (all 1034: long)
     python -m bench.accuracy --suite chinook --limit 20
+    python -m bench.accuracy --suite chinook --model DATA_DIR/models/v4/model.gguf   # a fine-tuned model
     python -m bench.accuracy --suite spider --dbs concert_singer,pets_1 --limit 60
 
 ``--limit N`` keeps N questions per suite, evenly spaced over the file (so Spider dev
@@ -166,6 +167,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--candidates", type=int, default=1, help="add a self-consistency stage with N candidates")
     parser.add_argument("--split", choices=["sql", "parity"], default="sql",
                         help="example folds: by gold-SQL group (default) or by question-number parity (leaks paraphrases)")
+    parser.add_argument("--model", type=Path, default=None,
+                        help="GGUF to evaluate instead of the bundled base (e.g. a promoted DATA_DIR/models/vN/model.gguf)")
     parser.add_argument("--threads", type=int, default=2, help="llama.cpp threads (use 1 on a busy machine: "
                         "llama.cpp threads spin, and oversubscribed cores slow them down tenfold)")
     args = parser.parse_args(argv)
@@ -180,7 +183,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         stages = [s for s in stages if s[0] in keep]
 
     started = time.time()
-    generator = embedded_generator(n_threads=args.threads)
+    generator = embedded_generator(n_threads=args.threads, model=args.model)
     results: dict[str, list[dict[str, Any]]] = {}
     opened: list[Any] = []
     with tempfile.TemporaryDirectory(prefix="askgres-bench-acc-") as tmp:
@@ -201,7 +204,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print_table(results)
     payload = {
         "benchmark": "accuracy",
-        "model": "bundled Gemma 3 270M Q4_K_M (base, embedded llama.cpp)",
+        "model": str(args.model) if args.model else "bundled Gemma 3 270M Q4_K_M (base, embedded llama.cpp)",
         "machine": machine(),
         "args": vars(args),
         "examples_split": ("two folds by parity of the gold-SQL group (paraphrases stay together); examples from the other fold only"
