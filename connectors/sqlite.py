@@ -2,6 +2,7 @@
 
 Connections run in autocommit mode (``isolation_level=None``) so that the BEGIN, COMMIT and
 ROLLBACK the gateway sends are SQLite's own, and enforce foreign keys as PostgreSQL does.
+Every connection gets the PostgreSQL functions SQLite lacks (:mod:`connectors.sqlite_functions`).
 A read-only connection opens the file with ``mode=ro``, sets ``PRAGMA query_only`` and
 installs an authorizer that allows reading only, so that generated SQL can neither write,
 nor switch ``query_only`` off, nor ATTACH another file.
@@ -25,6 +26,7 @@ import structlog
 
 from connectors.base import ColumnInfo, Dialect, ForeignKey, Result, SchemaInfo, TableInfo
 from connectors.guard import StatementGuard
+from connectors.sqlite_functions import FunctionErrors, install
 from connectors.sqlite_types import DeclaredTypes, describe
 from connectors.types import TEXT_TYPES, pg_type_name
 from gateway import errors as E
@@ -57,6 +59,9 @@ _DDL = re.compile(r"\s*(?:create|alter|drop|attach|detach|commit|end|rollback|re
 _BUSY_TIMEOUT_MS = 5000
 # VM instructions between two deadline checks of a quick read.
 _QUICK_STEPS = 1000
+# Calls of Python regular expressions: they cannot be interrupted while they run (a pattern
+# that backtracks for minutes would hold the event loop), so they never run as quick reads.
+_REGEX_CALL = re.compile(r"\bREGEXP", re.IGNORECASE)
 _SCHEMA_TABLES = frozenset({"sqlite_master", "sqlite_temp_master", "sqlite_schema", "sqlite_temp_schema"})
 _DDL_VERBS = {"INSERT": "CREATE", "DELETE": "DROP", "UPDATE": "ALTER"}
 
@@ -90,11 +95,14 @@ class SqliteBackend:
     def close(self) -> None:
         """Nothing shared to close: each session owns its connection."""
 
-    def _open(self, *, read_only: bool) -> sqlite3.Connection:
+    def _open(self, *, read_only: bool) -> tuple[sqlite3.Connection, FunctionErrors]:
+        """A new connection with askgres's functions, and the holder of their errors."""
         if read_only:
             uri = f"file:{quote(str(self.path))}?mode=ro"
-            return sqlite3.connect(uri, uri=True, check_same_thread=False, isolation_level=None)
-        return sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
+            conn = sqlite3.connect(uri, uri=True, check_same_thread=False, isolation_level=None)
+        else:
+            conn = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
+        return conn, install(conn)
 
     def __repr__(self) -> str:
         return f"SqliteBackend({self.name!r}, {str(self.path)!r}, read_only={self.read_only})"
@@ -108,7 +116,7 @@ class SqliteConnection:
         self.read_only = read_only
         self._backend = backend
         try:
-            self._conn = backend._open(read_only=read_only)
+            self._conn, self._function_errors = backend._open(read_only=read_only)
             if read_only:
                 self._conn.execute("PRAGMA query_only = 1")
                 self._conn.set_authorizer(self._authorize)
@@ -134,6 +142,7 @@ class SqliteConnection:
         if self._no_wait:
             self._wait_when_busy(True)
         self._denied = None
+        self._function_errors.error = None
         truncated = False
         try:
             with self._guard.running(timeout):
@@ -174,9 +183,12 @@ class SqliteConnection:
 
         Returns the result, or why it gave up (nothing changed: run it again with
         :meth:`execute`): ``"steps"`` or ``"rows"`` (the statement is long),
-        ``"time"`` or ``"busy"`` (it may be quick another time)."""
+        ``"time"`` or ``"busy"`` (it may be quick another time). A statement that runs
+        regular expressions counts as long."""
         if self._closed:
             raise E.PgError("connection is closed", sqlstate="08003")
+        if _REGEX_CALL.search(sql):
+            return "steps"
         conn = self._conn
         if not self._no_wait:
             self._wait_when_busy(False)
@@ -195,6 +207,7 @@ class SqliteConnection:
             return False
 
         self._denied = None
+        self._function_errors.error = None
         conn.set_progress_handler(progress, _QUICK_STEPS)
         try:
             cur = conn.cursor()
@@ -231,11 +244,17 @@ class SqliteConnection:
         # no guard here: a quick read is never cancelled, only stopped by its deadline
         if self._denied:
             return E.ReadOnlyTransaction(f"cannot execute {self._denied} in a read-only transaction")
-        return translate_error(e, sql)
+        return self._function_errors.take() or translate_error(e, sql)
 
     def _wait_when_busy(self, wait: bool) -> None:
         """Quick reads must not sleep in SQLite's busy handler on the event loop."""
-        self._conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS if wait else 0}")
+        if self.read_only:  # the authorizer refuses pragmas that set something; this one is ours
+            self._conn.set_authorizer(None)
+        try:
+            self._conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS if wait else 0}")
+        finally:
+            if self.read_only:
+                self._conn.set_authorizer(self._authorize)
         self._no_wait = not wait
 
     def interrupt(self) -> None:
@@ -264,7 +283,7 @@ class SqliteConnection:
             return self._guard.error()
         if self._denied:
             return E.ReadOnlyTransaction(f"cannot execute {self._denied} in a read-only transaction")
-        return translate_error(e, sql)
+        return self._function_errors.take() or translate_error(e, sql)
 
 
 def translate_error(e: sqlite3.Error, sql: str = "") -> E.PgError:

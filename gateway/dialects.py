@@ -2,13 +2,17 @@
 
 SQLite: ``extract``, ``date_trunc``, interval arithmetic, ``left``/``right``, ``concat``,
 ``lpad``/``rpad``, ``generate_series``, ``serial``, ISO timestamps compared as text,
-``DISTINCT ON`` with ``LIMIT``; identifiers in backticks. DuckDB: integer division,
-PostgreSQL array literals, ``serial`` through a sequence.
+``DISTINCT ON`` with ``LIMIT``, ``~*`` and regex flags, JSON casts and operators;
+identifiers in backticks. The functions SQLite lacks (``regexp``, ``md5``...) are Python
+functions on its connections (:mod:`connectors.sqlite_functions`). DuckDB: integer
+division, PostgreSQL array literals, ``serial`` through a sequence, ``#>``/``#>>``.
+Both: a JSON key, index or ``#>`` path as a JSON path (``$."a"[1]``).
 """
 
 from __future__ import annotations
 
 import re
+import sqlite3
 from collections.abc import Callable
 from typing import Any
 
@@ -17,11 +21,13 @@ from sqlglot import exp
 from sqlglot.dialects.duckdb import DuckDB
 from sqlglot.dialects.sqlite import SQLite
 
-from gateway.errors import FeatureNotSupported
+from gateway.errors import FeatureNotSupported, InvalidTextRepresentation
 from gateway.sqltree import fn, post_transform
 
 Typer = Callable[[exp.Expr], "str | None"]
 INT_TYPES = {"int2", "int4", "int8"}
+# aggregate(x ORDER BY y): SQLite reads it from 3.44 on
+_SQLITE_AGGREGATE_ORDER = sqlite3.sqlite_version_info >= (3, 44)
 
 
 class AskSQLite(SQLite):
@@ -57,6 +63,91 @@ class AskDuckDB(DuckDB):
 
 
 WRITERS: dict[str, type[sqlglot.Dialect]] = {"sqlite": AskSQLite, "duckdb": AskDuckDB}
+
+
+# --- JSON operators ---------------------------------------------------------------------
+
+_JSON_TEXT_OPS = (exp.JSONExtractScalar, exp.JSONBExtractScalar)  # ->> #>>
+_JSON_PATH_OPS = (exp.JSONBExtract, exp.JSONBExtractScalar)  # #> #>>
+JSON_OPS = (exp.JSONExtract, *_JSON_TEXT_OPS, exp.JSONBExtract)
+
+
+def json_key_path(key: str) -> str:
+    """One object key as a JSON path step (SQLite's and DuckDB's ``."key"``)."""
+    if '"' in key:
+        raise FeatureNotSupported(f"a JSON key with a double quote is not supported here: {key!r}")
+    return f'."{key}"'
+
+
+def json_index_path(index: int) -> str:
+    """One array index as a JSON path step (negative: from the end, as PostgreSQL's)."""
+    return f"[{index}]" if index >= 0 else f"[#{index}]"
+
+
+def json_path_step(step: str | int) -> str:
+    """A ``#>`` path element: an integer is taken as an array index (PostgreSQL looks
+    at the value: on an object it would be a key), anything else as a key."""
+    if isinstance(step, int):
+        return json_index_path(step)
+    if re.fullmatch(r"\s*-?\d+\s*", step):
+        return json_index_path(int(step))
+    return json_key_path(step)
+
+
+def static_json_path(node: exp.Expr, *, path_op: bool) -> str | None:
+    """The JSON path (``$."a"[1]``) of a ``->``/``->>`` key or index, or of a ``#>``/``#>>``
+    path, when the statement spells it out; ``None`` when it is known only at run time."""
+    steps: list[str | int] = []
+    if isinstance(node, exp.JSONPath):
+        for part in node.expressions:
+            if isinstance(part, exp.JSONPathRoot):
+                continue
+            if isinstance(part, exp.JSONPathKey) and not isinstance(part.this, exp.Expr):
+                steps.append(str(part.this))
+            elif isinstance(part, exp.JSONPathSubscript) and isinstance(part.this, int):
+                steps.append(part.this)
+            else:
+                return None
+        return "$" + "".join(json_key_path(s) if isinstance(s, str) else json_index_path(s) for s in steps)
+    if isinstance(node, exp.Neg) and isinstance(node.this, exp.Literal) and not node.this.is_string:
+        return "$" + json_index_path(-int(str(node.this.this)))
+    if isinstance(node, exp.Literal) and not node.is_string and str(node.this).isdigit():
+        return "$" + json_index_path(int(str(node.this)))
+    if isinstance(node, exp.Literal) and node.is_string:
+        if not path_op:
+            return "$" + json_key_path(str(node.this))
+        items = parse_pg_array(str(node.this))
+        if items is None:
+            raise InvalidTextRepresentation(f'malformed array literal: "{node.this}"')
+        if any(item is None for item in items):
+            return None
+        return "$" + "".join(json_path_step(item) for item in items if item is not None)
+    if path_op and isinstance(node, exp.Array) and all(
+            isinstance(e, exp.Literal) and e.is_string for e in node.expressions):
+        return "$" + "".join(json_path_step(str(e.this)) for e in node.expressions)
+    return None
+
+
+def _json_sqlite(node: exp.Expr) -> exp.Expr:
+    """``->``, ``->>``, ``#>``, ``#>>`` with SQLite's ``->`` (JSON text of the value at a
+    path); the text operators take it through ``askgres_json_text``."""
+    path_op = isinstance(node, _JSON_PATH_OPS)
+    path = static_json_path(node.expression, path_op=path_op)
+    rhs: exp.Expr = exp.Literal.string(path) if path is not None else fn(
+        "ASKGRES_JSON_PATH" if path_op else "ASKGRES_JSON_STEP", node.expression)
+    got = exp.JSONExtract(this=node.this, expression=rhs)
+    return fn("ASKGRES_JSON_TEXT", got) if isinstance(node, _JSON_TEXT_OPS) else got
+
+
+def _json_duckdb(node: exp.Expr) -> exp.Expr:
+    """``#>`` and ``#>>`` with a path spelled out: DuckDB's ``->`` and ``->>``."""
+    if not isinstance(node, _JSON_PATH_OPS):
+        return node
+    path = static_json_path(node.expression, path_op=True)
+    if path is None:
+        return node
+    cls = exp.JSONExtractScalar if isinstance(node, _JSON_TEXT_OPS) else exp.JSONExtract
+    return cls(this=node.this, expression=exp.Literal.string(path))
 
 
 # --- SQLite ------------------------------------------------------------------------------
@@ -191,6 +282,18 @@ def for_sqlite(tree: exp.Expr, typer: Typer) -> exp.Expr:
         if isinstance(node, exp.Values) and isinstance(node.args.get("alias"), exp.TableAlias) \
                 and node.args["alias"].columns:
             return _sqlite_values_alias(node)
+        if isinstance(node, JSON_OPS):
+            return _json_sqlite(node)
+        if isinstance(node, exp.RegexpILike):
+            return fn("REGEXP_LIKE", node.this, node.expression, exp.Literal.string("i"))
+        if isinstance(node, exp.RegexpLike) and node.args.get("flag") is not None:
+            return fn("REGEXP_LIKE", node.this, node.expression, node.args["flag"])
+        if isinstance(node, (exp.ArrayAgg, exp.GroupConcat)) and isinstance(node.this, exp.Order) \
+                and not _SQLITE_AGGREGATE_ORDER:
+            name = "array_agg" if isinstance(node, exp.ArrayAgg) else "string_agg"
+            raise FeatureNotSupported(f"{name}(... ORDER BY ...) is not supported on SQLite databases "
+                                      f"before SQLite 3.44 (this is {sqlite3.sqlite_version})",
+                                      hint="Order the rows in a subquery instead.")
         if isinstance(node, exp.Ordered) and isinstance(node.parent, exp.OnConflict):
             return node.this  # ON CONFLICT (col): no NULLS LAST there
         if isinstance(node, exp.TruncateTable) and len(node.expressions) == 1:
@@ -313,6 +416,8 @@ def for_sqlite(tree: exp.Expr, typer: Typer) -> exp.Expr:
                 return fn("DATETIME", node.this)
             if t == exp.DType.TIME:
                 return fn("TIME", node.this)
+            if t in (exp.DType.JSON, exp.DType.JSONB):  # SQLite would read the text as a number
+                return fn("ASKGRES_JSONB" if t == exp.DType.JSONB else "ASKGRES_JSON", node.this)
             if t == exp.DType.BOOLEAN and isinstance(node.this, exp.Literal) and node.this.is_string:
                 return exp.Literal.number(1 if node.this.this.strip().lower() in ("t", "true", "y", "yes", "on", "1") else 0)
         if isinstance(node, exp.ColumnDef):
@@ -417,6 +522,7 @@ def for_duckdb(tree: exp.Expr, typer: Typer) -> tuple[exp.Expr, list[str]]:
 
     tree = post_transform(tree, int_division)
     tree = post_transform(tree, _array_literal)
+    tree = post_transform(tree, _json_duckdb)
     if isinstance(tree, exp.Create) and str(tree.args.get("kind") or "").upper() == "TABLE":
         table = tree.find(exp.Table)
         for col in tree.find_all(exp.ColumnDef):

@@ -234,6 +234,16 @@ def type_of(node: exp.Expr | None, scope: _Scope) -> str | None:  # noqa: C901 -
         return "text"
     if isinstance(node, (exp.Length, exp.StrPosition)):
         return "int4"
+    if isinstance(node, (exp.MD5, exp.SplitPart, exp.RegexpReplace, exp.JSONExtractScalar, exp.JSONBExtractScalar)):
+        return "text"
+    if isinstance(node, (exp.JSONExtract, exp.JSONBExtract)):  # -> and #>: the type of the left side
+        return "jsonb" if type_of(node.this, scope) == "jsonb" else "json"
+    if isinstance(node, exp.ArrayAgg):
+        item = node.this.this if isinstance(node.this, exp.Order) else node.this
+        if isinstance(item, exp.Distinct) and len(item.expressions) == 1:
+            item = item.expressions[0]
+        elem = type_of(item, scope)
+        return f"_{elem}" if elem and f"_{elem}" in TYPES else "_text"
     if isinstance(node, exp.CurrentTimestamp):
         return "timestamptz"
     if isinstance(node, exp.CurrentDate):

@@ -204,6 +204,11 @@ def pg_output_name(node: exp.Expr) -> str:
         return pg_output_name(node.expression)
     if isinstance(node, exp.Anonymous):
         return str(node.this).lower()
+    if isinstance(node, exp.RegexpLike) and node.args.get("flag") is not None:
+        return "regexp_like"
+    if isinstance(node, exp.Binary) and isinstance(node, exp.Func):
+        # an operator (->, ~) or a call (power): named by its own spelling, not its operands'
+        node = type(node)(this=exp.column("a"), expression=exp.column("b"))
     for cls, name in _PG_FUNC_NAMES.items():
         if isinstance(node, cls):
             return name

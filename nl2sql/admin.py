@@ -29,6 +29,7 @@ from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
 from connectors.base import Backend, Column
+from connectors.sqlite_functions import install as install_functions
 from gateway.api import Notice, Outcome
 from gateway.errors import (
     DataException,
@@ -217,6 +218,7 @@ def _select(tree: exp.Expression, ctx: AdminContext) -> Outcome:
     _name_like_postgres(tree)
     sql = tree.sql(dialect="sqlite")
     conn = _read_only_connection(ctx.store)
+    function_errors = install_functions(conn)  # regexp (~), md5, split_part... as on user databases
     deadline = time.monotonic() + READ_TIMEOUT_S
     conn.set_progress_handler(lambda: int(time.monotonic() > deadline), 10_000)
     try:
@@ -226,9 +228,9 @@ def _select(tree: exp.Expression, ctx: AdminContext) -> Outcome:
     except sqlite3.OperationalError as e:
         if "interrupted" in str(e):
             raise QueryCanceled(f"canceling statement due to statement timeout ({READ_TIMEOUT_S:g}s)") from None
-        raise _sqlite_error(e) from None
+        raise function_errors.take() or _sqlite_error(e) from None
     except sqlite3.Error as e:
-        raise _sqlite_error(e) from None
+        raise function_errors.take() or _sqlite_error(e) from None
     finally:
         conn.close()
     columns = [Column(n, _pg_type([r[i] for r in rows], n)) for i, n in enumerate(names)]

@@ -463,3 +463,37 @@ def test_registry_opens_configured_databases(db_path: tuple[str, Path], tmp_path
     assert not (tmp_path / "data" / "demo").exists()  # configured databases: no demo built
     with pytest.raises(ValueError, match="twice"):
         open_all([DatabaseConfig(name="x", kind="sqlite", path=tmp_path / "a.sqlite")] * 2)
+
+
+def test_sqlite_connections_have_postgres_functions(tmp_path: Path) -> None:
+    """Every SQLite connection, read-only ones and quick reads included, has the functions
+    SQLite lacks (connectors/sqlite_functions.py); their errors keep PostgreSQL's SQLSTATE."""
+    path = tmp_path / "music.sqlite"
+    writer = SqliteBackend("music", path).connect()
+    writer.execute("CREATE TABLE artist (id INTEGER PRIMARY KEY, name TEXT, country TEXT)")
+    writer.execute("INSERT INTO artist VALUES (1, 'Miles', 'US'), (2, 'Nina', 'US'), (3, 'Fela', 'Nigeria')")
+    writer.close()
+    for read_only in (False, True):
+        c = SqliteBackend("music", path, read_only=read_only).connect()
+        try:
+            r = c.execute("SELECT name FROM artist WHERE name REGEXP '^N' AND md5(name) IS NOT NULL "
+                          "AND split_part(initcap(country), 's', 1) = 'U'")
+            assert r.rows == [("Nina",)]
+            quick = c.try_quick_read("SELECT initcap(split_part(name, 'l', 1)) FROM artist WHERE id = ?",
+                                     [1], max_steps=100, max_rows=5, max_s=1.0)
+            assert not isinstance(quick, str) and quick.rows == [("Mi",)]
+            # Python regular expressions cannot be interrupted: never on the event loop
+            regex = "SELECT regexp_replace(name, '[aeiou]', '', 'g') FROM artist WHERE id = ?"
+            assert c.try_quick_read(regex, [1], max_steps=100, max_rows=5, max_s=1.0) == "steps"
+            assert c.execute(regex, [1]).rows == [("Mls",)]
+            assert c.execute("SELECT array_agg(id) FROM artist").rows == [("{1,2,3}",)]
+            with pytest.raises(PgError) as info:
+                c.execute("SELECT name FROM artist WHERE name REGEXP '('")
+            assert info.value.sqlstate == "2201B" and "invalid regular expression" in info.value.message
+            with pytest.raises(PgError) as info:
+                c.try_quick_read("SELECT split_part(name, ',', 0) FROM artist", [], max_steps=100, max_rows=5,
+                                 max_s=1.0)
+            assert info.value.sqlstate == "22023"
+            assert c.execute("SELECT count(*) FROM artist WHERE name REGEXP 'a'").rows == [(2,)]  # error forgotten
+        finally:
+            c.close()

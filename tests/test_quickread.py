@@ -122,6 +122,22 @@ def test_errors_of_quick_reads_keep_their_sqlstate(harness: EngineHarness) -> No
     asyncio.run(go())
 
 
+def test_quick_reads_on_a_read_only_database(tmp_path: Path) -> None:
+    """A read-only connection's authorizer refuses pragmas that set something, but not the
+    busy timeout that quick reads switch (each session's second SELECT used to fail)."""
+    conn = SqliteBackend("q", make_sqlite(tmp_path / "q.sqlite"), read_only=True).connect()
+    try:
+        for _ in range(2):
+            out = conn.try_quick_read('SELECT count(*) FROM "Album"', [], max_steps=100, max_rows=5, max_s=1.0)
+            assert isinstance(out, Result) and out.rows == [(13,)]
+            assert conn.execute('SELECT count(*) FROM "Artist"').rows == [(7,)]
+        with pytest.raises(PgError) as info:
+            conn.execute("PRAGMA busy_timeout = 1")
+        assert info.value.sqlstate == "25006"
+    finally:
+        conn.close()
+
+
 def test_connector_quick_read_budget_rows_and_locks(tmp_path: Path) -> None:
     path = make_sqlite(tmp_path / "q.sqlite")
     conn = SqliteBackend("q", path).connect()

@@ -172,7 +172,8 @@ def test_command_tags(sql: str, verb: str, tag: str) -> None:
     [("count(*)", "count"), ("max(x)", "max"), ("1 + 1", "?column?"), ("x::int", "x"), ("'a'::text", "text"),
      ("true", "bool"), ("now()", "now"), ("version()", "version"), ("current_database()", "current_database"),
      ("CASE WHEN x THEN 1 END", "case"), ("(SELECT max(y) FROM t)", "max"), ("coalesce(a, b)", "coalesce"),
-     ("lower(n)", "lower"), ("x AS y", "y")],
+     ("lower(n)", "lower"), ("x AS y", "y"), ("'{}'::json ->> 'a'", "?column?"), ("j::jsonb #> '{a}'", "?column?"),
+     ("x::text ~ 'a'", "?column?"), ("regexp_replace(x, 'a', 'b')", "regexp_replace"), ("power(2, 3)", "power")],
 )
 def test_postgres_output_names(expr: str, name: str) -> None:
     select = parse(f"SELECT {expr}")

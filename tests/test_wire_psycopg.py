@@ -70,6 +70,18 @@ def test_binary_results_and_parameters(conn: Any) -> None:
     assert cur.fetchone() == (2**40, 0.25, True, "é", Decimal("-1.05"))
 
 
+def test_array_agg_json_and_regex_values(conn: Any) -> None:
+    """What psycopg decodes from array_agg (an int4[] on SQLite too), JSON operators and
+    regular expressions, in text and binary format."""
+    sql = 'SELECT array_agg("GenreId") FROM "Genre" WHERE "GenreId" < 4'
+    assert conn.execute(sql).fetchone() == ([1, 2, 3],)
+    assert conn.cursor(binary=True).execute(sql).fetchone() == ([1, 2, 3],)
+    row = conn.execute("SELECT %s::jsonb -> 'a', %s::json ->> 'a'", ('{"a": [1, 2]}', '{"a": "x"}')).fetchone()
+    assert row == ([1, 2], "x")
+    row = conn.execute('SELECT "Name", "Name" ~ %s FROM "Artist" WHERE "Name" ~* %s', ("^AC", "^ac/")).fetchall()
+    assert row == [("AC/DC", True)]
+
+
 def test_prepared_statements(gateway: Any) -> None:
     with gateway.connect(prepare_threshold=0) as c:
         for i in (1, 2, 3, 1):

@@ -222,6 +222,11 @@ def array_item_text(s: str) -> str:
 
 def text_of_array(elem: Callable[[Any], str]) -> Callable[[Any], str]:
     def enc(v: Any) -> str:
+        if isinstance(v, str):  # PostgreSQL's array text (SQLite's array_agg): each item printed by type
+            try:
+                v = parse_array_text(v, text_str)
+            except PgErrorTypes:
+                return v
         if not isinstance(v, (list, tuple)):
             return to_text(v)
         items = []

@@ -87,6 +87,8 @@ def _binary_of_array(elem_name: str) -> Encoder:
     elem = _binary_out(elem_name)
 
     def enc(v: Any) -> bytes:
+        if isinstance(v, str) and v.startswith("{"):  # PostgreSQL's array text (SQLite's array_agg)
+            v = parse_array_text(v, text_str)
         if not isinstance(v, (list, tuple)):
             raise DataException(f"cannot send {v!r} as a binary array", sqlstate="22P03")
         if not v:

@@ -1,0 +1,467 @@
+"""PostgreSQL functions that SQLite lacks, as Python functions on each SQLite connection.
+
+:func:`install` registers them on a connection; the SQLite connector calls it on every
+connection it opens. Like PostgreSQL's, they are strict (a ``NULL`` argument gives
+``NULL``). The translator (:mod:`gateway.dialects`) writes calls to them:
+
+- regular expressions: ``x ~ p`` is SQLite's ``x REGEXP p``, which calls ``regexp(p, x)``;
+  ``~*`` and ``regexp_like(x, p, flags)`` call ``regexp_like``; ``regexp_replace`` takes
+  PostgreSQL 15's arguments (flags ``g``, ``i``...; ``start`` and ``N``). Patterns are
+  PostgreSQL's advanced regular expressions, run by Python's ``re`` after the
+  differences that matter are translated (``\\m \\M \\y \\Y``, ``[[:alpha:]]``, ``$`` only
+  at the end, ``.`` matching a newline unless a newline-sensitive flag is given).
+- ``md5``, ``split_part``, ``initcap``.
+- JSON (``askgres_*``): the ``::json`` and ``::jsonb`` casts (validate; ``jsonb`` prints as
+  PostgreSQL does), the text of a ``->>`` result, and a key, index or ``#>`` path as
+  an SQLite JSON path for SQLite's own ``->`` operator.
+- the ``array_agg`` aggregate, giving PostgreSQL's array text (``{1,2,NULL}``).
+
+SQLite reports any exception in a function as "user-defined function raised exception";
+the :class:`FunctionErrors` that :func:`install` returns keeps the PostgreSQL error (an
+invalid regular expression: 2201B) for the connector to raise instead.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import re
+import sqlite3
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+from gateway import errors as E
+from gateway.dialects import json_index_path, json_key_path, json_path_step, parse_pg_array
+
+
+class FunctionErrors:
+    """The PostgreSQL error a function last raised on one connection."""
+
+    def __init__(self) -> None:
+        self.error: E.PgError | None = None
+
+    def take(self) -> E.PgError | None:
+        """The error, forgotten once taken."""
+        error, self.error = self.error, None
+        return error
+
+
+def install(conn: sqlite3.Connection) -> FunctionErrors:
+    """Register the functions on ``conn``; the returned holder keeps their errors."""
+    errors = FunctionErrors()
+
+    def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(fn)
+        def call(*args: Any) -> Any:
+            try:
+                return fn(*args)
+            except E.PgError as e:
+                errors.error = e
+                raise
+            except Exception as e:  # a bug here: the statement fails with its message
+                errors.error = E.InternalError(f"{fn.__name__}: {e}")
+                raise
+
+        return call
+
+    for name, nargs, fn in _SCALARS:
+        conn.create_function(name, nargs, guarded(fn), deterministic=True)
+
+    class ArrayAgg(_ArrayAgg):
+        step = guarded(_ArrayAgg.step)
+        finalize = guarded(_ArrayAgg.finalize)
+
+    conn.create_aggregate("array_agg", 1, ArrayAgg)
+    return errors
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return value if isinstance(value, str) else str(value)
+
+
+def _int(value: Any) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise E.InvalidTextRepresentation(f'invalid input syntax for type integer: "{value}"') from None
+
+
+# --- regular expressions ------------------------------------------------------------------
+
+_DOTALL, _MULTILINE, _NO_NEWLINE_IN_NEGATED = 1, 2, 4
+# PostgreSQL's newline-sensitivity flags: which Python behaviours each turns on
+_NEWLINE_MODES = {"s": _DOTALL, "n": _MULTILINE | _NO_NEWLINE_IN_NEGATED, "m": _MULTILINE | _NO_NEWLINE_IN_NEGATED,
+                  "p": _NO_NEWLINE_IN_NEGATED, "w": _DOTALL | _MULTILINE}
+_CLASSES = {
+    "alpha": "a-zA-Z", "digit": "0-9", "alnum": "a-zA-Z0-9", "upper": "A-Z", "lower": "a-z", "space": r"\s",
+    "xdigit": "0-9A-Fa-f", "word": r"\w", "blank": r" \t", "cntrl": r"\x00-\x1f\x7f", "print": r"\x20-\x7e",
+    "graph": r"\x21-\x7e", "punct": re.escape("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~"),
+}
+# escapes that differ: PostgreSQL's word starts/ends/boundaries, \b backspace, \B backslash, \e escape
+_ESCAPES = {"m": r"\b(?=\w)", "M": r"\b(?<=\w)", "y": r"\b", "Y": r"\B", "b": r"\x08", "B": r"\\",
+            "e": r"\x1b"}
+
+
+@functools.lru_cache(maxsize=256)
+def _compile(pattern: str, flags: str) -> tuple[re.Pattern[str], bool]:
+    """PostgreSQL pattern and flags -> a Python regex and whether ``g`` was given."""
+    glob, literal, mode = False, False, _DOTALL
+    py = 0
+    for f in flags:
+        if f == "g":
+            glob = True
+        elif f == "i":
+            py |= re.IGNORECASE
+        elif f == "c":
+            py &= ~re.IGNORECASE
+        elif f in _NEWLINE_MODES:
+            mode = _NEWLINE_MODES[f]
+        elif f == "x":
+            py |= re.VERBOSE
+        elif f == "q":
+            literal = True
+        elif f in "te":
+            pass  # tight syntax, extended REs: what the translation reads anyway
+        else:
+            raise E.PgError(f'invalid regular expression option: "{f}"', sqlstate="22023")
+    if pattern.startswith("***="):
+        pattern, literal = pattern[4:], True
+    elif pattern.startswith("***:"):
+        pattern = pattern[4:]
+    if mode & _DOTALL:
+        py |= re.DOTALL
+    if mode & _MULTILINE:
+        py |= re.MULTILINE
+    source = re.escape(pattern) if literal else _translate(pattern, mode)
+    try:
+        return re.compile(source, py), glob
+    except (re.error, OverflowError, RecursionError) as e:
+        raise E.PgError(f"invalid regular expression: {e}", sqlstate="2201B") from None
+
+
+def _translate(pattern: str, mode: int) -> str:
+    """The differences between PostgreSQL's regular expressions and Python's that a
+    pattern is likely to meet; the rest is the same syntax."""
+    out: list[str] = []
+    i, n = 0, len(pattern)
+    while i < n:
+        c = pattern[i]
+        if c == "\\" and i + 1 < n:
+            nxt = pattern[i + 1]
+            out.append(_ESCAPES.get(nxt, c + nxt))
+            i += 2
+        elif c == "[":
+            i = _bracket(pattern, i, mode, out)
+        elif c == "$" and not mode & _MULTILINE:
+            out.append(r"\Z")  # PostgreSQL's $ is the very end, not before a final newline
+            i += 1
+        else:
+            out.append(c)
+            i += 1
+    return "".join(out)
+
+
+def _bracket(pattern: str, i: int, mode: int, out: list[str]) -> int:
+    """Copy the bracket expression at ``pattern[i]`` to ``out``; return where it ends."""
+    n = len(pattern)
+    j = i + 1
+    parts = ["["]
+    if j < n and pattern[j] == "^":
+        parts.append("^\\n" if mode & _NO_NEWLINE_IN_NEGATED else "^")
+        j += 1
+    if j < n and pattern[j] == "]":  # a leading ] is a member
+        parts.append("\\]")
+        j += 1
+    while j < n and pattern[j] != "]":
+        c = pattern[j]
+        if c == "[" and j + 1 < n and pattern[j + 1] in ":.=":
+            kind = pattern[j + 1]
+            end = pattern.find(kind + "]", j + 2)
+            if end < 0:  # not a class after all: a [ among the members
+                parts.append("\\[")
+                j += 1
+                continue
+            name = pattern[j + 2:end]
+            if kind == ":":
+                cls = _CLASSES.get(name)
+                if cls is None:
+                    raise E.PgError(f"invalid regular expression: invalid character class {name!r}",
+                                    sqlstate="2201B")
+                parts.append(cls)
+            else:
+                parts.append(re.escape(name))
+            j = end + 2
+        elif c == "\\" and j + 1 < n:
+            parts.append(pattern[j:j + 2])
+            j += 2
+        elif c == "[":
+            parts.append("\\[")
+            j += 1
+        else:
+            parts.append(c)
+            j += 1
+    if j >= n:  # unterminated: let re report it
+        out.append(pattern[i:])
+        return n
+    parts.append("]")
+    out.append("".join(parts))
+    return j + 1
+
+
+def _regexp(pattern: Any, value: Any) -> bool | None:
+    """SQLite's ``value REGEXP pattern`` (PostgreSQL's ``value ~ pattern``)."""
+    if pattern is None or value is None:
+        return None
+    return _compile(_text(pattern), "")[0].search(_text(value)) is not None
+
+
+def _regexp_like(value: Any, pattern: Any, flags: Any = "") -> bool | None:
+    if value is None or pattern is None or flags is None:
+        return None
+    regex, glob = _compile(_text(pattern), _text(flags))
+    if glob:
+        raise E.PgError('regexp_like() does not support the "global" option', sqlstate="22023")
+    return regex.search(_text(value)) is not None
+
+
+def _replacement(template: str) -> Callable[[re.Match[str]], str]:
+    r"""PostgreSQL's replacement text: ``\1``..``\9`` a group, ``\&`` the match, ``\\`` a
+    backslash; any other backslash is itself."""
+    pieces: list[str | int] = []
+    buf: list[str] = []
+    i = 0
+    while i < len(template):
+        c = template[i]
+        if c == "\\" and i + 1 < len(template):
+            nxt = template[i + 1]
+            if nxt in "123456789&":
+                pieces.append("".join(buf))
+                buf = []
+                pieces.append(0 if nxt == "&" else int(nxt))
+                i += 2
+                continue
+            if nxt == "\\":
+                buf.append("\\")
+                i += 2
+                continue
+        buf.append(c)
+        i += 1
+    pieces.append("".join(buf))
+    if len(pieces) == 1:
+        text = pieces[0]
+        assert isinstance(text, str)
+        return lambda m: text
+
+    def expand(m: re.Match[str]) -> str:
+        out = []
+        for p in pieces:
+            if isinstance(p, str):
+                out.append(p)
+            elif p <= (m.re.groups or 0):
+                out.append(m.group(p) or "")
+        return "".join(out)
+
+    return expand
+
+
+def _regexp_replace(*args: Any) -> str | None:
+    """``regexp_replace(source, pattern, replacement [, start [, N]] [, flags])``."""
+    if not 3 <= len(args) <= 6:
+        raise E.UndefinedFunction(f"function regexp_replace with {len(args)} arguments does not exist")
+    if any(a is None for a in args):
+        return None
+    source, pattern, template = (_text(a) for a in args[:3])
+    rest = list(args[3:])
+    flags = ""
+    if rest and (len(rest) == 3 or (len(rest) == 1 and isinstance(rest[0], str))):
+        flags = _text(rest.pop())
+    start = _int(rest[0]) if rest else 1
+    nth = _int(rest[1]) if len(rest) > 1 else None
+    if start < 1:
+        raise E.PgError(f'invalid value for parameter "start": {start}', sqlstate="22023")
+    if nth is not None and nth < 0:
+        raise E.PgError(f'invalid value for parameter "n": {nth}', sqlstate="22023")
+    regex, glob = _compile(pattern, flags)
+    expand = _replacement(template)
+    if nth is None:
+        nth = 0 if glob else 1
+    out: list[str] = []
+    pos = 0
+    for count, m in enumerate(regex.finditer(source, start - 1), start=1):
+        if nth and count != nth:
+            continue
+        out.append(source[pos:m.start()])
+        out.append(expand(m))
+        pos = m.end()
+        if nth:
+            break
+    out.append(source[pos:])
+    return "".join(out)
+
+
+# --- strings ---------------------------------------------------------------------------------
+
+
+def _md5(value: Any) -> str | None:
+    if value is None:
+        return None
+    data = value if isinstance(value, bytes) else _text(value).encode()
+    return hashlib.md5(data, usedforsecurity=False).hexdigest()
+
+
+def _split_part(value: Any, delimiter: Any, field: Any) -> str | None:
+    if value is None or delimiter is None or field is None:
+        return None
+    text, sep, n = _text(value), _text(delimiter), _int(field)
+    if n == 0:
+        raise E.PgError("field position must not be zero", sqlstate="22023")
+    if not sep:
+        return text if n in (1, -1) else ""
+    parts = text.split(sep)
+    if abs(n) > len(parts):
+        return ""
+    return parts[n - 1] if n > 0 else parts[n]
+
+
+def _initcap(value: Any) -> str | None:
+    """PostgreSQL's: the first letter of each run of letters and digits upper case, the
+    rest lower case."""
+    if value is None:
+        return None
+    out: list[str] = []
+    after_alnum = False
+    for c in _text(value):
+        changed = c.lower() if after_alnum else c.upper()
+        out.append(changed if len(changed) == 1 else c)
+        after_alnum = c.isalnum()
+    return "".join(out)
+
+
+# --- JSON ------------------------------------------------------------------------------------
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"Token {name!r} is invalid")
+
+
+def _load(value: Any, type_name: str) -> Any:
+    try:
+        return json.loads(_text(value), parse_float=Decimal, parse_int=Decimal, parse_constant=_reject_constant)
+    except (ValueError, RecursionError) as e:
+        raise E.InvalidTextRepresentation(f"invalid input syntax for type {type_name}", detail=str(e)) from None
+
+
+def _json(value: Any) -> str | None:
+    """``x::json``: checked, and kept as written (PostgreSQL keeps json text verbatim)."""
+    if value is None:
+        return None
+    _load(value, "json")
+    return _text(value)
+
+
+def _jsonb(value: Any) -> str | None:
+    """``x::jsonb``: PostgreSQL's jsonb text (last duplicate key wins, keys by length then
+    bytes, ``", "`` and ``": "`` between items, numbers as numeric prints them)."""
+    if value is None:
+        return None
+    return _jsonb_text(_load(value, "jsonb"))
+
+
+def _jsonb_text(v: Any) -> str:
+    if isinstance(v, dict):
+        keys = sorted(v, key=lambda k: (len(k.encode()), k.encode()))
+        return "{" + ", ".join(f"{json.dumps(k, ensure_ascii=False)}: {_jsonb_text(v[k])}" for k in keys) + "}"
+    if isinstance(v, list):
+        return "[" + ", ".join(_jsonb_text(x) for x in v) + "]"
+    if isinstance(v, Decimal):
+        return format(v.copy_abs() if v.is_zero() else v, "f")
+    return json.dumps(v, ensure_ascii=False)
+
+
+def _json_text(value: Any) -> str | None:
+    """What ``->>`` gives for the JSON text that SQLite's ``->`` gave: a string unquoted,
+    JSON ``null`` as ``NULL``, anything else its JSON text."""
+    if value is None:
+        return None
+    text = _text(value)
+    if text == "null":
+        return None
+    if text.startswith('"'):
+        return str(json.loads(text))
+    return text
+
+
+def _json_step(key: Any) -> str | None:
+    """``j -> key`` with a key known only at run time: an integer indexes an array."""
+    if key is None:
+        return None
+    if isinstance(key, int):
+        return "$" + json_index_path(key)
+    return "$" + json_key_path(_text(key))
+
+
+def _json_path(path: Any) -> str | None:
+    """``j #> path`` with a path known only at run time (PostgreSQL's text[] literal)."""
+    if path is None:
+        return None
+    items = _parse_text_array(_text(path))
+    if any(item is None for item in items):
+        return None
+    return "$" + "".join(json_path_step(item) for item in items if item is not None)
+
+
+def _parse_text_array(text: str) -> list[str | None]:
+    items = parse_pg_array(text)
+    if items is None:
+        raise E.InvalidTextRepresentation(f'malformed array literal: "{text}"')
+    return items
+
+
+# --- array_agg ------------------------------------------------------------------------------
+
+
+def _array_item(value: Any) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, bytes):
+        value = "\\x" + value.hex()
+    if isinstance(value, float):  # as PostgreSQL prints a float8 (2, not 2.0)
+        text = str(int(value)) if value.is_integer() and abs(value) < 1e15 else repr(value)
+    else:
+        text = str(value)
+    if text == "" or text.upper() == "NULL" or any(c in text for c in '{}",\\ \t\n\r'):
+        return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return text
+
+
+class _ArrayAgg:
+    """``array_agg(x)``: PostgreSQL's array text of the values (``NULL`` for no rows)."""
+
+    def __init__(self) -> None:
+        self.items: list[str] = []
+
+    def step(self, value: Any) -> None:
+        self.items.append(_array_item(value))
+
+    def finalize(self) -> str | None:
+        return "{" + ",".join(self.items) + "}" if self.items else None
+
+
+_SCALARS: list[tuple[str, int, Callable[..., Any]]] = [
+    ("regexp", 2, _regexp),
+    ("regexp_like", 2, _regexp_like),
+    ("regexp_like", 3, _regexp_like),
+    ("regexp_replace", -1, _regexp_replace),
+    ("md5", 1, _md5),
+    ("split_part", 3, _split_part),
+    ("initcap", 1, _initcap),
+    ("askgres_json", 1, _json),
+    ("askgres_jsonb", 1, _jsonb),
+    ("askgres_json_text", 1, _json_text),
+    ("askgres_json_step", 1, _json_step),
+    ("askgres_json_path", 1, _json_path),
+]
