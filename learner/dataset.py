@@ -164,7 +164,7 @@ def build_dataset(
     seed: int = 0,
     n_synth: int | None = None,
     val_fraction: float = 0.1,
-    approved_val_fraction: float = 0.1,
+    approved_val_fraction: float = 0.25,
     teacher: bool | None = None,
     tokens: Tokens | None | Literal["auto"] = "auto",
     profile: DbProfile | None = None,

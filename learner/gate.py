@@ -1,6 +1,13 @@
 """The gate: the candidate and the current model answer the same held-out questions
 through the same pipeline; the candidate is promoted only if its execution accuracy is
-not lower. The report is kept with the run."""
+not lower. The report is kept with the run.
+
+The held-out questions come in two groups: people's pairs (approved, or failed questions
+with correct SQL, never trained on) and the fixed synthetic validation set. Accuracy is
+the mean of the two groups' accuracies, so that a handful of real questions is not
+outweighed by sixty synthetic ones: measured on Chinook, pooled accuracy rose run after run
+(0.07 -> 0.21 -> 0.26) while accuracy on held-out real questions fell (19% -> 5% -> 2%),
+the model drifting toward the synthesizer's join-heavy style."""
 
 from __future__ import annotations
 
@@ -33,6 +40,8 @@ class GateReport:
     n: int
     promoted: bool
     per_case: list[dict[str, Any]] = field(default_factory=list)
+    groups: dict[str, dict[str, float]] = field(default_factory=dict)
+    """Per group (``people``, ``synthetic``): ``n`` and each model's accuracy."""
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -60,17 +69,40 @@ def model_accuracy(
     return report.accuracy, hits
 
 
+PEOPLE_SOURCES = frozenset({"approved", "failure"})
+"""Dataset sources of people's pairs (:mod:`learner.dataset`); everything else is synthetic."""
+
+
+def group_of(case: GateCase) -> str:
+    return "people" if case.source in PEOPLE_SOURCES else "synthetic"
+
+
+def group_accuracy(cases: list[GateCase], hits: list[bool]) -> tuple[float, dict[str, tuple[int, float]]]:
+    """The mean of the groups' accuracies, and ``group -> (n, accuracy)``."""
+    by: dict[str, list[bool]] = {}
+    for case, hit in zip(cases, hits):
+        by.setdefault(group_of(case), []).append(hit)
+    groups = {g: (len(h), sum(h) / len(h)) for g, h in by.items()}
+    mean = sum(acc for _, acc in groups.values()) / len(groups) if groups else 0.0
+    return mean, groups
+
+
 def run_gate(
     settings: Settings, store: Store, backends: dict[str, Backend], database: str, cases: list[GateCase], *,
     current: tuple[str, Path], candidate: tuple[str, Path],
 ) -> GateReport:
-    cur_acc, cur_hits = model_accuracy(settings, store, backends, database, current[1], current[0], cases)
-    cand_acc, cand_hits = model_accuracy(settings, store, backends, database, candidate[1], candidate[0], cases)
+    _, cur_hits = model_accuracy(settings, store, backends, database, current[1], current[0], cases)
+    _, cand_hits = model_accuracy(settings, store, backends, database, candidate[1], candidate[0], cases)
+    cur_acc, cur_groups = group_accuracy(cases, cur_hits)
+    cand_acc, cand_groups = group_accuracy(cases, cand_hits)
     report = GateReport(
         current_version=current[0], candidate_version=candidate[0],
         current_accuracy=cur_acc, candidate_accuracy=cand_acc, n=len(cases),
         promoted=bool(cases) and cand_acc >= cur_acc,
-        per_case=[{"question": c.question, "current": a, "candidate": b} for c, a, b in zip(cases, cur_hits, cand_hits)],
+        per_case=[{"question": c.question, "source": c.source, "current": a, "candidate": b}
+                  for c, a, b in zip(cases, cur_hits, cand_hits)],
+        groups={g: {"n": n, "current": acc, "candidate": cand_groups[g][1]} for g, (n, acc) in cur_groups.items()},
     )
-    log.info("learn.gate", current=cur_acc, candidate=cand_acc, n=len(cases), promoted=report.promoted)
+    log.info("learn.gate", current=cur_acc, candidate=cand_acc, n=len(cases), promoted=report.promoted,
+             groups=report.groups)
     return report

@@ -1,4 +1,4 @@
-"""Which model a training run fine-tunes on top of (``learner.runner.parent_model``)."""
+"""Which model a training run builds on (``learner.runner.parent_model``), and how the gate weighs held-out questions."""
 
 from __future__ import annotations
 
@@ -47,3 +47,15 @@ def test_continue_training_off_or_a_lost_file_falls_back_to_the_base(tmp_path: P
     assert parent_model(Settings(data_dir=tmp_path), store, run, base) == (registry.BASE, base)
     unknown = create_run(store, "db", base_model="v9")
     assert parent_model(Settings(data_dir=tmp_path), store, unknown, base) == (registry.BASE, base)
+
+
+def test_gate_weighs_people_and_synthetic_questions_equally() -> None:
+    from learner.gate import GateCase, group_accuracy
+
+    cases = [GateCase("q", "s", "synth")] * 8 + [GateCase("p", "s", "approved"), GateCase("f", "s", "failure")]
+    # right on every synthetic question, wrong on both real ones: half, not 80%
+    mean, groups = group_accuracy(cases, [True] * 8 + [False, False])
+    assert mean == 0.5 and groups == {"synthetic": (8, 1.0), "people": (2, 0.0)}
+    # only one group: its accuracy
+    assert group_accuracy(cases[:8], [True, False] * 4)[0] == 0.5
+    assert group_accuracy([], [])[0] == 0.0
