@@ -43,6 +43,7 @@ def _settings(data_dir: Path, args: argparse.Namespace, databases: list[Any]) ->
     return Settings(
         data_dir=data_dir, log_level="warning", databases=databases,
         learner=LearnerConfig(auto=False, max_minutes=args.minutes, synth_pairs=args.synth, max_steps=args.max_steps,
+                              continue_training=not args.from_base,
                               **({"learning_rate": args.lr} if args.lr is not None else {})),
     )
 
@@ -83,6 +84,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-steps", type=int, default=400, help="optimizer step limit per iteration")
     ap.add_argument("--synth", type=int, default=600, help="synthesized pairs per iteration")
     ap.add_argument("--lr", type=float, default=None, help="learning rate (default: learner.learning_rate)")
+    ap.add_argument("--from-base", action="store_true",
+                    help="every run fine-tunes the bundled base (learner.continue_training = false)")
     ap.add_argument("--limit", type=int, default=None, help="questions per half (smoke runs)")
     ap.add_argument("--out", type=Path, default=OUT_DIR)
     args = ap.parse_args(argv)
