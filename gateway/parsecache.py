@@ -12,7 +12,7 @@ planned under: DDL invalidates it like the plan cache.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from typing import Any
 
 from gateway.api import Prepared
@@ -20,15 +20,15 @@ from gateway.api import Prepared
 SIZE = 256  # statements kept per session
 
 
-class ParseCache:
-    """(sql, declared types) -> Prepared, least recently used first out."""
+class _GenerationLRU:
+    """key -> value, tagged with the schema generation it was made under (an entry of an
+    older generation is dropped on lookup); least recently used first out."""
 
     def __init__(self, size: int = SIZE) -> None:
-        self._entries: OrderedDict[tuple[str, tuple[str | None, ...]], tuple[int, Prepared]] = OrderedDict()
+        self._entries: OrderedDict[Hashable, tuple[int, Any]] = OrderedDict()
         self._size = size
 
-    def get(self, sql: str, param_types: Sequence[str | None], generation: int) -> Prepared | None:
-        key = (sql, tuple(param_types))
+    def _get(self, key: Hashable, generation: int) -> Any | None:
         entry = self._entries.get(key)
         if entry is None:
             return None
@@ -38,8 +38,8 @@ class ParseCache:
         self._entries.move_to_end(key)
         return entry[1]
 
-    def put(self, sql: str, param_types: Sequence[str | None], generation: int, prepared: Prepared) -> None:
-        self._entries[(sql, tuple(param_types))] = (generation, prepared)
+    def _put(self, key: Hashable, generation: int, value: Any) -> None:
+        self._entries[key] = (generation, value)
         if len(self._entries) > self._size:
             self._entries.popitem(last=False)
 
@@ -47,7 +47,18 @@ class ParseCache:
         self._entries.clear()
 
 
-class SimplePlans:
+class ParseCache(_GenerationLRU):
+    """(sql, declared types) -> Prepared."""
+
+    def get(self, sql: str, param_types: Sequence[str | None], generation: int) -> Prepared | None:
+        prepared: Prepared | None = self._get((sql, tuple(param_types)), generation)
+        return prepared
+
+    def put(self, sql: str, param_types: Sequence[str | None], generation: int, prepared: Prepared) -> None:
+        self._put((sql, tuple(param_types)), generation, prepared)
+
+
+class SimplePlans(_GenerationLRU):
     """Simple-protocol statements already known to be one plain SQL statement, by their
     literal template (:func:`gateway.literals.template`, trailing ``;`` and blanks
     dropped): the next text with the same template skips splitting, the question and
@@ -55,26 +66,12 @@ class SimplePlans:
     steps decide depends only on the text around the constants, which the template keeps
     (comments and quoted names included). Tagged with the schema generation."""
 
-    def __init__(self, size: int = SIZE) -> None:
-        self._entries: OrderedDict[str, tuple[int, Any]] = OrderedDict()
-        self._size = size
-
     @staticmethod
     def key(template: str) -> str:
         return template.rstrip(" \t\r\n;")
 
     def get(self, template: str, generation: int) -> Any | None:
-        key = self.key(template)
-        entry = self._entries.get(key)
-        if entry is None:
-            return None
-        if entry[0] != generation:
-            del self._entries[key]
-            return None
-        self._entries.move_to_end(key)
-        return entry[1]
+        return self._get(self.key(template), generation)
 
     def put(self, template: str, generation: int, plan: Any) -> None:
-        self._entries[self.key(template)] = (generation, plan)
-        if len(self._entries) > self._size:
-            self._entries.popitem(last=False)
+        self._put(self.key(template), generation, plan)

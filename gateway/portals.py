@@ -97,9 +97,8 @@ class RowSource:
 
     async def take(self, n: int) -> Sequence[tuple[Any, ...]]:
         """Up to ``n`` rows; fewer means the source is exhausted."""
-        if self._seq is not None:
-            chunk = self._seq[self._pos : self._pos + n]
-            self._pos += len(chunk)
+        chunk = self.take_now(n)
+        if chunk is not None:
             return chunk
         assert self._it is not None
         it = self._it

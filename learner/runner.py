@@ -68,8 +68,7 @@ def parent_model(settings: Settings, store: Store, run_id: int, base_gguf: Path)
         return registry.BASE, base_gguf
     if settings.ask.model_path is not None:
         return active_model(settings, store)
-    rows = store.query("SELECT base_model FROM training_runs WHERE id = ?", (run_id,))
-    version = str(rows[0]["base_model"] or registry.BASE) if rows else registry.BASE
+    version = get_run(store, run_id).base_model
     if version == registry.BASE:
         return registry.BASE, base_gguf
     try:

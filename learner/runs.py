@@ -11,6 +11,7 @@ from typing import Any
 
 import structlog
 
+from learner.registry import BASE
 from nl2sql.store import Store
 
 log = structlog.get_logger("askgres.learner")
@@ -28,6 +29,8 @@ class Run:
     progress: float
     pid: int | None
     report: dict[str, Any]
+    base_model: str
+    """The model active when the run was created: the one it fine-tunes on top of."""
 
 
 def run_dir(data_dir: Path, run_id: int) -> Path:
@@ -48,7 +51,8 @@ def update_run(store: Store, run_id: int, **values: Any) -> None:
 def get_run(store: Store, run_id: int) -> Run:
     r = store.query("SELECT * FROM training_runs WHERE id = ?", (run_id,))[0]
     return Run(id=r["id"], database=r["database"], status=r["status"], stage=r["stage"],
-               progress=r["progress"], pid=r["pid"], report=json.loads(r["report"] or "{}"))
+               progress=r["progress"], pid=r["pid"], report=json.loads(r["report"] or "{}"),
+               base_model=r["base_model"] or BASE)
 
 
 def pid_alive(pid: int | None) -> bool:
