@@ -83,16 +83,6 @@ def train_threads() -> int:
     return max(1, (os.cpu_count() or 2) // 2)
 
 
-def lora_layers(n_layers: int, top: int) -> list[int] | None:
-    """Indices of the decoder layers that get LoRA: the ``top`` last ones (``None``: all).
-
-    Layers below the lowest adapted one need no backward pass at all.
-    """
-    if top <= 0 or top >= n_layers:
-        return None
-    return list(range(n_layers - top, n_layers))
-
-
 def train_lora(
     settings: Settings,
     dataset: DatasetDict,
@@ -400,7 +390,6 @@ def _train_trl(
     max_epochs: float,
     micro_batch: int = 1,
     attn: str = "sdpa",
-    top_layers: int = 0,
 ) -> TrainResult:
     import torch
     from peft import LoraConfig, get_peft_model
@@ -417,7 +406,6 @@ def _train_trl(
     peft_config = LoraConfig(
         r=cfg.lora_r, lora_alpha=lora_alpha(cfg.lora_r), lora_dropout=0.0, bias="none",
         target_modules=TARGET_MODULES, task_type="CAUSAL_LM",
-        layers_to_transform=lora_layers(base.config.num_hidden_layers, top_layers),
     )
     model = get_peft_model(base, peft_config)
     trainer = _make_trainer_class()(
