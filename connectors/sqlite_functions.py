@@ -34,6 +34,7 @@ from typing import Any
 
 from gateway import errors as E
 from gateway.dialects import json_index_path, json_key_path, json_path_step, parse_pg_array
+from gateway.protocol.text_format import array_item_text
 
 
 class FunctionErrors:
@@ -433,9 +434,7 @@ def _array_item(value: Any) -> str:
         text = str(int(value)) if value.is_integer() and abs(value) < 1e15 else repr(value)
     else:
         text = str(value)
-    if text == "" or text.upper() == "NULL" or any(c in text for c in '{}",\\ \t\n\r'):
-        return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    return text
+    return array_item_text(text)
 
 
 class _ArrayAgg:
