@@ -169,6 +169,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="example folds: by gold-SQL group (default) or by question-number parity (leaks paraphrases)")
     parser.add_argument("--model", type=Path, default=None,
                         help="GGUF to evaluate instead of the bundled base (e.g. a promoted DATA_DIR/models/vN/model.gguf)")
+    parser.add_argument("--full-vocab", action="store_true",
+                        help="serve the model with its full 262k vocabulary (ask.trim_vocab = false)")
     parser.add_argument("--threads", type=int, default=2, help="llama.cpp threads (use 1 on a busy machine: "
                         "llama.cpp threads spin, and oversubscribed cores slow them down tenfold)")
     args = parser.parse_args(argv)
@@ -183,7 +185,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         stages = [s for s in stages if s[0] in keep]
 
     started = time.time()
-    generator = embedded_generator(n_threads=args.threads, model=args.model)
     results: dict[str, list[dict[str, Any]]] = {}
     opened: list[Any] = []
     with tempfile.TemporaryDirectory(prefix="askgres-bench-acc-") as tmp:
@@ -194,6 +195,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 suites.append(("chinook", chinook_suite(args.limit)))
             if args.suite in ("spider", "all"):
                 suites.append(("spider", spider_suite(args.limit, args.dbs.split(",") if args.dbs else None)))
+            schemas = [b.introspect(samples=3) for _, (_, _, bs) in suites for b in bs.values()]
+            generator = embedded_generator(n_threads=args.threads, model=args.model,
+                                           schemas=None if args.full_vocab else schemas)
             for label, (cases, pool, backends) in suites:
                 opened.extend(backends.values())
                 results[label] = run_suite(label, cases, pool, backends, generator=generator, work=work,

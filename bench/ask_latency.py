@@ -48,6 +48,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=None, help="time only the first N questions (default: all)")
     parser.add_argument("--warmup", type=int, default=3, help="questions asked before timing")
     parser.add_argument("--threads", type=int, default=2, help="llama.cpp threads")
+    parser.add_argument("--full-vocab", action="store_true",
+                        help="serve the model with its full 262k vocabulary (ask.trim_vocab = false)")
     parser.add_argument("--no-examples", action="store_true", help="no approved examples in the index")
     parser.add_argument("--model", type=Path, default=None,
                         help="GGUF to time instead of the bundled base (e.g. a promoted DATA_DIR/models/vN/model.gguf)")
@@ -61,7 +63,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     cases = load_jsonl(CHINOOK_QUESTIONS, database="chinook")
     timed = cases if args.limit is None else cases[: args.limit]
     backend = SqliteBackend("chinook", CHINOOK_DB, read_only=True)
-    generator = embedded_generator(n_threads=args.threads, model=args.model)
+    generator = embedded_generator(n_threads=args.threads, model=args.model,
+                                   schemas=None if args.full_vocab else [backend.introspect(samples=3)])
     samples: list[dict[str, Any]] = []
     stage_totals: dict[str, float] = {}
     folds = (None,) if args.no_examples else (0, 1)
@@ -77,7 +80,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 examples = [] if fold is None else [
                     ("chinook", c.question, c.sql) for c in cases if fold_of[c.id] != fold
                 ]
-                settings = settings_for(fresh_dir(work, "data"), n_threads=args.threads)
+                settings = settings_for(fresh_dir(work, "data"), n_threads=args.threads, trim_vocab=not args.full_vocab)
                 with pipeline_for(settings, {"chinook": backend}, generator=generator,
                                   schema_cache_dir=work / "schema", examples=examples) as pipeline:
                     warm = [c for c in cases if c not in part][: args.warmup] or part[: args.warmup]

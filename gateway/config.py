@@ -57,6 +57,11 @@ class AskConfig(BaseModel):
     max_repairs: int = Field(default=2, description="Retries that feed an error back to the model.")
     candidates: int = Field(default=1, description="SQL candidates sampled per question (self-consistency when > 1).")
     constrain: bool = Field(default=True, description="Constrain/repair identifiers to the retrieved schema.")
+    trim_vocab: bool = Field(
+        default=True,
+        description="Serve the embedded model from a copy whose vocabulary keeps Latin-script pieces and the schemas' names "
+        "(same weights, a fifth of the output matrix: ~2x faster token generation).",
+    )
     row_limit: int = Field(default=1000, description="Most rows a generated query may return.")
     timeout_s: float = Field(default=10.0, description="Time limit of one generated query, in seconds.")
     summarise_with_model: bool = Field(

@@ -58,12 +58,11 @@ def model_accuracy(
     index, and the gate must measure the model, not the retrieval of the answer itself.
     """
     from nl2sql.eval import EvalCase, evaluate
-    from nl2sql.llm import LlamaGenerator
     from nl2sql.pipeline import Pipeline
 
     gate_settings = settings.model_copy(update={"ask": settings.ask.model_copy(update={"examples_k": 0})})
-    generator = LlamaGenerator(model_path, n_ctx=settings.ask.n_ctx, n_threads=settings.ask.n_threads, version=version)
-    pipeline = Pipeline(gate_settings, backends, store, generator=generator)
+    pipeline = Pipeline(gate_settings, backends, store)
+    pipeline.swap_generator(pipeline.load_generator(model_path, version))  # served as the gateway serves it
     report = evaluate(pipeline, [EvalCase(question=c.question, sql=c.sql, database=database) for c in cases],
                       label=f"gate {version}")
     hits = [c.correct for c in report.cases]

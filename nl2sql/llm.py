@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -251,8 +251,22 @@ class LlamaGenerator:
                          logits_processor=processor)
 
 
-def make_generator(settings: Settings, store: Store) -> Generator:
-    """The generator ``settings.ask.backend`` names: Ollama, or llama.cpp with the active model."""
+def load_llama(
+    settings: Settings, path: Path, *, version: str, corpus: Iterable[str] | None = None
+) -> LlamaGenerator:
+    """``path`` embedded with llama.cpp; with ``ask.trim_vocab`` and a ``corpus``, served
+    from its trimmed-vocabulary copy that spells ``corpus`` as the full vocabulary does
+    (:mod:`nl2sql.vocab`)."""
+    if settings.ask.trim_vocab and corpus is not None:
+        from nl2sql.vocab import trimmed_gguf
+
+        path = trimmed_gguf(Path(path), corpus)
+    return LlamaGenerator(path, n_ctx=settings.ask.n_ctx, n_threads=settings.ask.n_threads, version=version)
+
+
+def make_generator(settings: Settings, store: Store, *, corpus: Iterable[str] | None = None) -> Generator:
+    """The generator ``settings.ask.backend`` names: Ollama, or llama.cpp with the active
+    model (``corpus``: see :func:`load_llama`)."""
     if settings.ask.backend == "ollama":
         from nl2sql.llm_ollama import OllamaGenerator
 
@@ -263,4 +277,4 @@ def make_generator(settings: Settings, store: Store) -> Generator:
     from nl2sql.models import active_model
 
     version, path = active_model(settings, store)
-    return LlamaGenerator(path, n_ctx=settings.ask.n_ctx, n_threads=settings.ask.n_threads, version=version)
+    return load_llama(settings, path, version=version, corpus=corpus)

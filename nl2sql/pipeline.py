@@ -79,9 +79,22 @@ class Pipeline:
         if gen is None:
             with self._gen_lock:
                 if self._generator is None:
-                    self._generator = make_generator(self.settings, self.store)
+                    self._generator = make_generator(self.settings, self.store, corpus=self.vocab_corpus())
                 gen = self._generator
         return gen
+
+    def vocab_corpus(self) -> list[str]:
+        """The text a trimmed vocabulary must keep for these databases (:mod:`nl2sql.vocab`)."""
+        from nl2sql.vocab import schema_corpus
+
+        return schema_corpus(self.schema_index.get(b).schema for b in self.backends.values())
+
+    def load_generator(self, path: Path, version: str) -> Generator:
+        """The GGUF ``path`` loaded as these settings serve it (not yet in use: see
+        :meth:`swap_generator`)."""
+        from nl2sql.llm import load_llama
+
+        return load_llama(self.settings, path, version=version, corpus=self.vocab_corpus())
 
     def swap_generator(self, generator: Generator) -> None:
         """Use ``generator`` from the next question on; questions already started finish

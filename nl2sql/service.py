@@ -213,11 +213,8 @@ class AskService:
 
         def load() -> None:
             try:
-                from nl2sql.llm import LlamaGenerator
-
                 gguf = path if path is not None else bundled_gguf(self.settings.data_dir)
-                gen = LlamaGenerator(Path(gguf), n_ctx=self.settings.ask.n_ctx,
-                                     n_threads=self.settings.ask.n_threads, version=version)
+                gen = self.pipeline.load_generator(Path(gguf), version)
                 if self.settings.ask.constrain:
                     from nl2sql.grammar import vocab_for
 
