@@ -10,6 +10,7 @@ the column's PostgreSQL type name.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
@@ -138,9 +139,12 @@ class Asker(Protocol):
     :meth:`admin_sql`.
     """
 
-    async def answer(self, question: str, *, database: str, session_id: str, user: str) -> AskAnswer:
+    async def answer(
+        self, question: str, *, database: str, session_id: str, user: str, cancel: threading.Event | None = None,
+    ) -> AskAnswer:
         """Raises :class:`gateway.errors.AskError` (42000 family) with the last SQL tried
-        in ``detail`` when no answer can be given."""
+        in ``detail`` when no answer can be given, :class:`gateway.errors.QueryCanceled`
+        (57014) once ``cancel`` is set (the model stops within a token)."""
         ...
 
     def is_admin_sql(self, sql: str) -> bool:

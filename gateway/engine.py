@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import functools
 import itertools
+import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -181,6 +182,8 @@ class Session:
         self._conn: Connection | None = None
         self._lock = asyncio.Lock()
         self._busy = False
+        self._ask_cancel: threading.Event | None = None
+        """Set by :meth:`cancel` while a question is being answered."""
         self._cursor: Any = None  # the session's cursor on the shadow catalog
         self._cursor_shadow: cat.ShadowCatalog | None = None
         self._settings_version = -1
@@ -212,6 +215,9 @@ class Session:
         return cur.columns if cur is not None else None
 
     def cancel(self) -> None:
+        ask = self._ask_cancel
+        if ask is not None:
+            ask.set()
         conn = self._conn
         if conn is not None and self._busy:
             conn.interrupt()
@@ -590,7 +596,12 @@ class Session:
             raise FeatureNotSupported(
                 "questions (-- ask: ...) are not enabled on this server",
                 hint="The ask pipeline (nl2sql) is not installed or failed to start; plain SQL still works.")
-        answer = await asker.answer(question, database=self.database, session_id=self.session_id, user=self.user)
+        cancel = self._ask_cancel = threading.Event()
+        try:
+            answer = await asker.answer(question, database=self.database, session_id=self.session_id,
+                                        user=self.user, cancel=cancel)
+        finally:
+            self._ask_cancel = None
         return outcome_from_answer(answer)
 
     async def _admin(self, text: str) -> Outcome:

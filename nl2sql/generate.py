@@ -33,6 +33,7 @@ def generate(
     seed: int | None = None,
 ) -> list[str]:
     """``n`` SQL candidates for ``prompt`` (time added to ``state.timings['generate']``)."""
+    env.check_cancelled()
     t0 = time.perf_counter()
     cfg = env.config
     gen = env.generator
@@ -47,10 +48,12 @@ def generate(
         outs = [
             gen.complete_masked(prompt, max_tokens=cfg.max_tokens, stop=list(STOP), mask=mask,
                                 temperature=temperature if i == 0 else max(temperature, 0.7),
-                                seed=None if seed is None else seed + i)
+                                seed=None if seed is None else seed + i, should_stop=env.should_stop)
             for i in range(n)
         ]
     else:
-        outs = gen.complete(prompt, max_tokens=cfg.max_tokens, stop=list(STOP), temperature=temperature, n=n, seed=seed)
+        outs = gen.complete(prompt, max_tokens=cfg.max_tokens, stop=list(STOP), temperature=temperature, n=n, seed=seed,
+                            should_stop=env.should_stop)
     state.timed("generate", t0)
+    env.check_cancelled()  # a completion cut short is no SQL to try
     return [clean(o) for o in outs]

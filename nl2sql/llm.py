@@ -45,9 +45,11 @@ class Generator(Protocol):
         temperature: float = 0.0,
         n: int = 1,
         seed: int | None = None,
+        should_stop: Callable[[], bool] | None = None,
     ) -> list[str]:
         """``n`` completions of ``prompt`` (greedy when ``temperature`` is 0), each cut
-        at the first of ``stop`` (not included)."""
+        at the first of ``stop`` (not included), or cut short once ``should_stop()`` is
+        true (the question was cancelled)."""
         ...
 
 
@@ -65,7 +67,7 @@ class MaskingGenerator(Generator, Protocol):
 
     def complete_masked(
         self, prompt: str, *, max_tokens: int, stop: list[str], mask: LogitsMask, temperature: float = 0.0,
-        seed: int | None = None,
+        seed: int | None = None, should_stop: Callable[[], bool] | None = None,
     ) -> str:
         ...
 
@@ -167,27 +169,29 @@ class LlamaGenerator:
         temperature: float = 0.0,
         n: int = 1,
         seed: int | None = None,
+        should_stop: Callable[[], bool] | None = None,
     ) -> list[str]:
         outs: list[str] = []
         for i in range(n):
             s = None if seed is None else seed + i
-            outs.append(self._one(prompt, max_tokens=max_tokens, stop=stop, temperature=temperature, seed=s))
+            outs.append(self._one(prompt, max_tokens=max_tokens, stop=stop, temperature=temperature, seed=s,
+                                  should_stop=should_stop))
         return outs
 
     def _one(
         self, prompt: str, *, max_tokens: int, stop: list[str], temperature: float, seed: int | None,
-        logits_processor: Any = None,
+        logits_processor: Any = None, should_stop: Callable[[], bool] | None = None,
     ) -> str:
         from llama_cpp import StoppingCriteriaList
 
-        if self._cancelled:
+        if self._cancelled or (should_stop is not None and should_stop()):
             return ""
         with self._lock:
             llm = self._llm
             n_prompt = len(llm.tokenize(prompt.encode("utf-8"), add_bos=True, special=False))
 
             def stop_runaway(input_ids: Any, logits: Any) -> bool:
-                if self._cancelled:
+                if self._cancelled or (should_stop is not None and should_stop()):
                     return True
                 generated = llm.detokenize(list(input_ids[n_prompt:])).decode("utf-8", "ignore")
                 return _runaway(generated)
@@ -232,7 +236,7 @@ class LlamaGenerator:
 
     def complete_masked(
         self, prompt: str, *, max_tokens: int, stop: list[str], mask: LogitsMask, temperature: float = 0.0,
-        seed: int | None = None,
+        seed: int | None = None, should_stop: Callable[[], bool] | None = None,
     ) -> str:
         """One completion where, at each step, ``mask(text so far)`` may restrict the next token."""
         llm = self._llm
@@ -248,7 +252,7 @@ class LlamaGenerator:
             return masked
 
         return self._one(prompt, max_tokens=max_tokens, stop=stop, temperature=temperature, seed=seed,
-                         logits_processor=processor)
+                         logits_processor=processor, should_stop=should_stop)
 
 
 def load_llama(

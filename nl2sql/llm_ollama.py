@@ -8,6 +8,7 @@ embedded model continues, so both backends share one prompt file and one version
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 import structlog
@@ -49,6 +50,7 @@ class OllamaGenerator:
         temperature: float = 0.0,
         n: int = 1,
         seed: int | None = None,
+        should_stop: Callable[[], bool] | None = None,
     ) -> list[str]:
         """``n`` completions of ``prompt``. At temperature 0 decoding is greedy, so one
         request serves all ``n``; otherwise each sample gets its own seed (``seed + i``)."""
@@ -57,6 +59,8 @@ class OllamaGenerator:
         calls = 1 if temperature <= 0 else n
         out: list[str] = []
         for i in range(calls):
+            if should_stop is not None and should_stop():
+                break  # the question was cancelled: a request under way finishes, no new one starts
             options: dict[str, Any] = {
                 "temperature": temperature,
                 "num_predict": max_tokens,

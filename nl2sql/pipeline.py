@@ -156,8 +156,13 @@ class Pipeline:
 
     # -- asking --------------------------------------------------------------------------
 
-    def ask(self, question: str, database: str, *, log: bool = True, session_id: str = "", user: str = "") -> AskResult:
-        """Answer ``question`` on ``database``; logs the ask (and any failure) when ``log``."""
+    def ask(
+        self, question: str, database: str, *, log: bool = True, session_id: str = "", user: str = "",
+        should_stop: Callable[[], bool] | None = None,
+    ) -> AskResult:
+        """Answer ``question`` on ``database``; logs the ask (and any failure) when ``log``.
+        Once ``should_stop()`` is true (the client cancelled), the model stops within a token
+        and the result is a failure of kind ``canceled``, which is not logged."""
         backend = self.backends.get(database)
         if backend is None:
             raise KeyError(f'unknown database "{database}"')
@@ -171,8 +176,10 @@ class Pipeline:
             db = self.schema_index.get(backend)
             state.timed("schema", t_schema)
             env = Env(config=self.settings.ask, backend=backend, db=db, generator=generator,
-                      schema_index=self.schema_index, examples=self.examples)
+                      schema_index=self.schema_index, examples=self.examples,
+                      should_stop=should_stop or (lambda: False))
             for _name, stage in STAGES:
+                env.check_cancelled()
                 stage(state, env)
         except StageFailure as e:
             ok, kind, error = False, e.kind, e.message
@@ -186,7 +193,7 @@ class Pipeline:
             "ask.done", db=database, ok=ok, kind=kind, ms=ms, attempts=len(state.attempts),
             tables=len(state.retrieved.tables) if state.retrieved else 0, examples=len(state.examples),
         )
-        if log and not self.closing:  # a question cut short by shutdown is no failure to learn from
+        if log and not self.closing and kind != "canceled":  # a question cut short is no failure to learn from
             from nl2sql.failures import record
 
             ask_id, failure_id = record(self.store, result, session_id=session_id, user=user)

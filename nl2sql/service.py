@@ -26,7 +26,7 @@ import structlog
 from connectors.base import Backend
 from gateway.api import AskAnswer, Outcome
 from gateway.config import Settings
-from gateway.errors import AskError
+from gateway.errors import AskError, QueryCanceled
 from nl2sql import admin
 from nl2sql.pipeline import Pipeline
 from nl2sql.state import AskResult
@@ -129,11 +129,16 @@ class AskService:
 
     # -- Asker ---------------------------------------------------------------------------------
 
-    async def answer(self, question: str, *, database: str, session_id: str, user: str) -> AskAnswer:
+    async def answer(
+        self, question: str, *, database: str, session_id: str, user: str, cancel: threading.Event | None = None,
+    ) -> AskAnswer:
         self.check_model()
         loop = asyncio.get_running_loop()
-        fn = functools.partial(self._ask, question, database=database, session_id=session_id, user=user)
+        fn = functools.partial(self._ask, question, database=database, session_id=session_id, user=user,
+                               should_stop=cancel.is_set if cancel is not None else None)
         result = await loop.run_in_executor(self._executor, fn)
+        if result.kind == "canceled":
+            raise QueryCanceled("canceling statement due to user request")
         if not result.ok:
             raise ask_error(result)
         return AskAnswer(
@@ -145,11 +150,14 @@ class AskService:
             ms=result.ms,
         )
 
-    def _ask(self, question: str, *, database: str, session_id: str, user: str) -> AskResult:
+    def _ask(
+        self, question: str, *, database: str, session_id: str, user: str, should_stop: Callable[[], bool] | None,
+    ) -> AskResult:
         if database not in self.backends:
             raise AskError(f'database "{database}" has no ask pipeline')
         try:
-            result = self.pipeline.ask(question, database, log=True, session_id=session_id, user=user)
+            result = self.pipeline.ask(question, database, log=True, session_id=session_id, user=user,
+                                       should_stop=should_stop)
         except AskError:
             raise
         except Exception as e:  # noqa: BLE001 - the store or the model failed: an error, never a crash

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any, Literal
 
 from connectors.base import Backend, Column, Result, SchemaInfo
@@ -13,7 +14,8 @@ from nl2sql.examples import Example, ExampleIndex
 from nl2sql.llm import Generator
 from nl2sql.schema_index import DbSchema, Retrieved, SchemaIndex
 
-FailureKind = Literal["no_valid_sql", "execution_error", "timeout"]
+FailureKind = Literal["no_valid_sql", "execution_error", "timeout", "canceled"]
+"""``canceled``: the client cancelled the question (CancelRequest, statement timeout); never logged as a failure."""
 
 
 @dataclass
@@ -69,6 +71,12 @@ class Env:
     generator: Generator
     schema_index: SchemaIndex
     examples: ExampleIndex
+    should_stop: Callable[[], bool] = field(default=lambda: False)
+    """True once the client has cancelled the question: generation stops within a token."""
+
+    def check_cancelled(self) -> None:
+        if self.should_stop():
+            raise StageFailure("canceled", "canceling statement due to user request")
 
     @property
     def schema(self) -> SchemaInfo:

@@ -9,6 +9,8 @@ import json
 import sqlite3
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -169,6 +171,30 @@ def test_unanswerable_question_is_an_error_and_a_logged_failure(gateway_factory:
     assert logged[0]["question"] == "which artist has the most albums?"  # newest first
     assert len(logged[0]["attempts"]) == 2 and all(a["error"] for a in logged[0]["attempts"])
     assert "Artist" in logged[0]["context"]["retrieved"]["tables"]
+
+
+def test_cancel_request_stops_a_question_being_answered(gateway_factory: Any) -> None:
+    # 48 sampled candidates: the question runs for many seconds unless cancelled
+    gw = gateway_factory(ask={"candidates": 48, "max_repairs": 0})
+    question = "-- ask: list the names of every track with its album title and genre"
+    with gw.connect() as conn:
+        failures_before = conn.execute("SELECT count(*) FROM askgres.failures").fetchone()
+        for attempt in range(2):  # the first loads the model meanwhile; the second finds it warm
+            timer = threading.Timer(2.0, conn.cancel)
+            timer.start()
+            t0 = time.monotonic()
+            with pytest.raises(psycopg.errors.QueryCanceled) as info:
+                conn.execute(question)
+            elapsed = time.monotonic() - t0
+            timer.join()
+            assert info.value.sqlstate == "57014"
+            if attempt == 1:
+                assert elapsed < 2.0 + 10.0, elapsed  # stopped within a token, not after 48 completions
+            assert conn.execute("SELECT 1").fetchone() == (1,)  # the session goes on
+        # a cancelled question is no failure to learn from
+        assert conn.execute("SELECT count(*) FROM askgres.failures").fetchone() == failures_before
+    done = [e for e in gw.log_events("ask.done") if e.get("kind") == "canceled"]
+    assert len(done) == 2
 
 
 def test_only_admins_review_pairs(gateway_factory: Any) -> None:

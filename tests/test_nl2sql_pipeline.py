@@ -7,7 +7,7 @@ import asyncio
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -66,7 +66,7 @@ class Scripted:
         self.prompts: list[str] = []
 
     def complete(self, prompt: str, *, max_tokens: int, stop: list[str], temperature: float = 0.0, n: int = 1,
-                 seed: int | None = None) -> list[str]:
+                 seed: int | None = None, should_stop: Callable[[], bool] | None = None) -> list[str]:
         self.prompts.append(prompt)
         answer = self.answers[min(len(self.prompts) - 1, len(self.answers) - 1)]
         return [answer] * n
@@ -136,10 +136,35 @@ def test_identifier_repair_and_timings(tmp_path: Path, backends: dict[str, Backe
     assert not off.ask("how many albums?", "chinook", log=False).ok
 
 
+def test_a_cancelled_question_stops_the_model_and_is_not_logged(tmp_path: Path, backends: dict[str, Backend]) -> None:
+    class Endless(Scripted):
+        """Writes nothing until told to stop (a long generation)."""
+
+        def complete(self, prompt: str, *, max_tokens: int, stop: list[str], temperature: float = 0.0, n: int = 1,
+                     seed: int | None = None, should_stop: Callable[[], bool] | None = None) -> list[str]:
+            self.prompts.append(prompt)
+            deadline = time.monotonic() + 30
+            while not (should_stop is not None and should_stop()):
+                assert time.monotonic() < deadline, "the pipeline never asked the model to stop"
+                time.sleep(0.01)
+            return ["SELECT count(*) FROM Album"] * n  # what it had written so far: not to be run
+
+    pipeline = make_pipeline(tmp_path, backends, Endless("SELECT 1"))
+    cancel = threading.Event()
+    threading.Timer(0.3, cancel.set).start()
+    result = pipeline.ask("how many albums are there?", "chinook", should_stop=cancel.is_set)
+    assert not result.ok and result.kind == "canceled" and result.attempts == []
+    assert pipeline.store.query("SELECT count(*) AS n FROM failures")[0]["n"] == 0
+    # not even started: a question cancelled before it runs never reaches the model
+    calls = len(pipeline.generator.prompts)  # type: ignore[attr-defined]
+    assert pipeline.ask("how many albums?", "chinook", should_stop=lambda: True).kind == "canceled"
+    assert len(pipeline.generator.prompts) == calls  # type: ignore[attr-defined]
+
+
 def test_self_consistency_picks_the_result_most_candidates_agree_on(tmp_path: Path, backends: dict[str, Backend]) -> None:
     class Votes(Scripted):
         def complete(self, prompt: str, *, max_tokens: int, stop: list[str], temperature: float = 0.0, n: int = 1,
-                     seed: int | None = None) -> list[str]:
+                     seed: int | None = None, should_stop: Callable[[], bool] | None = None) -> list[str]:
             if temperature == 0:
                 return ["SELECT count(*) FROM Artist"]
             return ["SELECT count(*) FROM Album", "SELECT COUNT(AlbumId) FROM Album", "SELECT count(*) FROM Genre"][:n]
