@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import re
 import sqlite3
+import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -562,7 +563,8 @@ class RecordingAsker:
         self.questions: list[str] = []
         self.admin: list[str] = []
 
-    async def answer(self, question: str, *, database: str, session_id: str, user: str) -> AskAnswer:
+    async def answer(self, question: str, *, database: str, session_id: str, user: str,
+                     cancel: threading.Event | None = None) -> AskAnswer:
         self.questions.append(question)
         return AskAnswer(question=question, sql='SELECT count(*) AS albums FROM "Album"',
                          columns=[Column("albums", "int8")], rows=[(13,)], summary="There are 13 albums.",
