@@ -179,27 +179,13 @@ def read_layout(path: Path) -> GgufLayout:
             (n,) = struct.unpack_from("<Q", mm, p)
             return mm[p + 8 : p + 8 + n].decode("utf-8"), p + 8 + n
 
-        def skip_value(p: int, vtype: int) -> int:
-            if vtype == _STRING:
-                (n,) = struct.unpack_from("<Q", mm, p)
-                return p + 8 + n
-            if vtype == _ARRAY:
-                etype, count = struct.unpack_from("<IQ", mm, p)
-                p += 12
-                if etype in _SCALAR_SIZES:
-                    return p + count * _SCALAR_SIZES[etype]
-                for _ in range(count):
-                    p = skip_value(p, etype)
-                return p
-            return p + _SCALAR_SIZES[vtype]
-
         for _ in range(n_kv):
             key, pos = string(pos)
             (vtype,) = struct.unpack_from("<I", mm, pos)
             pos += 4
             if key == "general.alignment" and vtype == 4:
                 (alignment,) = struct.unpack_from("<I", mm, pos)
-            pos = skip_value(pos, vtype)
+            pos = skip_value(mm, pos, vtype)
         kv_end = pos
         tensors = []
         for _ in range(n_tensors):
@@ -213,6 +199,22 @@ def read_layout(path: Path) -> GgufLayout:
             tensors.append(TensorInfo(name, tuple(dims), qtype, offset, n // block * type_size))
         data_start = _align(pos, alignment)
     return GgufLayout(version, n_kv, kv_end, alignment, tensors, data_start)
+
+
+def skip_value(mm: mmap.mmap, p: int, vtype: int) -> int:
+    """The offset just past a metadata value of type ``vtype`` that starts at ``p``."""
+    if vtype == _STRING:
+        (n,) = struct.unpack_from("<Q", mm, p)
+        return p + 8 + n
+    if vtype == _ARRAY:
+        etype, count = struct.unpack_from("<IQ", mm, p)
+        p += 12
+        if etype in _SCALAR_SIZES:
+            return p + count * _SCALAR_SIZES[etype]
+        for _ in range(count):
+            p = skip_value(mm, p, etype)
+        return p
+    return p + _SCALAR_SIZES[vtype]
 
 
 def _align(n: int, alignment: int) -> int:
@@ -250,20 +252,26 @@ def _merge(info: TensorInfo, raw: bytes | memoryview, d: LoraDelta) -> tuple[int
 
 
 def _write(out: Any, mm: mmap.mmap, layout: GgufLayout, blobs: list[tuple[TensorInfo, bytes | memoryview]]) -> None:
-    out.write(struct.pack("<IIQQ", 0x46554747, layout.version, len(blobs), layout.kv_count))
-    out.write(mm[24 : layout.kv_end])
+    head = struct.pack("<IIQQ", 0x46554747, layout.version, len(blobs), layout.kv_count) + mm[24 : layout.kv_end]
+    write_gguf(out, head=head, alignment=layout.alignment, blobs=blobs)
+
+
+def write_gguf(out: Any, *, head: bytes, alignment: int, blobs: list[tuple[TensorInfo, bytes | memoryview]]) -> None:
+    """A GGUF file: ``head`` (header and metadata, as bytes), then each tensor's info and
+    data, aligned to ``alignment``."""
+    out.write(head)
     offset = 0
     for info, blob in blobs:
         name = info.name.encode("utf-8")
         out.write(struct.pack("<Q", len(name)) + name)
         out.write(struct.pack(f"<I{len(info.dims)}Q", len(info.dims), *info.dims))
         out.write(struct.pack("<IQ", info.qtype, offset))
-        offset = _align(offset + len(blob), layout.alignment)
+        offset = _align(offset + len(blob), alignment)
     pos = out.tell()
-    out.write(b"\0" * (_align(pos, layout.alignment) - pos))
+    out.write(b"\0" * (_align(pos, alignment) - pos))
     for _, blob in blobs:
         out.write(blob)
-        pad = _align(len(blob), layout.alignment) - len(blob)
+        pad = _align(len(blob), alignment) - len(blob)
         out.write(b"\0" * pad)
 
 

@@ -115,25 +115,12 @@ def keep_ids(tokens: list[str], types: list[int], *, top_ids: int = TOP_IDS, ext
 
 
 def _read_kvs(mm: mmap.mmap) -> tuple[int, list[_Kv]]:
+    from learner.export import skip_value
+
     magic, version, _n_tensors, n_kv = struct.unpack_from("<IIQQ", mm, 0)
     if magic != 0x46554747 or version < 2:
         raise ValueError("not a GGUF v2+ file")
     pos = 24
-
-    def skip(p: int, vtype: int) -> int:
-        if vtype == _STRING:
-            (n,) = struct.unpack_from("<Q", mm, p)
-            return p + 8 + n
-        if vtype == _ARRAY:
-            etype, count = struct.unpack_from("<IQ", mm, p)
-            p += 12
-            if etype in _SCALAR_SIZES:
-                return p + count * _SCALAR_SIZES[etype]
-            for _ in range(count):
-                p = skip(p, etype)
-            return p
-        return p + _SCALAR_SIZES[vtype]
-
     kvs = []
     for _ in range(n_kv):
         start = pos
@@ -142,7 +129,7 @@ def _read_kvs(mm: mmap.mmap) -> tuple[int, list[_Kv]]:
         pos += 8 + n
         (vtype,) = struct.unpack_from("<I", mm, pos)
         value = pos + 4
-        pos = skip(value, vtype)
+        pos = skip_value(mm, value, vtype)
         kvs.append(_Kv(key, vtype, start, value, pos))
     return version, kvs
 
@@ -194,7 +181,7 @@ def _scalar_array(mm: mmap.mmap, kv: _Kv, keep: list[int]) -> bytes:
 def trim_file(src: Path, dst: Path, *, extra: Iterable[int] = ()) -> int:
     """Write ``dst``, ``src`` with a trimmed vocabulary; returns the number of tokens kept.
     Raises ``ValueError`` for a tokenizer this rule does not fit (BPE with merges)."""
-    from learner.export import TensorInfo, _align, read_layout
+    from learner.export import TensorInfo, read_layout, write_gguf
 
     layout = read_layout(src)
     with open(src, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mm:
@@ -239,19 +226,7 @@ def trim_file(src: Path, dst: Path, *, extra: Iterable[int] = ()) -> int:
         tmp = dst.with_name(f".{dst.name}.{os.getpid()}.tmp")
         try:
             with open(tmp, "wb") as out:
-                out.write(head)
-                offset = 0
-                for info, blob in blobs:
-                    name = info.name.encode("utf-8")
-                    out.write(struct.pack("<Q", len(name)) + name)
-                    out.write(struct.pack(f"<I{len(info.dims)}Q", len(info.dims), *info.dims))
-                    out.write(struct.pack("<IQ", info.qtype, offset))
-                    offset = _align(offset + len(blob), layout.alignment)
-                pos = out.tell()
-                out.write(b"\0" * (_align(pos, layout.alignment) - pos))
-                for _, blob in blobs:
-                    out.write(blob)
-                    out.write(b"\0" * (_align(len(blob), layout.alignment) - len(blob)))
+                write_gguf(out, head=head, alignment=layout.alignment, blobs=blobs)
                 out.flush()
                 os.fsync(out.fileno())
             os.replace(tmp, dst)
