@@ -7,10 +7,12 @@ Import the fixture into a test module (``from fixtures_chinook import chinook_de
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from connectors.base import Backend
 from connectors.chinook import DUCKDB_FILE, SDIST_NAME, SQLITE_FILE, build_demo
 
 SHARED_DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
@@ -24,6 +26,26 @@ def chinook_demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     target = tmp_path_factory.mktemp("chinook_demo")
     build_demo(target)
     return target
+
+
+@pytest.fixture(scope="module")
+def demo_backends(chinook_demo: Path) -> Iterator[dict[str, Backend]]:
+    """The demo's two databases (``chinook``, ``chinook_duckdb``) opened as backends, per module."""
+    from connectors.chinook import demo_configs
+    from connectors.registry import open_all
+
+    opened = open_all(demo_configs(chinook_demo))
+    yield opened
+    for b in opened.values():
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def base_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The bundled base GGUF, assembled into a fresh models folder per module."""
+    from nl2sql.models import bundled_gguf
+
+    return bundled_gguf(tmp_path_factory.mktemp("models"))
 
 
 def demo_sdist(demo_dir: Path) -> Path:

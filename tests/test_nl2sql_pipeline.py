@@ -7,22 +7,20 @@ import asyncio
 import json
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from connectors.base import Backend
-from connectors.registry import open_all
 from gateway.config import Settings
 from gateway.errors import AskError
 from nl2sql.llm import Generator, LlamaGenerator
-from nl2sql.models import bundled_gguf
 from nl2sql.pipeline import Pipeline
 from nl2sql.service import AskService
 from nl2sql.store import Store
 
-from fixtures_chinook import chinook_demo  # noqa: F401  (fixture)
+from fixtures_chinook import base_model, chinook_demo, demo_backends  # noqa: F401  (fixtures)
 
 WRITES = [
     "delete all invoices",
@@ -34,18 +32,8 @@ COUNTED = ("Invoice", "Track", "Artist", "InvoiceLine")
 
 
 @pytest.fixture(scope="module")
-def base_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return bundled_gguf(tmp_path_factory.mktemp("models"))
-
-
-@pytest.fixture(scope="module")
-def backends(chinook_demo: Path) -> Iterator[dict[str, Backend]]:  # noqa: F811
-    from connectors.chinook import demo_configs
-
-    opened = open_all(demo_configs(chinook_demo))
-    yield opened
-    for b in opened.values():
-        b.close()
+def backends(demo_backends: dict[str, Backend]) -> dict[str, Backend]:  # noqa: F811
+    return demo_backends
 
 
 def counts(backend: Backend) -> dict[str, int]:

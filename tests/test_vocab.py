@@ -7,42 +7,24 @@ from __future__ import annotations
 import os
 import shutil
 import struct
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from connectors.base import Backend, SchemaInfo
-from connectors.registry import open_all
 from gateway.config import AskConfig, Settings
 from nl2sql.llm import LlamaGenerator, load_llama
-from nl2sql.models import bundled_gguf
 from nl2sql.prompt import STOP, build_prompt, render_schema
 from nl2sql.vocab import schema_corpus, trim_file, trimmed_gguf
 
-from fixtures_chinook import chinook_demo  # noqa: F401  (fixture)
+from fixtures_chinook import base_model, chinook_demo, demo_backends  # noqa: F401  (fixtures)
 
 FULL_VOCAB = 262_144
 
 
 @pytest.fixture(scope="module")
-def base_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return bundled_gguf(tmp_path_factory.mktemp("vocab-models"))
-
-
-@pytest.fixture(scope="module")
-def backends(chinook_demo: Path) -> Iterator[dict[str, Backend]]:  # noqa: F811
-    from connectors.chinook import demo_configs
-
-    opened = open_all(demo_configs(chinook_demo))
-    yield opened
-    for b in opened.values():
-        b.close()
-
-
-@pytest.fixture(scope="module")
-def schemas(backends: dict[str, Backend]) -> list[SchemaInfo]:
-    return [b.introspect(samples=3) for b in backends.values()]
+def schemas(demo_backends: dict[str, Backend]) -> list[SchemaInfo]:  # noqa: F811
+    return [b.introspect(samples=3) for b in demo_backends.values()]
 
 
 @pytest.fixture(scope="module")
