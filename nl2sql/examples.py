@@ -184,6 +184,12 @@ class ExampleIndex:
 
     # -- search ------------------------------------------------------------------------
 
+    def texts(self) -> list[str]:
+        """Every indexed example as ``question`` and ``sql`` text (for :mod:`nl2sql.vocab`)."""
+        with self._lock:
+            self._open()
+            return [f"{r.question}\n{r.sql}" for r in [*self._rows.values(), *self._pending]]
+
     def count(self, database: str | None = None) -> int:
         with self._lock:
             self._open()

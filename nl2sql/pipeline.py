@@ -84,10 +84,11 @@ class Pipeline:
         return gen
 
     def vocab_corpus(self) -> list[str]:
-        """The text a trimmed vocabulary must keep for these databases (:mod:`nl2sql.vocab`)."""
+        """The text a trimmed vocabulary must keep for these databases (:mod:`nl2sql.vocab`):
+        their schemas, and the approved examples indexed so far (they go into prompts)."""
         from nl2sql.vocab import schema_corpus
 
-        return schema_corpus(self.schema_index.get(b).schema for b in self.backends.values())
+        return schema_corpus(self.schema_index.get(b).schema for b in self.backends.values()) + self.examples.texts()
 
     def load_generator(self, path: Path, version: str) -> Generator:
         """The GGUF ``path`` loaded as these settings serve it (not yet in use: see

@@ -12,7 +12,8 @@ needs. :func:`trimmed_gguf` writes a copy of a GGUF that keeps
   character, every piece of ASCII punctuation, digits and spaces, and the pieces of
   :data:`SQL_WORDS`;
 - the pieces of a corpus: the prompt template and the served schemas, their names in
-  three casings, after a space or not (:func:`schema_corpus`);
+  three casings, after a space or not (:func:`schema_corpus`), and the approved examples
+  indexed when the model is loaded;
 - every substring of a kept piece that is itself a token.
 
 That last rule makes the trimmed tokenizer split text made of kept pieces exactly as the
@@ -35,6 +36,7 @@ import mmap
 import os
 import re
 import struct
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -283,4 +285,21 @@ def trimmed_gguf(src: Path, corpus: Iterable[str] = ()) -> Path:
         log.warning("vocab.untrimmed", path=str(src), error=str(e))
         return src
     log.info("vocab.trimmed", path=str(dst), tokens=kept, size=dst.stat().st_size)
+    _drop_stale(src, keep=dst)
     return dst
+
+
+STALE_S = 3600.0
+"""A trimmed copy of another corpus untouched this long is deleted when a new one is written."""
+
+
+def _drop_stale(src: Path, *, keep: Path) -> None:
+    """Delete older trimmed copies of ``src`` (another corpus: new approvals, a changed
+    schema); a process still serving one keeps its mapping, deleted or not."""
+    now = time.time()
+    for old in src.parent.glob(f"{src.stem}.vocab-*.gguf"):
+        try:
+            if old != keep and now - old.stat().st_mtime > STALE_S:
+                old.unlink()
+        except OSError:
+            pass

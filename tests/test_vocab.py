@@ -15,7 +15,7 @@ from connectors.base import Backend, SchemaInfo
 from gateway.config import AskConfig, Settings
 from nl2sql.llm import LlamaGenerator, load_llama
 from nl2sql.prompt import STOP, build_prompt, render_schema
-from nl2sql.vocab import schema_corpus, trim_file, trimmed_gguf
+from nl2sql.vocab import STALE_S, schema_corpus, trim_file, trimmed_gguf
 
 from fixtures_chinook import base_model, chinook_demo, demo_backends  # noqa: F401  (fixtures)
 
@@ -86,6 +86,11 @@ def test_cached_and_rebuilt_when_the_source_changes(base_model: Path, trimmed: P
     os.utime(first, (now - 1000, now - 1000))  # the source is now newer than its trimmed copy
     os.utime(src, (now - 500, now - 500))
     assert trimmed_gguf(src, ["Zyzzogeton"]) == first and first.stat().st_mtime > now - 500
+    # a new corpus (new approvals) drops copies of other corpora left unused for an hour
+    stale = trimmed_gguf(src, ["Quux"])
+    os.utime(stale, (now - 2 * STALE_S, now - 2 * STALE_S))
+    newest = trimmed_gguf(src, ["Frobnicate"])
+    assert newest.exists() and first.exists() and not stale.exists()
 
 
 def test_untrimmable_file_is_served_as_it_is(tmp_path: Path) -> None:
