@@ -184,14 +184,17 @@ class LlamaGenerator:
     ) -> str:
         from llama_cpp import StoppingCriteriaList
 
-        if self._cancelled or (should_stop is not None and should_stop()):
+        def stopped() -> bool:
+            return self._cancelled or (should_stop is not None and should_stop())
+
+        if stopped():
             return ""
         with self._lock:
             llm = self._llm
             n_prompt = len(llm.tokenize(prompt.encode("utf-8"), add_bos=True, special=False))
 
             def stop_runaway(input_ids: Any, logits: Any) -> bool:
-                if self._cancelled or (should_stop is not None and should_stop()):
+                if stopped():
                     return True
                 generated = llm.detokenize(list(input_ids[n_prompt:])).decode("utf-8", "ignore")
                 return _runaway(generated)

@@ -136,17 +136,18 @@ def _read_kvs(mm: mmap.mmap) -> tuple[int, list[_Kv]]:
     return version, kvs
 
 
-def _strings(mm: mmap.mmap, kv: _Kv) -> list[str]:
+def _string_spans(mm: mmap.mmap, kv: _Kv) -> list[tuple[int, int]]:
+    """Where each item of a string array lies: ``(start, end)`` of its length and bytes."""
     etype, count = struct.unpack_from("<IQ", mm, kv.value)
     if etype != _STRING:
         raise ValueError(f"{kv.key}: not a string array")
     p = kv.value + 12
-    out = []
+    spans = []
     for _ in range(count):
         (n,) = struct.unpack_from("<Q", mm, p)
-        out.append(mm[p + 8 : p + 8 + n].decode("utf-8", "replace"))
+        spans.append((p, p + 8 + n))
         p += 8 + n
-    return out
+    return spans
 
 
 def _scalars(mm: mmap.mmap, kv: _Kv) -> tuple[int, bytes]:
@@ -161,14 +162,7 @@ def _key_bytes(key: str) -> bytes:
     return struct.pack("<Q", len(k)) + k
 
 
-def _string_array(mm: mmap.mmap, kv: _Kv, keep: list[int]) -> bytes:
-    etype, count = struct.unpack_from("<IQ", mm, kv.value)
-    p = kv.value + 12
-    spans = []
-    for _ in range(count):
-        (n,) = struct.unpack_from("<Q", mm, p)
-        spans.append((p, p + 8 + n))
-        p += 8 + n
+def _string_array(mm: mmap.mmap, spans: list[tuple[int, int]], keep: list[int]) -> bytes:
     body = b"".join(mm[spans[i][0] : spans[i][1]] for i in keep)
     return struct.pack("<IIQ", _ARRAY, _STRING, len(keep)) + body
 
@@ -192,7 +186,8 @@ def trim_file(src: Path, dst: Path, *, extra: Iterable[int] = ()) -> int:
         model = by_key.get("tokenizer.ggml.model")
         if model is None or "tokenizer.ggml.merges" in by_key:
             raise ValueError("only SentencePiece (llama-style) vocabularies are trimmed")
-        tokens = _strings(mm, by_key["tokenizer.ggml.tokens"])
+        spans = _string_spans(mm, by_key["tokenizer.ggml.tokens"])
+        tokens = [mm[a + 8 : b].decode("utf-8", "replace") for a, b in spans]
         etype, raw_types = _scalars(mm, by_key["tokenizer.ggml.token_type"])
         types = list(struct.unpack(f"<{len(tokens)}i", raw_types))
         keep = keep_ids(tokens, types, extra=extra)
@@ -201,7 +196,7 @@ def trim_file(src: Path, dst: Path, *, extra: Iterable[int] = ()) -> int:
         parts = [struct.pack("<IIQQ", 0x46554747, version, len(layout.tensors), len(kvs))]
         for kv in kvs:
             if kv.key == "tokenizer.ggml.tokens":
-                parts.append(_key_bytes(kv.key) + _string_array(mm, kv, keep))
+                parts.append(_key_bytes(kv.key) + _string_array(mm, spans, keep))
             elif kv.key in ("tokenizer.ggml.scores", "tokenizer.ggml.token_type"):
                 parts.append(_key_bytes(kv.key) + _scalar_array(mm, kv, keep))
             elif kv.key.startswith("tokenizer.ggml.") and kv.key.endswith("_token_id") and kv.vtype == _UINT32:
