@@ -258,20 +258,23 @@ class LlamaGenerator:
                          logits_processor=processor, should_stop=should_stop)
 
 
-def load_llama(
-    settings: Settings, path: Path, *, version: str, corpus: Iterable[str] | None = None
-) -> LlamaGenerator:
+Corpus = Callable[[], Iterable[str]]
+"""The text a trimmed vocabulary must spell as the full one does; called only when a
+trimmed copy is made (it introspects every database)."""
+
+
+def load_llama(settings: Settings, path: Path, *, version: str, corpus: Corpus | None = None) -> LlamaGenerator:
     """``path`` embedded with llama.cpp; with ``ask.trim_vocab`` and a ``corpus``, served
-    from its trimmed-vocabulary copy that spells ``corpus`` as the full vocabulary does
+    from its trimmed-vocabulary copy that spells ``corpus()`` as the full vocabulary does
     (:mod:`nl2sql.vocab`)."""
     if settings.ask.trim_vocab and corpus is not None:
         from nl2sql.vocab import trimmed_gguf
 
-        path = trimmed_gguf(Path(path), corpus)
+        path = trimmed_gguf(Path(path), corpus())
     return LlamaGenerator(path, n_ctx=settings.ask.n_ctx, n_threads=settings.ask.n_threads, version=version)
 
 
-def make_generator(settings: Settings, store: Store, *, corpus: Iterable[str] | None = None) -> Generator:
+def make_generator(settings: Settings, store: Store, *, corpus: Corpus | None = None) -> Generator:
     """The generator ``settings.ask.backend`` names: Ollama, or llama.cpp with the active
     model (``corpus``: see :func:`load_llama`)."""
     if settings.ask.backend == "ollama":

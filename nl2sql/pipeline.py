@@ -79,7 +79,7 @@ class Pipeline:
         if gen is None:
             with self._gen_lock:
                 if self._generator is None:
-                    self._generator = make_generator(self.settings, self.store, corpus=self.vocab_corpus())
+                    self._generator = make_generator(self.settings, self.store, corpus=self.vocab_corpus)
                 gen = self._generator
         return gen
 
@@ -95,7 +95,7 @@ class Pipeline:
         :meth:`swap_generator`)."""
         from nl2sql.llm import load_llama
 
-        return load_llama(self.settings, path, version=version, corpus=self.vocab_corpus())
+        return load_llama(self.settings, path, version=version, corpus=self.vocab_corpus)
 
     def swap_generator(self, generator: Generator) -> None:
         """Use ``generator`` from the next question on; questions already started finish

@@ -103,7 +103,9 @@ def test_untrimmable_file_is_served_as_it_is(tmp_path: Path) -> None:
 
 
 def test_load_llama_follows_the_setting(base_model: Path, schemas: list[SchemaInfo], tmp_path: Path) -> None:
-    corpus = schema_corpus(schemas)
+    def corpus() -> list[str]:
+        return schema_corpus(schemas)
+
     on = Settings(data_dir=tmp_path, ask=AskConfig(trim_vocab=True, n_ctx=256))
     off = Settings(data_dir=tmp_path, ask=AskConfig(trim_vocab=False, n_ctx=256))
     served = load_llama(on, base_model, version="base", corpus=corpus)
