@@ -23,6 +23,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -161,6 +162,22 @@ def _wait_listening(proc: subprocess.Popen[bytes], log_path: Path, host: str, ti
         delay = min(delay * 1.5, 0.25)
     proc.kill()
     raise RuntimeError(f"askgres serve did not listen within {timeout}s:\n{log_path.read_text(errors='replace')[-4000:]}")
+
+
+def cancelled(conn: Any, sql: str, *, after_s: float) -> tuple[Any, float]:
+    """Run ``sql`` on a psycopg connection that sends a CancelRequest after ``after_s``
+    seconds; returns the ``QueryCanceled`` it must raise, and the seconds it took."""
+    import psycopg
+
+    timer = threading.Timer(after_s, conn.cancel)
+    timer.start()
+    t0 = time.monotonic()
+    try:
+        with pytest.raises(psycopg.errors.QueryCanceled) as info:
+            conn.execute(sql)
+        return info.value, time.monotonic() - t0
+    finally:
+        timer.join()
 
 
 def launch_gateway(workdir: Path, settings: dict[str, Any], *, demo_dir: Path | None = None,

@@ -9,15 +9,13 @@ import json
 import sqlite3
 import subprocess
 import sys
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from conftest import ROOT, Gateway, finish_gateway, launch_gateway
+from conftest import ROOT, Gateway, cancelled, finish_gateway, launch_gateway
 
 psycopg = pytest.importorskip("psycopg")
 
@@ -180,14 +178,8 @@ def test_cancel_request_stops_a_question_being_answered(gateway_factory: Any) ->
     with gw.connect() as conn:
         failures_before = conn.execute("SELECT count(*) FROM askgres.failures").fetchone()
         for attempt in range(2):  # the first loads the model meanwhile; the second finds it warm
-            timer = threading.Timer(2.0, conn.cancel)
-            timer.start()
-            t0 = time.monotonic()
-            with pytest.raises(psycopg.errors.QueryCanceled) as info:
-                conn.execute(question)
-            elapsed = time.monotonic() - t0
-            timer.join()
-            assert info.value.sqlstate == "57014"
+            error, elapsed = cancelled(conn, question, after_s=2.0)
+            assert error.sqlstate == "57014"
             if attempt == 1:
                 assert elapsed < 2.0 + 10.0, elapsed  # stopped within a token, not after 48 completions
             assert conn.execute("SELECT 1").fetchone() == (1,)  # the session goes on

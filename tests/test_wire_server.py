@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from conftest import SERVE_CMD, ROOT, launch_gateway, to_toml
+from conftest import SERVE_CMD, ROOT, cancelled, launch_gateway, to_toml
 from gateway.protocol.simple import Query
 from wire_raw import RawClient
 
@@ -55,14 +55,8 @@ def test_fifty_concurrent_clients(gateway: Any) -> None:
 @pytest.mark.timeout(120)
 def test_cancel_interrupts_a_long_query(gateway: Any) -> None:
     with gateway.connect() as c:
-        timer = threading.Timer(0.5, c.cancel)
-        timer.start()
-        started = time.perf_counter()
-        with pytest.raises(psycopg.errors.QueryCanceled) as e:
-            c.execute(LONG_QUERY)
-        elapsed = time.perf_counter() - started
-        timer.join()
-        assert e.value.sqlstate == "57014"
+        error, elapsed = cancelled(c, LONG_QUERY, after_s=0.5)
+        assert error.sqlstate == "57014"
         assert elapsed < 15
         assert c.execute('SELECT count(*) FROM "Genre"').fetchone() == (25,)  # still usable
 
