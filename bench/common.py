@@ -81,13 +81,34 @@ def _wait_listening(host: str, port: int, proc: subprocess.Popen[bytes], timeout
         time.sleep(0.1)
 
 
+def _descendants(pid: int) -> list[int]:
+    """``pid``'s live child processes, their children, and so on (Linux ``/proc``)."""
+    out: list[int] = []
+    todo = [pid]
+    while todo:
+        p = todo.pop()
+        for task in Path(f"/proc/{p}/task").glob("*/children"):
+            try:
+                kids = [int(k) for k in task.read_text().split()]
+            except (OSError, ValueError):
+                continue
+            out += kids
+            todo += kids
+    return out
+
+
 def _cpu_seconds(pid: int) -> float | None:
-    """User + system CPU time of a process so far (Linux ``/proc``), else ``None``."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    except (OSError, ValueError, IndexError):
-        return None
+    """User + system CPU time so far of a process and its live descendants (the workers
+    of ``askgres serve`` with ``workers`` > 1), from Linux ``/proc``; ``None`` when it is gone."""
+    total = 0.0
+    for i, p in enumerate([pid, *_descendants(pid)]):
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except (OSError, ValueError, IndexError):
+            if i == 0:
+                return None
+    return total
 
 
 def wait_quiet(pid: int, *, timeout: float = 180.0, busy: float = 0.05, quiet_for: int = 2) -> float:

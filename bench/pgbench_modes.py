@@ -3,7 +3,7 @@ clients, askgres against PostgreSQL 15 on the same Chinook data, point select by
 key. The target (issue 5): askgres at least 0.5x PostgreSQL's tps with 8 clients, in every
 mode.
 
-    python -m bench.pgbench_modes                 # -T 5 s per run, askgres on SQLite
+    python -m bench.pgbench_modes                 # -T 5 s per run, askgres on SQLite, 1 and 2 workers
     python -m bench.pgbench_modes -T 20 --backends sqlite,duckdb
 
 Prints a Markdown table (tps, average latency, ratio, target met) and writes JSON to
@@ -29,13 +29,16 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--clients", default="1,8,32", help="comma-separated client counts (default 1,8,32)")
     p.add_argument("--backends", default="sqlite", help="askgres backends (default sqlite; sqlite,duckdb for both)")
     p.add_argument("--warmup", type=int, default=1, help="seconds of unrecorded warm-up per target and mode")
+    p.add_argument("--workers", default="1,2",
+                   help="askgres worker processes (setting `workers`), comma-separated (default 1,2)")
     p.add_argument("--check", action="store_true", help=f"exit 1 unless every {TARGET_CLIENTS}-client run reaches {TARGET_RATIO}x")
     a = p.parse_args(argv)
     check_tools()
     args = {"duration_s": a.duration, "clients": _csv(int, a.clients), "backends": _csv(str, a.backends),
-            "modes": _csv(str, a.modes), "warmup_s": a.warmup, "target_ratio": TARGET_RATIO}
+            "modes": _csv(str, a.modes), "warmup_s": a.warmup, "target_ratio": TARGET_RATIO,
+            "workers": _csv(int, a.workers)}
     results = bench_all(modes=args["modes"], clients=args["clients"], backends=args["backends"],
-                        duration_s=a.duration, warmup_s=a.warmup)
+                        duration_s=a.duration, warmup_s=a.warmup, workers=args["workers"])
     sys.stdout.write(report("pgbench_modes", results, args, target_ratio=TARGET_RATIO) + "\n")
     if a.check:
         ref = {(r.mode, r.clients): r.tps for r in results if r.target.startswith("postgresql")}

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -51,8 +52,10 @@ def bench_all(
     warmup_s: int,
     postgres: bool = True,
     script: str = POINT_SELECT,
+    workers: Sequence[int] = (1,),
 ) -> list[PgbenchResult]:
-    """Every (target, mode, clients) combination, PostgreSQL first."""
+    """Every (target, mode, clients) combination, PostgreSQL first; askgres once per
+    ``workers`` count (targets ``askgres-sqlite``, ``askgres-sqlite-w2``...)."""
     results: list[PgbenchResult] = []
     with tempfile.TemporaryDirectory(prefix="askgres-bench-") as tmp:
         work = Path(tmp)
@@ -71,9 +74,11 @@ def bench_all(
         if postgres:
             with pg_reference(sqlite_path) as pg:
                 run_target(Target.from_pg("postgresql-15", pg))
-        with askgres_server(data_dir=work / "data") as (host, port, _proc):
-            for backend in backends:
-                run_target(Target(f"askgres-{backend}", host, port, "askgres", BACKEND_DB[backend]))
+        for n in workers:
+            suffix = "" if n == 1 else f"-w{n}"
+            with askgres_server(data_dir=work / "data", env={"ASKGRES_WORKERS": str(n)}) as (host, port, _proc):
+                for backend in backends:
+                    run_target(Target(f"askgres-{backend}{suffix}", host, port, "askgres", BACKEND_DB[backend]))
     return results
 
 
@@ -122,12 +127,14 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--backends", default="sqlite,duckdb", help="askgres backends (default sqlite,duckdb)")
     p.add_argument("--warmup", type=int, default=1, help="seconds of unrecorded warm-up per target and mode")
     p.add_argument("--no-postgres", action="store_true", help="skip the PostgreSQL reference")
+    p.add_argument("--workers", default="1", help="askgres worker processes, comma-separated (default 1)")
     a = p.parse_args(argv)
     check_tools()
     args = {"duration_s": a.duration, "clients": _csv(int, a.clients), "backends": _csv(str, a.backends),
-            "modes": ["simple"], "warmup_s": a.warmup}
+            "modes": ["simple"], "warmup_s": a.warmup, "workers": _csv(int, a.workers)}
     results = bench_all(modes=args["modes"], clients=args["clients"], backends=args["backends"],
-                        duration_s=a.duration, warmup_s=a.warmup, postgres=not a.no_postgres)
+                        duration_s=a.duration, warmup_s=a.warmup, postgres=not a.no_postgres,
+                        workers=args["workers"])
     sys.stdout.write(report("throughput", results, args) + "\n")
 
 

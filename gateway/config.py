@@ -105,7 +105,11 @@ class Settings(BaseSettings):
     log_json: bool = Field(default=False, description="Log JSON lines instead of human-readable text.")
     log_level: str = Field(default="info", description="Lowest level logged (debug, info, warning, error).")
     statement_timeout_s: float = Field(default=0.0, description="Time limit of a plain SQL statement (0: none).")
-    max_connections: int = Field(default=200, description="Most client connections at once.")
+    max_connections: int = Field(default=200, description="Most client connections at once (per worker).")
+    workers: int = Field(
+        default=1, ge=1, le=64,
+        description="Server processes sharing the port (SO_REUSEPORT); one per core for throughput.",
+    )
     ask: AskConfig = Field(default_factory=AskConfig, description="The ask pipeline (see `[ask]`).")
     learner: LearnerConfig = Field(default_factory=LearnerConfig, description="The learner (see `[learner]`).")
 

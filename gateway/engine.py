@@ -73,7 +73,6 @@ log = structlog.get_logger("askgres.engine")
 T = TypeVar("T")
 
 _CATALOG_INDEX = SchemaIndex(cd.catalog_schema())
-_pids = itertools.count(1000)
 
 
 class GatewayEngine:
@@ -82,7 +81,10 @@ class GatewayEngine:
     The backends belong to whoever opened them (the server closes them after
     :meth:`close`)."""
 
-    def __init__(self, settings: Settings, backends: dict[str, Backend], *, asker: Asker | None = None) -> None:
+    def __init__(self, settings: Settings, backends: dict[str, Backend], *, asker: Asker | None = None,
+                 sessions: tuple[int, int] = (0, 1)) -> None:
+        """``sessions``: (this worker's index, number of workers); session ids are
+        ``1000 + index + k * workers``, distinct across the workers of a port."""
         self.settings = settings
         self.backends = backends
         self.asker = asker
@@ -91,6 +93,7 @@ class GatewayEngine:
         self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="askgres-sql")
         self.dbs: dict[str, DatabaseState] = {}
         self.sessions: dict[int, Session] = {}
+        self.pids = itertools.count(1000 + sessions[0], max(1, sessions[1]))
         self.started = time.time()
 
     def databases(self) -> list[str]:
@@ -170,7 +173,7 @@ class Session:
         self.database = database
         self.user = user
         self.is_admin = is_admin
-        self.pid = next(_pids)
+        self.pid = next(engine.pids)
         self.session_id = f"{database}:{self.pid}"
         self.settings = SessionSettings(user=user, is_admin=is_admin, overrides={
             "port": str(engine.settings.port), "max_connections": str(engine.settings.max_connections),

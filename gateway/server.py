@@ -13,11 +13,14 @@ it); :class:`Server` is the same thing usable in-process::
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import secrets
 import signal
+import socket
+import struct
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
@@ -27,7 +30,11 @@ from gateway.config import Settings
 from gateway.connection import Connection
 from gateway.errors import AdminShutdown, TooManyConnections
 
+if TYPE_CHECKING:
+    from gateway.workers import WorkerSpec
+
 log = structlog.get_logger("askgres.server")
+_CANCEL = struct.Struct("!ii")  # a forwarded CancelRequest: pid, secret
 
 
 def make_asker(settings: Settings, backends: dict[str, Any]) -> Asker | None:
@@ -41,23 +48,27 @@ def make_asker(settings: Settings, backends: dict[str, Any]) -> Asker | None:
     return asker
 
 
-def make_engine(settings: Settings) -> tuple[Engine, dict[str, Any]]:
+def make_engine(settings: Settings, worker: WorkerSpec | None = None) -> tuple[Engine, dict[str, Any]]:
     """Open the backends named by ``settings`` (building the demo when none are) and the
     SQL engine over them. Blocking: run it in a thread."""
     from connectors.registry import open_backends
     from gateway.engine import GatewayEngine
 
     backends = open_backends(settings)
-    engine: Engine = GatewayEngine(settings, backends, asker=make_asker(settings, backends))
+    sessions = (0, 1) if worker is None else (worker.index, worker.count)
+    engine: Engine = GatewayEngine(settings, backends, asker=make_asker(settings, backends), sessions=sessions)
     return engine, backends
 
 
 class Server:
     """The gateway's listener. ``engine`` may be given (tests, embedding); otherwise
-    :meth:`start` opens the configured backends and builds the engine."""
+    :meth:`start` opens the configured backends and builds the engine. ``worker``: this
+    server is one of several processes on the port (:mod:`gateway.workers`)."""
 
-    def __init__(self, settings: Settings, *, engine: Engine | None = None) -> None:
+    def __init__(self, settings: Settings, *, engine: Engine | None = None, worker: WorkerSpec | None = None) -> None:
         self.settings = settings
+        self.worker = worker
+        self._cancel_sock: socket.socket | None = None
         self._engine = engine
         self._backends: dict[str, Any] = {}
         self.auth = Authenticator(settings.users)
@@ -79,17 +90,56 @@ class Server:
         """Check the listen address, open the engine, listen. Returns the bound port."""
         check_listen_address(self.settings.host, self.settings.users)
         if self._engine is None:
-            self._engine, self._backends = await asyncio.to_thread(make_engine, self.settings)
+            self._engine, self._backends = await asyncio.to_thread(make_engine, self.settings, self.worker)
+        if self.worker is not None:
+            self._listen_for_cancels(self.worker)
         self._server = await asyncio.start_server(
-            self._on_client, host=self.settings.host, port=self.settings.port, backlog=1024, reuse_address=True
+            self._on_client, host=self.settings.host, port=self.settings.port, backlog=1024, reuse_address=True,
+            reuse_port=self.worker is not None,
         )
         self.port = int(self._server.sockets[0].getsockname()[1])
-        self._start_learner_trigger()
+        if self.worker is None or self.worker.index == 0:
+            self._start_learner_trigger()
         log.info(
             "server.listening", host=self.settings.host, port=self.port, databases=self.engine.databases(),
             auth="trust" if self.auth.trust else "scram-sha-256", max_connections=self.settings.max_connections,
+            **({} if self.worker is None else {"worker": self.worker.index, "workers": self.worker.count}),
         )
         return self.port
+
+    def _listen_for_cancels(self, worker: WorkerSpec) -> None:
+        """This worker's Unix datagram socket, where other workers pass on CancelRequests
+        whose key they do not know."""
+        path = worker.cancel_socket()
+        path.unlink(missing_ok=True)
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        sock.bind(str(path))
+        sock.setblocking(False)
+        self._cancel_sock = sock
+
+        def on_datagram() -> None:
+            while True:
+                try:
+                    data = sock.recv(64)
+                except (BlockingIOError, InterruptedError):
+                    return
+                except OSError:
+                    return
+                if len(data) == _CANCEL.size:
+                    self._cancel_local(*_CANCEL.unpack(data))
+
+        asyncio.get_running_loop().add_reader(sock.fileno(), on_datagram)
+
+    def _forward_cancel(self, worker: WorkerSpec, pid: int, secret: int) -> None:
+        data = _CANCEL.pack(pid, secret)
+        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as out:
+            for index in range(worker.count):
+                if index == worker.index:
+                    continue
+                try:
+                    out.sendto(data, str(worker.cancel_socket(index)))
+                except OSError as e:  # a worker restarting: its sessions are gone anyway
+                    log.debug("server.cancel_forward_failed", worker=index, error=str(e))
 
     def _start_learner_trigger(self) -> None:
         """Watch failure counts and start training runs past the threshold (in their own
@@ -116,6 +166,10 @@ class Server:
             self._trigger_task.cancel()
         if self._server is not None:
             self._server.close()
+        if self._cancel_sock is not None:
+            with contextlib.suppress(Exception):
+                asyncio.get_running_loop().remove_reader(self._cancel_sock.fileno())
+            self._cancel_sock.close()
         conns = list(self._conns)
         if conns:
             await asyncio.gather(
@@ -167,10 +221,17 @@ class Server:
             self._admitted -= 1
 
     def cancel(self, pid: int, secret: int) -> None:
+        """A CancelRequest: cancel the session it names here, or pass it on to the other
+        workers when this one does not know the key."""
+        if not self._cancel_local(pid, secret) and self.worker is not None:
+            self._forward_cancel(self.worker, pid, secret)
+
+    def _cancel_local(self, pid: int, secret: int) -> bool:
         conn = self._keys.get((pid, secret))
         log.info("server.cancel_request", pid=pid, found=conn is not None)
         if conn is not None:
             conn.cancel_query()
+        return conn is not None
 
     async def _on_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         if self._stopped.is_set():
@@ -184,12 +245,12 @@ class Server:
             self._conns.discard(conn)
 
 
-async def serve(settings: Settings) -> None:
-    """Run until SIGINT or SIGTERM."""
-    server = Server(settings)
+async def serve(settings: Settings, worker: WorkerSpec | None = None) -> None:
+    """Run until SIGINT or SIGTERM (SIGTERM only in a worker: its supervisor takes Ctrl-C)."""
+    server = Server(settings, worker=worker)
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig in (signal.SIGINT, signal.SIGTERM) if worker is None else (signal.SIGTERM,):
         loop.add_signal_handler(sig, stop.set)
     try:
         await server.start()
@@ -215,11 +276,27 @@ def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
     return factory
 
 
-def run_server(settings: Settings) -> None:
-    """Blocking entry of ``askgres serve``."""
+def run_server(settings: Settings, *, worker: WorkerSpec | None = None) -> None:
+    """Blocking entry of ``askgres serve``: one process, or with ``workers`` > 1 a
+    supervisor of that many (:mod:`gateway.workers`), each of which comes back here with
+    its ``worker``."""
+    if worker is None and settings.workers > 1:
+        from gateway.workers import run_workers
+
+        try:
+            code = run_workers(settings)
+        except UnsafeListenAddress as e:
+            log.error("server.refused", host=settings.host, reason=str(e))
+            raise SystemExit(f"askgres: {e}") from None
+        except OSError as e:
+            log.error("server.listen_failed", host=settings.host, port=settings.port, error=str(e))
+            raise SystemExit(f"askgres: cannot listen on {settings.host}:{settings.port}: {e}") from None
+        if code:
+            raise SystemExit(code)
+        return
     try:
         with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
-            runner.run(serve(settings))
+            runner.run(serve(settings, worker))
     except UnsafeListenAddress as e:
         log.error("server.refused", host=settings.host, reason=str(e))
         raise SystemExit(f"askgres: {e}") from None

@@ -92,3 +92,13 @@ class Embedder:
 def shared_embedder() -> Embedder:
     """One embedder per process (the model takes ~90 MB and seconds to load)."""
     return Embedder()
+
+
+def write_lock(root: Path) -> Any:
+    """The lock that LanceDB writers of the index folder ``root`` take: the gateway's
+    workers are separate processes, and two processes writing one table at once may
+    conflict or write a row twice."""
+    from filelock import FileLock
+
+    Path(root).mkdir(parents=True, exist_ok=True)
+    return FileLock(str(Path(root) / ".write.lock"), thread_local=False)

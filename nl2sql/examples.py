@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import structlog
 
-from nl2sql.embed import DIM, Embedder
+from nl2sql.embed import DIM, Embedder, write_lock
 from nl2sql.store import Store
 
 log = structlog.get_logger("askgres.examples")
@@ -78,10 +78,7 @@ class ExampleIndex:
 
         self.root.mkdir(parents=True, exist_ok=True)
         self._lance = lancedb.connect(str(self.root))
-        try:
-            self._table = self._lance.open_table(TABLE)
-        except Exception:  # noqa: BLE001 - lancedb raises ValueError/FileNotFoundError by version
-            self._table = None
+        self._reopen()
         if self._table is not None:
             data = self._table.to_arrow()
             keys = data.column("key").to_pylist()
@@ -95,6 +92,13 @@ class ExampleIndex:
             if keys and min(keys) < 0:
                 self._next_local = min(keys) - 1
         self._loaded = True
+
+    def _reopen(self) -> None:
+        """The table, if it exists (another process may have created it since :meth:`_open`)."""
+        try:
+            self._table = self._lance.open_table(TABLE)
+        except Exception:  # noqa: BLE001 - not there yet (lancedb raises ValueError/FileNotFoundError by version)
+            self._table = None
 
     def _write(self, rows: list[_Row], vectors: np.ndarray) -> None:
         import pyarrow as pa
@@ -122,8 +126,13 @@ class ExampleIndex:
             return
         rows, self._pending = self._pending, []
         vectors = self.embedder.encode([r.question for r in rows])
-        self._delete([r.key for r in rows if r.key in self._vectors])
-        self._write(rows, vectors)
+        with write_lock(self.root):  # other workers mirror the same pairs into the same table
+            if self._table is None:
+                self._reopen()
+            # delete every key written, not only those this process has: another worker
+            # may have stored the same pair since
+            self._delete([r.key for r in rows if r.key > 0 or r.key in self._vectors])
+            self._write(rows, vectors)
         for row, vec in zip(rows, vectors):
             self._rows[row.key] = row
             self._vectors[row.key] = vec
@@ -170,7 +179,8 @@ class ExampleIndex:
                 if have is None or have.updated_at != r["updated_at"] or have.sql != r["sql"] or have.question != r["question"]:
                     self._pending.append(_Row(key, r["database"], r["question"], r["sql"], float(r["updated_at"])))
             if gone:
-                self._delete(gone)
+                with write_lock(self.root):
+                    self._delete(gone)
                 for k in gone:
                     self._rows.pop(k, None)
                     self._vectors.pop(k, None)

@@ -3,13 +3,16 @@
 :class:`LlamaGenerator` embeds llama.cpp (llama-cpp-python) with a GGUF file, greedy by
 default. llama.cpp keeps the KV cache of the last prompt and re-evaluates only what
 differs, so prompts put their stable parts (instructions, schema) first. One lock guards
-the Llama object: calls from several threads run one at a time.
+the Llama object: calls from several threads run one at a time; with a ``process_lock``
+file, so do completions in several processes (the workers of one port, the learner's
+gate): each uses every core, and two at once on the same cores run many times slower.
 
 The Ollama backend (``nl2sql.llm_ollama.OllamaGenerator``) implements the same Protocol.
 """
 
 from __future__ import annotations
 
+import contextlib
 import re
 import threading
 import time
@@ -141,12 +144,16 @@ def _runaway(text: str) -> bool:
 class LlamaGenerator:
     """llama.cpp, embedded. Thread-safe (one lock); loads the GGUF at construction."""
 
-    def __init__(self, model_path: Path | str, *, n_ctx: int = 2048, n_threads: int = 2, version: str = "base") -> None:
+    def __init__(
+        self, model_path: Path | str, *, n_ctx: int = 2048, n_threads: int = 2, version: str = "base",
+        process_lock: Path | None = None,
+    ) -> None:
         from llama_cpp import Llama
 
         self.version = version
         self.model_path = Path(model_path)
         self._lock = threading.Lock()
+        self._process_lock = _file_lock(process_lock)
         t0 = time.perf_counter()
         self._llm = Llama(
             model_path=str(self.model_path),
@@ -189,7 +196,7 @@ class LlamaGenerator:
 
         if stopped():
             return ""
-        with self._lock:
+        with self._lock, self._process_lock:
             llm = self._llm
             n_prompt = len(llm.tokenize(prompt.encode("utf-8"), add_bos=True, special=False))
 
@@ -258,6 +265,25 @@ class LlamaGenerator:
                          logits_processor=processor, should_stop=should_stop)
 
 
+def _file_lock(path: Path | None) -> contextlib.AbstractContextManager[Any]:
+    """An inter-process lock on ``path`` (no lock when ``None`` or its folder cannot be made)."""
+    if path is None:
+        return contextlib.nullcontext()
+    from filelock import FileLock
+
+    try:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        log.warning("llm.no_process_lock", path=str(path), error=str(e))
+        return contextlib.nullcontext()
+    return FileLock(str(path), thread_local=False)
+
+
+def process_lock_path(settings: Settings) -> Path:
+    """The lock file that lets one completion run at a time on this machine's cores."""
+    return settings.data_dir / "run" / "llm.lock"
+
+
 Corpus = Callable[[], Iterable[str]]
 """The text a trimmed vocabulary must spell as the full one does; called only when a
 trimmed copy is made (it introspects every database)."""
@@ -271,7 +297,8 @@ def load_llama(settings: Settings, path: Path, *, version: str, corpus: Corpus |
         from nl2sql.vocab import trimmed_gguf
 
         path = trimmed_gguf(Path(path), corpus())
-    return LlamaGenerator(path, n_ctx=settings.ask.n_ctx, n_threads=settings.ask.n_threads, version=version)
+    return LlamaGenerator(path, n_ctx=settings.ask.n_ctx, n_threads=settings.ask.n_threads, version=version,
+                          process_lock=process_lock_path(settings))
 
 
 def make_generator(settings: Settings, store: Store, *, corpus: Corpus | None = None) -> Generator:

@@ -30,7 +30,7 @@ import structlog
 
 from connectors.base import Backend, SchemaInfo, TableInfo
 from nl2sql.constrain import _singular, words
-from nl2sql.embed import DIM, Embedder
+from nl2sql.embed import DIM, Embedder, write_lock
 
 log = structlog.get_logger("askgres.schema_index")
 
@@ -250,12 +250,29 @@ class SchemaIndex:
         threading.Thread(target=run, name=f"schema-refresh-{backend.name}", daemon=True).start()
 
     def _build(self, backend: Backend, schema: SchemaInfo) -> DbSchema:
-        import pyarrow as pa
-
         t0 = time.perf_counter()
         fingerprint = schema.fingerprint()
         name = f"schema__{slug(backend.name)}__{fingerprint}"
         lance = self._db()
+        with write_lock(self.root):  # another worker may be building the same table
+            rows, vectors, built = self._load_or_write(lance, name, backend.name, schema)
+        values = _read_values(backend, schema)
+        db = DbSchema(
+            database=backend.name, schema=schema, fingerprint=fingerprint, table_name=name, values=values,
+            graph=fk_graph(schema), checked_at=time.monotonic(), rows=rows, vectors=vectors,
+        )
+        log.info("schema_index.ready", db=backend.name, fingerprint=fingerprint, built=built,
+                 tables=len(schema.tables), items=len(rows), values=len(values),
+                 ms=round((time.perf_counter() - t0) * 1000))
+        return db
+
+    def _load_or_write(
+        self, lance: Any, name: str, database: str, schema: SchemaInfo,
+    ) -> tuple[list[dict[str, Any]], np.ndarray, bool]:
+        """The index table ``name``: read when it exists, else embedded and written (and
+        the database's older tables dropped). Returns (rows, vectors, built)."""
+        import pyarrow as pa
+
         existing = set(_table_names(lance))
         rows: list[dict[str, Any]] = []
         for t in schema.tables:
@@ -285,22 +302,14 @@ class SchemaIndex:
             })
             lance.create_table(name, data=arrow, mode="overwrite")
             built = True
-            prefix = f"schema__{slug(backend.name)}__"
+            prefix = f"schema__{slug(database)}__"
             for old in existing:
                 if old.startswith(prefix) and old != name:
                     try:
                         lance.drop_table(old)
                     except Exception as e:  # noqa: BLE001 - a stale table only costs disk
                         log.debug("schema_index.drop_failed", table=old, error=str(e))
-        values = _read_values(backend, schema)
-        db = DbSchema(
-            database=backend.name, schema=schema, fingerprint=fingerprint, table_name=name, values=values,
-            graph=fk_graph(schema), checked_at=time.monotonic(), rows=rows, vectors=vectors,
-        )
-        log.info("schema_index.ready", db=backend.name, fingerprint=fingerprint, built=built,
-                 tables=len(schema.tables), items=len(rows), values=len(values),
-                 ms=round((time.perf_counter() - t0) * 1000))
-        return db
+        return rows, vectors, built
 
     # -- retrieval ---------------------------------------------------------------------
 
