@@ -14,7 +14,7 @@ connection it opens. Like PostgreSQL's, they are strict (a ``NULL`` argument giv
 - JSON (``askgres_*``): the ``::json`` and ``::jsonb`` casts (validate; ``jsonb`` prints as
   PostgreSQL does), the text of a ``->>`` result, and a key, index or ``#>`` path as
   an SQLite JSON path for SQLite's own ``->`` operator.
-- the ``array_agg`` aggregate, giving PostgreSQL's array text (``{1,2,NULL}``).
+- the ``array_agg`` aggregate and ``ARRAY[...]``, giving PostgreSQL's array text (``{1,2,NULL}``).
 
 SQLite reports any exception in a function as "user-defined function raised exception";
 the :class:`FunctionErrors` that :func:`install` returns keeps the PostgreSQL error (an
@@ -437,6 +437,23 @@ def _array_item(value: Any) -> str:
     return array_item_text(text)
 
 
+def _json_array(value: Any) -> str | None:
+    """An array value as a JSON array, for ``json_each``: JSON text (a bound array
+    parameter) as is, PostgreSQL's array text (``array_agg``, ``ARRAY[...]``) converted.
+    Array text gives strings: compared with a column, its affinity converts them."""
+    if value is None:
+        return None
+    text = str(value).strip()
+    if text.startswith("["):
+        return text
+    return json.dumps(_parse_text_array(text))
+
+
+def _array(*values: Any) -> str:
+    """``ARRAY[a, b, ...]``: PostgreSQL's array text of the values."""
+    return "{" + ",".join(_array_item(v) for v in values) + "}"
+
+
 class _ArrayAgg:
     """``array_agg(x)``: PostgreSQL's array text of the values (``NULL`` for no rows)."""
 
@@ -463,4 +480,6 @@ _SCALARS: list[tuple[str, int, Callable[..., Any]]] = [
     ("askgres_json_text", 1, _json_text),
     ("askgres_json_step", 1, _json_step),
     ("askgres_json_path", 1, _json_path),
+    ("array", -1, _array),
+    ("askgres_json_array", 1, _json_array),
 ]

@@ -296,7 +296,7 @@ def _rewrite_cast(node: exp.Cast, shadow: "ShadowCatalog") -> exp.Expr:
         return exp.Cast(this=value, to=exp.DataType.build("VARCHAR"))
     if kind == "int2vector":
         return exp.Cast(this=value, to=exp.DataType.build("SMALLINT[]", dialect="duckdb"))
-    if kind == "oidvector":
+    if kind in ("oidvector", "_oid", "_regtype", "_regclass", "_regproc"):  # ``::oid[]`` (gateway.translate.parse)
         return exp.Cast(this=value, to=exp.DataType.build("BIGINT[]", dialect="duckdb"))
     if isinstance(node.to, exp.DataType) and node.to.this == exp.DType.USERDEFINED:
         kind_node = node.to.args.get("kind")

@@ -359,6 +359,9 @@ for _cols_ in [*PG_TABLES.values(), *SESSION_TABLES.values(), *IS_TABLES.values(
         if _t in ("oid", "name", "char", "regproc", "int2vector", "oidvector", "xid", "_aclitem", "_oid", "_int2",
                   "_text", "_char"):
             NAMED_TYPES.setdefault(_n, _t)
+# asyncpg's type introspection reads these as oid and oid[]: it decodes oid[] and text[]
+# before it knows any other array type (bigint[] would send it introspecting again, forever)
+NAMED_TYPES.update({"attrtypoids": "_oid", "basetype": "oid", "elemtype": "oid", "range_subtype": "oid"})
 
 
 def duck_type(pg: str) -> str:

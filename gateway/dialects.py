@@ -265,6 +265,16 @@ def _is_date(node: exp.Expr, typer: Typer) -> bool:
     return typer(node) == "date"
 
 
+def _sqlite_array_elements(value: exp.Expr) -> exp.Select:
+    """``SELECT value FROM json_each(askgres_json_array(value))``: the elements of an array
+    value on SQLite, where an array parameter is bound as JSON and an array column holds
+    PostgreSQL's array text (``connectors.sqlite_functions.askgres_json_array`` reads both)."""
+    while isinstance(value, exp.Cast) and isinstance(value.to, exp.DataType) and value.to.this == exp.DType.ARRAY:
+        value = value.this
+    elements = exp.Table(this=fn("json_each", fn("askgres_json_array", value)))
+    return exp.select("value").from_(elements)
+
+
 def _sqlite_values_alias(node: exp.Values) -> exp.Expr:
     """``(VALUES ...) AS v(a, b)``: SQLite names VALUES columns column1, column2..."""
     alias = node.args["alias"]
@@ -307,6 +317,9 @@ def for_sqlite(tree: exp.Expr, typer: Typer) -> exp.Expr:
                 values = values.this
             if isinstance(values, exp.Array):
                 in_ = exp.In(this=node.this, expressions=list(values.expressions))
+            elif values is not None:  # an array value (a parameter, a column): its elements
+                in_ = exp.In(this=node.this, query=exp.Subquery(this=_sqlite_array_elements(values)))
+            if values is not None:
                 if isinstance(node, exp.EQ) and isinstance(any_all, exp.Any):
                     return in_
                 if isinstance(node, exp.NEQ) and not isinstance(any_all, exp.Any):

@@ -61,17 +61,36 @@ class _Scope:
             self.aliases[alias] = name
             self.aliases.setdefault(name.lower(), name)
             self.order.append((alias, name))
+        # derived tables, ``FROM (SELECT ...) AS s``: alias -> their SELECT
+        self.derived: dict[str, exp.Select] = {
+            sq.alias.lower(): sq.this for sq in tree.find_all(exp.Subquery)
+            if sq.alias and isinstance(sq.this, exp.Select)
+        }
 
     def column(self, col: exp.Column) -> tuple[str | None, str | None]:
         """(table name, pg type) of a column reference."""
         if col.table:
+            if col.table.lower() in self.derived:
+                return None, self._derived(col.table.lower(), col.name)
             table = self.aliases.get(col.table.lower(), col.table)
             return table, self.index.column_type(table, col.name)
         for _, table in self.order:
             t = self.index.table(table)
             if t is not None and t.column(col.name) is not None:
                 return t.name, self.index.column_type(t.name, col.name)
+        for alias in self.derived:
+            found = self._derived(alias, col.name)
+            if found is not None:
+                return None, found
         return None, self.index.column_type(None, col.name)
+
+    def _derived(self, alias: str, name: str) -> str | None:
+        """The type of column ``name`` of the derived table ``alias`` (its select item's)."""
+        select = self.derived[alias]
+        for item in select.expressions:
+            if item.alias_or_name.lower() == name.lower():
+                return type_of(item, _Scope(select, self.index))
+        return None
 
 
 def _declared(p: str | None) -> str | None:
@@ -243,6 +262,9 @@ def type_of(node: exp.Expr | None, scope: _Scope) -> str | None:  # noqa: C901 -
         if isinstance(item, exp.Distinct) and len(item.expressions) == 1:
             item = item.expressions[0]
         elem = type_of(item, scope)
+        return f"_{elem}" if elem and f"_{elem}" in TYPES else "_text"
+    if isinstance(node, exp.Array) and node.expressions:  # ARRAY[a, b]: the first typed element's array type
+        elem = next((t for t in (type_of(e, scope) for e in node.expressions) if t), None)
         return f"_{elem}" if elem and f"_{elem}" in TYPES else "_text"
     if isinstance(node, exp.CurrentTimestamp):
         return "timestamptz"

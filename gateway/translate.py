@@ -42,13 +42,19 @@ _KEYWORD_ALIAS = re.compile(
 )
 
 
+_OID_ARRAY = re.compile(r"::\s*(?:pg_catalog\.)?(oid|regtype|regclass|regproc)\s*\[\s*\]", re.IGNORECASE)
+
+
 def parse(sql: str) -> exp.Expr:
     """Parse one PostgreSQL statement; sqlglot errors become 42601 with the position."""
     try:
         tree = sqlglot.parse_one(sql, read="postgres")
     except ParseError as first:
-        # PostgreSQL accepts any keyword as a column alias after AS (``AS select``)
+        # PostgreSQL accepts any keyword as a column alias after AS (``AS select``); sqlglot
+        # reads ``::oid[]`` (asyncpg's type introspection) as subscripting: PostgreSQL's own
+        # name for the array type, ``_oid``, parses
         retry = _KEYWORD_ALIAS.sub(lambda m: f'{m.group(1)}"{m.group(2).lower()}"', sql)
+        retry = _OID_ARRAY.sub(lambda m: f"::_{m.group(1).lower()}", retry)
         if retry == sql:
             _parse_error(sql, first)
         try:

@@ -105,6 +105,29 @@ def test_binary_codecs_from_columns(ep: Endpoint, pg_ref: Any) -> None:
     assert isinstance(got[0]["big"], bool)
 
 
+def test_array_columns_and_parameters(ep: Endpoint, pg_ref: Any) -> None:
+    """asyncpg looks array types up with its own introspection query (``any($1::oid[])``,
+    reading ``oid[]`` columns) before it decodes them: array results and an array
+    parameter come back as on PostgreSQL."""
+
+    async def arrays(c: Any) -> list[Any]:
+        return [
+            # ordered in a subquery: SQLite before 3.44 has no ORDER BY inside aggregates
+            await c.fetchval('SELECT array_agg(g) FROM (SELECT "GenreId" AS g FROM "Genre" WHERE "GenreId" < 4 '
+                             "ORDER BY 1) AS s"),
+            await c.fetchval('SELECT array_agg(n) FROM (SELECT "Name" AS n FROM "Genre" WHERE "GenreId" < 3 '
+                             'ORDER BY "GenreId") AS s'),
+            await c.fetchval("SELECT ARRAY[3, 1, 2]"),
+            await c.fetchval("SELECT ARRAY['x', 'y']"),
+            [tuple(r) for r in await c.fetch(
+                'SELECT "GenreId", "Name" FROM "Genre" WHERE "GenreId" = any($1::int4[]) ORDER BY 1', [2, 5, 9])],
+        ]
+
+    got, want = both(ep, pg_ref, arrays)
+    assert got == want
+    assert got[:4] == [[1, 2, 3], ["Rock", "Jazz"], [3, 1, 2], ["x", "y"]]
+
+
 def test_null_parameters_and_results(ep: Endpoint, pg_ref: Any) -> None:
     sql = 'SELECT "Composer", $1::text IS NULL AS p FROM "Track" WHERE "TrackId" = $2'
     got, want = both(ep, pg_ref, lambda c: c.fetchrow(sql, None, 63))
