@@ -157,6 +157,7 @@ class Connection:
         self._status_seen: dict[str, str] | None = None  # the session's last parameter_status()
         self._shapes = ShapeCache()
         self._debug = False  # whether wire-level debug events are logged (decided after startup)
+        self._info = True  # whether each query is logged (its level is enabled)
         self._shutdown: PgError | None = None
         self.session: SessionEngine | None = None
         self.pid = 0
@@ -376,6 +377,7 @@ class Connection:
     async def _serve(self) -> None:
         is_enabled_for = getattr(self._log, "is_enabled_for", None)
         self._debug = bool(is_enabled_for(logging.DEBUG)) if is_enabled_for is not None else True
+        self._info = bool(is_enabled_for(logging.INFO)) if is_enabled_for is not None else True
         framer = self._framer
         while True:
             try:
@@ -511,6 +513,8 @@ class Connection:
         return sent, False
 
     def _log_query(self, t0: float, rows: int, tag: str, error: PgError | None) -> None:
+        if not self._info:
+            return
         ms = round((time.perf_counter() - t0) * 1000, 3)
         if error is None:
             self._log.info("query", ms=ms, rows=rows, tag=tag)
