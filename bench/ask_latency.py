@@ -51,6 +51,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--full-vocab", action="store_true",
                         help="serve the model with its full 262k vocabulary (ask.trim_vocab = false)")
     parser.add_argument("--no-examples", action="store_true", help="no approved examples in the index")
+    parser.add_argument("--prompt-schema", choices=["tables", "none"], default="tables",
+                        help="ask.prompt_schema (none: for a model fine-tuned in that format)")
     parser.add_argument("--model", type=Path, default=None,
                         help="GGUF to time instead of the bundled base (e.g. a promoted DATA_DIR/models/vN/model.gguf)")
     args = parser.parse_args(argv)
@@ -80,7 +82,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 examples = [] if fold is None else [
                     ("chinook", c.question, c.sql) for c in cases if fold_of[c.id] != fold
                 ]
-                settings = settings_for(fresh_dir(work, "data"), n_threads=args.threads, trim_vocab=not args.full_vocab)
+                settings = settings_for(fresh_dir(work, "data"), n_threads=args.threads, trim_vocab=not args.full_vocab,
+                                        prompt_schema=args.prompt_schema)
                 with pipeline_for(settings, {"chinook": backend}, generator=generator,
                                   schema_cache_dir=work / "schema", examples=examples) as pipeline:
                     warm = [c for c in cases if c not in part][: args.warmup] or part[: args.warmup]

@@ -52,6 +52,11 @@ class AskConfig(BaseModel):
     n_ctx: int = Field(default=2048, description="Context window of the embedded model, in tokens.")
     n_threads: int = Field(default=2, description="CPU threads of the embedded model.")
     max_tokens: int = Field(default=160, description="Most tokens generated for one SQL statement.")
+    prompt_schema: Literal["tables", "none"] = Field(
+        default="tables",
+        description="What the prompt shows of the schema: the retrieved tables, or none (for a model fine-tuned on the "
+        "database in that format: prompts ~8x shorter, so ~4x more training pairs per minute and faster answers).",
+    )
     tables_k: int = Field(default=4, description="Tables retrieved from the schema index per question.")
     examples_k: int = Field(default=4, description="Approved examples retrieved per question.")
     max_repairs: int = Field(default=2, description="Retries that feed an error back to the model.")

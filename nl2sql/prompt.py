@@ -16,7 +16,16 @@ from connectors.base import SchemaInfo, TableInfo
 
 PROMPT_NAME = "sql"
 PROMPT_VERSION = "sql_v1"
+"""The schema's retrieved tables, then examples, then the question (``ask.prompt_schema = "tables"``)."""
+SHORT_PROMPT_VERSION = "sql_v2"
+"""No tables: the values the question names, examples, the question (``ask.prompt_schema = "none"``,
+for a model fine-tuned on the database in this format)."""
 STOP = [";", "\n\n", "-- Question"]
+
+
+def prompt_version(prompt_schema: str) -> str:
+    """The template of an ``ask.prompt_schema`` setting."""
+    return SHORT_PROMPT_VERSION if prompt_schema == "none" else PROMPT_VERSION
 
 
 @cache
@@ -55,6 +64,16 @@ def render_schema(schema: SchemaInfo, tables: Iterable[str] | None = None, *, sa
     return "\n".join(lines)
 
 
+def render_values(schema: SchemaInfo) -> str:
+    """The short prompt's stand-in for the schema: the columns holding a value the question
+    names (``-- Values: Customer.Country 'Brazil'``), or nothing."""
+    named = [
+        f"{t.name}.{c.name} " + ", ".join("'" + s.replace("'", "''")[:24] + "'" for s in c.samples[:2])
+        for t in schema.tables for c in t.columns if c.samples
+    ]
+    return f"-- Values: {'; '.join(named)}\n" if named else ""
+
+
 def render_examples(examples: Sequence[tuple[str, str]]) -> str:
     out = []
     for question, sql in examples:
@@ -70,12 +89,15 @@ def build_prompt(
     dialect: str = "sqlite",
     database: str = "",
     version: str = PROMPT_VERSION,
+    values: str = "",
 ) -> str:
-    """The full prompt; the model continues it with the SQL."""
+    """The full prompt; the model continues it with the SQL. ``schema`` fills templates
+    that show tables, ``values`` (:func:`render_values`) those that do not."""
     return template(version).format(
         dialect="SQLite" if dialect == "sqlite" else "DuckDB",
         database=database,
         schema=schema,
+        values=values,
         examples=render_examples(examples),
         question=" ".join(question.split()),
     )

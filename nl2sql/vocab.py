@@ -239,11 +239,13 @@ def schema_corpus(schemas: Iterable[SchemaInfo]) -> list[str]:
     """What the trimmed vocabulary must spell as the full one does: the prompt template and
     each schema as the prompt renders it, also upper- and lower-cased (models write
     ``ALBUM``, ``album`` and ``Album``)."""
-    from nl2sql.prompt import build_prompt, render_schema
+    from nl2sql.prompt import SHORT_PROMPT_VERSION, build_prompt, render_schema
 
     out = [SQL_WORDS]
     for schema in schemas:
         out.append(build_prompt(question="", schema="", dialect=schema.dialect, database=schema.database))
+        out.append(build_prompt(question="", schema="", values="-- Values: ", dialect=schema.dialect, database=schema.database,
+                                version=SHORT_PROMPT_VERSION))
         text = render_schema(schema)
         out += [text, text.upper(), text.lower()]
         names = {t.name for t in schema.tables} | {c.name for t in schema.tables for c in t.columns}
