@@ -18,7 +18,7 @@ PROMPT_NAME = "sql"
 PROMPT_VERSION = "sql_v1"
 """The schema's retrieved tables, then examples, then the question (``ask.prompt_schema = "tables"``)."""
 SHORT_PROMPT_VERSION = "sql_v2"
-"""No tables: the values the question names, examples, the question (``ask.prompt_schema = "none"``,
+"""No tables: examples, the values the question names, the question (``ask.prompt_schema = "none"``,
 for a model fine-tuned on the database in this format)."""
 STOP = [";", "\n\n", "-- Question"]
 
