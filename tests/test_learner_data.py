@@ -469,6 +469,32 @@ def test_dataset_splits_provenance_and_format(tmp_path: Path, shop: Backend) -> 
     assert stats["n_train"] == len(train) and stats["n_validation"] == len(val)
 
 
+def test_dataset_without_tables_in_the_prompt(tmp_path: Path, shop: Backend) -> None:
+    """``ask.prompt_schema = "none"``: records in the short format the pipeline then asks
+    with (no table lines; the values a question names; examples kept), a fraction of the
+    tokens of the tables format."""
+    from learner.dataset import build_dataset
+    from nl2sql.prompt import SHORT_PROMPT_VERSION
+
+    schema = shop.introspect()
+    store = Store(tmp_path / "state.db")
+    full = build_dataset(_settings(tmp_path / "a"), store, shop, schema, run_dir=tmp_path / "full", seed=1,
+                         n_synth=80, tokens=None)
+    short_settings = load_settings(None, data_dir=tmp_path / "b" / "data", ask={"prompt_schema": "none"})
+    short = build_dataset(short_settings, store, shop, schema, run_dir=tmp_path / "short", seed=1, n_synth=80,
+                          tokens=None)
+    assert short["train"]["sql"] == full["train"]["sql"]  # the same pairs, only the prompts differ
+    for r in short["train"]:
+        assert r["prompt"].startswith('-- SQLite database "shop".\n') and r["prompt"].endswith("-- SQL:\n")
+        assert "Tables:" not in r["prompt"] and "(customer_id" not in r["prompt"]
+    named = [r for r in short["train"] if "'Oslo'" in r["sql"] and "Oslo" in r["question"]]
+    assert named and all("-- Values: customers.city 'Oslo'" in r["prompt"] for r in named)
+    assert any(r["prompt"].count("-- Question:") > 1 for r in short["train"])  # few-shot examples stay
+    chars = sum(len(p) for p in short["train"]["prompt"]) / sum(len(p) for p in full["train"]["prompt"])
+    assert chars < 0.5
+    assert json.loads((tmp_path / "short" / "dataset_stats.json").read_text())["prompt_version"] == SHORT_PROMPT_VERSION
+
+
 def test_dataset_fixed_synthetic_validation(tmp_path: Path, shop: Backend) -> None:
     from learner.dataset import build_dataset
 

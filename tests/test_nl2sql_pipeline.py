@@ -112,6 +112,20 @@ def test_repair_feeds_the_error_back(tmp_path: Path, backends: dict[str, Backend
     assert result.context["repaired"] == 1
 
 
+def test_a_prompt_without_tables(tmp_path: Path, backends: dict[str, Backend]) -> None:
+    """``ask.prompt_schema = "none"``: the model sees no table lines, only the values the
+    question names; retrieval still picks the tables that validation and repair check."""
+    gen = Scripted("SELECT count(*) FROM Customers WHERE Country = 'Brazil'")
+    pipeline = make_pipeline(tmp_path, backends, gen, prompt_schema="none")
+    result = pipeline.ask("How many customers live in Brazil?", "chinook", log=False)
+    assert result.ok and result.rows == [(5,)] and result.context["fixes"] == ["table Customers -> Customer"]
+    prompt = gen.prompts[0]
+    assert prompt.startswith('-- SQLite database "chinook".\n-- Values: ') and prompt.endswith("-- SQL:\n")
+    assert "Customer.Country 'Brazil'" in prompt.splitlines()[1]
+    assert "Tables:" not in prompt and "Customer(" not in prompt
+    assert result.context["prompt_version"] == "sql_v2" and "Customer" in result.context["retrieved"]["tables"]
+
+
 def test_identifier_repair_and_timings(tmp_path: Path, backends: dict[str, Backend]) -> None:
     gen = Scripted("SELECT count(*) FROM Albums")
     pipeline = make_pipeline(tmp_path, backends, gen)
