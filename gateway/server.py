@@ -279,22 +279,15 @@ def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
 def run_server(settings: Settings, *, worker: WorkerSpec | None = None) -> None:
     """Blocking entry of ``askgres serve``: one process, or with ``workers`` > 1 a
     supervisor of that many (:mod:`gateway.workers`), each of which comes back here with
-    its ``worker``."""
-    if worker is None and settings.workers > 1:
-        from gateway.workers import run_workers
-
-        try:
-            code = run_workers(settings)
-        except UnsafeListenAddress as e:
-            log.error("server.refused", host=settings.host, reason=str(e))
-            raise SystemExit(f"askgres: {e}") from None
-        except OSError as e:
-            log.error("server.listen_failed", host=settings.host, port=settings.port, error=str(e))
-            raise SystemExit(f"askgres: cannot listen on {settings.host}:{settings.port}: {e}") from None
-        if code:
-            raise SystemExit(code)
-        return
+    its ``worker``. A refused address or a port in use exits with a message."""
     try:
+        if worker is None and settings.workers > 1:
+            from gateway.workers import run_workers
+
+            code = run_workers(settings)
+            if code:
+                raise SystemExit(code)
+            return
         with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
             runner.run(serve(settings, worker))
     except UnsafeListenAddress as e:

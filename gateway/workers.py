@@ -109,7 +109,7 @@ class Supervisor:
         self.run_dir = Path(tempfile.mkdtemp(prefix="askgres-run-"))  # short: Unix socket paths are limited
         self.state_dir = settings.data_dir / "run"
 
-    def prepare(self) -> Settings:
+    def prepare(self) -> None:
         """What workers must not race on: the demo databases and the bundled model file."""
         from connectors.registry import configured_databases
 
@@ -121,7 +121,6 @@ class Supervisor:
                 bundled_gguf(self.settings.data_dir)
         except ImportError:  # pragma: no cover - nl2sql absent
             pass
-        return self.settings
 
     def start(self, index: int) -> None:
         spec = WorkerSpec(index=index, count=self.count, run_dir=self.run_dir)
