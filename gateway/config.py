@@ -52,10 +52,10 @@ class AskConfig(BaseModel):
     n_ctx: int = Field(default=2048, description="Context window of the embedded model, in tokens.")
     n_threads: int = Field(default=2, description="CPU threads of the embedded model.")
     max_tokens: int = Field(default=160, description="Most tokens generated for one SQL statement.")
-    prompt_schema: Literal["tables", "none"] = Field(
-        default="tables",
-        description="What the prompt shows of the schema: the retrieved tables, or none (for a model fine-tuned on the "
-        "database in that format: prompts ~8x shorter, so ~4x more training pairs per minute and faster answers).",
+    prompt_schema: Literal["auto", "tables", "none"] = Field(
+        default="auto",
+        description="What the prompt shows of the schema: auto (the format the served model was trained in; the "
+        "retrieved tables for the bundled base), tables, or none (values named by the question only).",
     )
     tables_k: int = Field(default=4, description="Tables retrieved from the schema index per question.")
     examples_k: int = Field(default=4, description="Approved examples retrieved per question.")
@@ -85,6 +85,11 @@ class LearnerConfig(BaseModel):
     lora_r: int = Field(default=16, description="LoRA rank.")
     learning_rate: float = Field(default=2e-4, description="Fine-tuning learning rate.")
     batch_size: int = Field(default=8, description="Sequences per optimizer step.")
+    prompt_schema: Literal["tables", "none"] = Field(
+        default="tables",
+        description="Prompt format new models are trained in (and then asked in): the retrieved tables, or none "
+        "(~3x fewer tokens per pair: more pairs per training minute, shorter prompts to answer).",
+    )
     approved_weight: int = Field(default=3, description="Times an approved pair is repeated in the training set.")
     continue_training: bool = Field(
         default=True,

@@ -223,7 +223,7 @@ def build_dataset(
 
     maker = RecordMaker(schema, prof, rng=rng, tables_k=settings.ask.tables_k if tables_k is None else tables_k,
                         tokens=counter, max_prompt_tokens=max_prompt_tokens,
-                        show_tables=settings.ask.prompt_schema != "none")
+                        show_tables=settings.learner.prompt_schema != "none")
     train_pool = train_synth + teacher_pairs + train_approved
     for p in train_pool + val_synth + val_approved:
         if not p.tables:
@@ -248,7 +248,7 @@ def build_dataset(
         "train": Dataset.from_list(train_rows) if train_rows else Dataset.from_dict({c: [] for c in COLUMNS}),
         "validation": Dataset.from_list(val_rows) if val_rows else Dataset.from_dict({c: [] for c in COLUMNS}),
     })
-    stats = _stats(dd, counter, prompt_version=prompt_version(settings.ask.prompt_schema), seconds=time.monotonic() - t0)
+    stats = _stats(dd, counter, prompt_version=prompt_version(settings.learner.prompt_schema), seconds=time.monotonic() - t0)
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     tmp = run_dir / "dataset.tmp"

@@ -153,6 +153,9 @@ def run_iteration(settings: Settings, database: str, *, run_id: int | None = Non
         version = str(existing[0]["version"]) if existing else registry.next_version(store)
         out = settings.models_dir / version / "model.gguf"
         export_gguf(result.adapter_dir, base_gguf=parent_gguf, out_path=out)
+        from nl2sql.models import write_prompt_format
+
+        write_prompt_format(out, settings.learner.prompt_schema)  # the gate and the gateway ask it in this format
         write_modelfile(out)
         current_version, current_path = active_model(settings, store)
         if not existing:

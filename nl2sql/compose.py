@@ -3,9 +3,10 @@
 
 Stable parts come first (header, schema in the database's table order) so that
 llama.cpp re-evaluates only the tail when consecutive questions share them. Examples are
-ordered least similar first: the closest one sits right above the question. With
-``ask.prompt_schema = "none"`` the tables are left out (a model fine-tuned on the database
-in that format knows them); the values the question names stay.
+ordered least similar first: the closest one sits right above the question. A model
+fine-tuned without tables in its prompts (``learner.prompt_schema = "none"``, recorded
+beside it) is asked without them too (``ask.prompt_schema = "auto"``): it knows the
+database; the values the question names stay.
 """
 
 from __future__ import annotations
@@ -21,8 +22,11 @@ def compose(state: AskState, env: Env) -> None:
     schema = state.prompt_schema if state.prompt_schema is not None else env.schema
     # whitespace runs in example SQL (`T1.a  =  T2.b`) cost tokens and teach nothing
     examples = [(e.question, " ".join(e.sql.split())) for e in reversed(state.examples)]
-    tables = env.config.prompt_schema != "none"
-    state.prompt_version = prompt_version(env.config.prompt_schema)
+    mode = env.config.prompt_schema
+    if mode == "auto":  # as the served model was trained (the bundled base: with tables)
+        mode = getattr(env.generator, "prompt_schema", None) or "tables"
+    tables = mode != "none"
+    state.prompt_version = prompt_version(mode)
     state.prompt = build_prompt(
         question=state.question,
         schema=render_schema(schema) if tables else "",

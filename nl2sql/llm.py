@@ -152,6 +152,8 @@ class LlamaGenerator:
 
         self.version = version
         self.model_path = Path(model_path)
+        self.prompt_schema: str | None = None
+        """The prompt format the model was trained in (``ask.prompt_schema = "auto"`` asks in it)."""
         self._lock = threading.Lock()
         self._process_lock = _file_lock(process_lock)
         t0 = time.perf_counter()
@@ -292,13 +294,18 @@ trimmed copy is made (it introspects every database)."""
 def load_llama(settings: Settings, path: Path, *, version: str, corpus: Corpus | None = None) -> LlamaGenerator:
     """``path`` embedded with llama.cpp; with ``ask.trim_vocab`` and a ``corpus``, served
     from its trimmed-vocabulary copy that spells ``corpus()`` as the full vocabulary does
-    (:mod:`nl2sql.vocab`)."""
+    (:mod:`nl2sql.vocab`). The generator knows the prompt format recorded beside ``path``."""
+    from nl2sql.models import read_prompt_format
+
+    trained_on = read_prompt_format(Path(path))
     if settings.ask.trim_vocab and corpus is not None:
         from nl2sql.vocab import trimmed_gguf
 
         path = trimmed_gguf(Path(path), corpus())
-    return LlamaGenerator(path, n_ctx=settings.ask.n_ctx, n_threads=settings.ask.n_threads, version=version,
-                          process_lock=process_lock_path(settings))
+    gen = LlamaGenerator(path, n_ctx=settings.ask.n_ctx, n_threads=settings.ask.n_threads, version=version,
+                         process_lock=process_lock_path(settings))
+    gen.prompt_schema = trained_on
+    return gen
 
 
 def make_generator(settings: Settings, store: Store, *, corpus: Corpus | None = None) -> Generator:

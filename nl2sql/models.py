@@ -72,3 +72,26 @@ def active_model(settings: Settings, store: Store) -> tuple[str, Path]:
             return version, path
         log.warning("models.active_missing", version=version, path=str(path))
     return BASE_VERSION, bundled_gguf(settings.data_dir)
+
+
+def prompt_format_path(gguf: Path) -> Path:
+    """Where the prompt format a model was trained in is recorded: beside its GGUF."""
+    return Path(gguf).with_suffix(".prompt")
+
+
+def write_prompt_format(gguf: Path, prompt_schema: str) -> None:
+    """Record that the model ``gguf`` was trained on prompts with ``prompt_schema``
+    (``tables`` or ``none``): the pipeline asks it in that format."""
+    path = prompt_format_path(gguf)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(prompt_schema + "\n")
+    os.replace(tmp, path)
+
+
+def read_prompt_format(gguf: Path) -> str | None:
+    """The prompt format recorded for ``gguf`` (``None``: none recorded, as for the bundled base)."""
+    try:
+        value = prompt_format_path(gguf).read_text().strip()
+    except OSError:
+        return None
+    return value if value in ("tables", "none") else None

@@ -470,9 +470,9 @@ def test_dataset_splits_provenance_and_format(tmp_path: Path, shop: Backend) -> 
 
 
 def test_dataset_without_tables_in_the_prompt(tmp_path: Path, shop: Backend) -> None:
-    """``ask.prompt_schema = "none"``: records in the short format the pipeline then asks
-    with (no table lines; the values a question names; examples kept), a fraction of the
-    tokens of the tables format."""
+    """``learner.prompt_schema = "none"``: records in the short format the pipeline then asks
+    the model in (no table lines; the values a question names; examples kept), a fraction
+    of the tokens of the tables format."""
     from learner.dataset import build_dataset
     from nl2sql.prompt import SHORT_PROMPT_VERSION
 
@@ -480,7 +480,7 @@ def test_dataset_without_tables_in_the_prompt(tmp_path: Path, shop: Backend) -> 
     store = Store(tmp_path / "state.db")
     full = build_dataset(_settings(tmp_path / "a"), store, shop, schema, run_dir=tmp_path / "full", seed=1,
                          n_synth=80, tokens=None)
-    short_settings = load_settings(None, data_dir=tmp_path / "b" / "data", ask={"prompt_schema": "none"})
+    short_settings = load_settings(None, data_dir=tmp_path / "b" / "data", learner={"prompt_schema": "none"})
     short = build_dataset(short_settings, store, shop, schema, run_dir=tmp_path / "short", seed=1, n_synth=80,
                           tokens=None)
     assert short["train"]["sql"] == full["train"]["sql"]  # the same pairs, only the prompts differ

@@ -113,8 +113,9 @@ def test_repair_feeds_the_error_back(tmp_path: Path, backends: dict[str, Backend
 
 
 def test_a_prompt_without_tables(tmp_path: Path, backends: dict[str, Backend]) -> None:
-    """``ask.prompt_schema = "none"``: the model sees no table lines, only the values the
-    question names; retrieval still picks the tables that validation and repair check."""
+    """``ask.prompt_schema = "none"`` (or a model trained so): the model sees no table lines,
+    only the values the question names; retrieval still picks the tables that validation
+    and repair check."""
     gen = Scripted("SELECT count(*) FROM Customers WHERE Country = 'Brazil'")
     pipeline = make_pipeline(tmp_path, backends, gen, prompt_schema="none")
     result = pipeline.ask("How many customers live in Brazil?", "chinook", log=False)
@@ -206,6 +207,29 @@ def test_a_question_is_answered(tmp_path: Path, backends: dict[str, Backend], mo
         assert result.context["model_version"] == "base" and result.context["prompt_version"] == "sql_v1"
     asks = pipeline.store.query("SELECT * FROM asks ORDER BY id")
     assert [(a["database"], a["ok"], a["model_version"]) for a in asks] == [("chinook", 1, "base"), ("chinook_duckdb", 1, "base")]
+
+
+@pytest.mark.slow
+def test_a_model_is_asked_in_the_prompt_format_it_was_trained_in(tmp_path: Path, backends: dict[str, Backend],
+                                                                  model: LlamaGenerator, base_model: Path) -> None:
+    """The learner records a model's prompt format beside its GGUF; with the default
+    ``ask.prompt_schema = "auto"`` the pipeline asks each model in its own format."""
+    from nl2sql.models import read_prompt_format, write_prompt_format
+
+    tuned = tmp_path / "models" / "v9" / "model.gguf"
+    tuned.parent.mkdir(parents=True)
+    tuned.symlink_to(base_model)
+    write_prompt_format(tuned, "none")
+    assert read_prompt_format(tuned) == "none" and read_prompt_format(base_model) is None
+    pipeline = make_pipeline(tmp_path, backends, model, trim_vocab=False)
+    base = pipeline.ask("How many customers live in Brazil?", "chinook", log=False)
+    assert base.context["prompt_version"] == "sql_v1" and "Tables:" in base.context["prompt"]
+    pipeline.swap_generator(pipeline.load_generator(tuned, "v9"))
+    short = pipeline.ask("How many customers live in Brazil?", "chinook", log=False)
+    assert short.context["model_version"] == "v9" and short.context["prompt_version"] == "sql_v2"
+    assert "Tables:" not in short.context["prompt"] and "-- Values: Customer.Country 'Brazil'" in short.context["prompt"]
+    forced = make_pipeline(tmp_path / "forced", backends, pipeline.generator, prompt_schema="tables", trim_vocab=False)
+    assert forced.ask("How many customers live in Brazil?", "chinook", log=False).context["prompt_version"] == "sql_v1"
 
 
 @pytest.mark.slow
