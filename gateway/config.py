@@ -86,9 +86,9 @@ class LearnerConfig(BaseModel):
     learning_rate: float = Field(default=2e-4, description="Fine-tuning learning rate.")
     batch_size: int = Field(default=8, description="Sequences per optimizer step.")
     prompt_schema: Literal["tables", "none"] = Field(
-        default="tables",
-        description="Prompt format new models are trained in (and then asked in): the retrieved tables, or none "
-        "(~3x fewer tokens per pair: more pairs per training minute, shorter prompts to answer).",
+        default="none",
+        description="Prompt format new models are trained in (and then asked in): none (the values the question names, "
+        "no tables: ~3x fewer tokens per pair, so more pairs per training minute and shorter prompts), or tables.",
     )
     approved_weight: int = Field(default=3, description="Times an approved pair is repeated in the training set.")
     continue_training: bool = Field(

@@ -419,7 +419,7 @@ def test_dataset_splits_provenance_and_format(tmp_path: Path, shop: Backend) -> 
 
     from learner.dataset import build_dataset
 
-    settings = _settings(tmp_path)
+    settings = _settings(tmp_path, prompt_schema="tables")
     store = Store(settings.state_db)
     approved = _approve_some(store, 20)
     spider_style = queue_proposal(store, database="shop", question="How many customers live in Oslo?", source="admin",
@@ -478,7 +478,7 @@ def test_dataset_without_tables_in_the_prompt(tmp_path: Path, shop: Backend) -> 
 
     schema = shop.introspect()
     store = Store(tmp_path / "state.db")
-    full = build_dataset(_settings(tmp_path / "a"), store, shop, schema, run_dir=tmp_path / "full", seed=1,
+    full = build_dataset(_settings(tmp_path / "a", prompt_schema="tables"), store, shop, schema, run_dir=tmp_path / "full", seed=1,
                          n_synth=80, tokens=None)
     short_settings = load_settings(None, data_dir=tmp_path / "b" / "data", learner={"prompt_schema": "none"})
     short = build_dataset(short_settings, store, shop, schema, run_dir=tmp_path / "short", seed=1, n_synth=80,
@@ -515,7 +515,7 @@ def test_dataset_token_lengths_with_gemma_tokenizer(tmp_path: Path, shop: Backen
 
     counter = gemma_token_counter(pkg.assemble())
     assert counter is not None and 3 < counter("SELECT COUNT(*) FROM orders;") < 20
-    settings = _settings(tmp_path)
+    settings = _settings(tmp_path, prompt_schema="tables")  # the longer format, which max_prompt_tokens bounds
     dd = build_dataset(settings, Store(settings.state_db), shop, shop.introspect(), run_dir=tmp_path / "r",
                        seed=0, n_synth=80, tokens=counter)
     stats = json.loads((tmp_path / "r" / "dataset_stats.json").read_text())
