@@ -45,7 +45,7 @@ def _settings(data_dir: Path, args: argparse.Namespace, databases: list[Any]) ->
     return Settings(
         data_dir=data_dir, log_level="warning", databases=databases,
         learner=LearnerConfig(auto=False, max_minutes=args.minutes, synth_pairs=args.synth, max_steps=args.max_steps,
-                              prompt_schema=args.prompt_schema,
+                              **({"prompt_schema": args.prompt_schema} if args.prompt_schema else {}),
                               continue_training=not args.from_base,
                               **({"learning_rate": args.lr} if args.lr is not None else {})),
     )
@@ -127,8 +127,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--spider-dbs", default="",
                     help="comma-separated Spider dev databases to learn (synthesizer only) and evaluate on their dev questions")
     ap.add_argument("--no-chinook", action="store_true", help="only the Spider dev databases")
-    ap.add_argument("--prompt-schema", choices=["tables", "none"], default="tables",
-                    help="learner.prompt_schema: train (and then ask) with the retrieved tables in the prompt, or without")
+    ap.add_argument("--prompt-schema", choices=["tables", "none"], default=None,
+                    help="learner.prompt_schema: train (and then ask) with the retrieved tables in the prompt, or "
+                    "without (default: the setting's default, none)")
     ap.add_argument("--out", type=Path, default=OUT_DIR)
     args = ap.parse_args(argv)
     spider_names = [n for n in args.spider_dbs.split(",") if n]
@@ -154,6 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     backends = open_backends(settings) if not args.no_chinook else {}
     spider = spider_tracks(spider_names, data_dir, args, limit=args.limit)
     rows: list[dict[str, Any]] = []
+    path = args.out / f"learning_curve-{stamp}.json"
     try:
         for it in range(args.iterations + 1):
             t0 = time.monotonic()
@@ -189,6 +191,7 @@ def main(argv: list[str] | None = None) -> int:
                 n = sum(v["n"] for v in row["spider"].values())
                 row["spider_accuracy"] = round(sum(v["accuracy"] * v["n"] for v in row["spider"].values()) / max(n, 1), 4)
             rows.append(row)
+            _write(path, rows, args)  # after every iteration: a run cut short keeps what it measured
     finally:
         for b in [*backends.values(), *(b for t in spider for b in t["backends"].values())]:
             b.close()
@@ -209,13 +212,16 @@ def main(argv: list[str] | None = None) -> int:
                       v.get("n_train") or "",
                       f"{v['gate_current']:.2f}->{v['gate_candidate']:.2f}" if v.get("gate_candidate") is not None else "",
                       v["minutes"]] for r in rows for db, v in r["spider"].items()]))
-    out = {"machine": machine(), "date": dt.date.today().isoformat(), "args": {k: str(v) for k, v in vars(args).items()},
-           "rows": rows}
-    path = args.out / f"learning_curve-{stamp}.json"
-    path.write_text(json.dumps(out, indent=2, default=str))
+    _write(path, rows, args)
     plot(rows, args.out / "learning_curve.png")
     print(f"wrote {path} and {args.out / 'learning_curve.png'}")
     return 0
+
+
+def _write(path: Path, rows: list[dict[str, Any]], args: argparse.Namespace) -> None:
+    out = {"machine": machine(), "date": dt.date.today().isoformat(), "args": {k: str(v) for k, v in vars(args).items()},
+           "rows": rows}
+    path.write_text(json.dumps(out, indent=2, default=str))
 
 
 def plot(rows: list[dict[str, Any]], path: Path) -> None:
