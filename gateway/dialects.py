@@ -315,11 +315,10 @@ def for_sqlite(tree: exp.Expr, typer: Typer) -> exp.Expr:
                 and any_all.expressions else None)
             while isinstance(values, exp.Paren):
                 values = values.this
-            if isinstance(values, exp.Array):
-                in_ = exp.In(this=node.this, expressions=list(values.expressions))
-            elif values is not None:  # an array value (a parameter, a column): its elements
-                in_ = exp.In(this=node.this, query=exp.Subquery(this=_sqlite_array_elements(values)))
             if values is not None:
+                in_ = (exp.In(this=node.this, expressions=list(values.expressions)) if isinstance(values, exp.Array)
+                       # an array value (a parameter, a column): its elements
+                       else exp.In(this=node.this, query=exp.Subquery(this=_sqlite_array_elements(values))))
                 if isinstance(node, exp.EQ) and isinstance(any_all, exp.Any):
                     return in_
                 if isinstance(node, exp.NEQ) and not isinstance(any_all, exp.Any):

@@ -66,6 +66,7 @@ class _Scope:
             sq.alias.lower(): sq.this for sq in tree.find_all(exp.Subquery)
             if sq.alias and isinstance(sq.this, exp.Select)
         }
+        self._inner: dict[str, _Scope] = {}  # the scope of each derived table's SELECT, made once
 
     def column(self, col: exp.Column) -> tuple[str | None, str | None]:
         """(table name, pg type) of a column reference."""
@@ -89,7 +90,10 @@ class _Scope:
         select = self.derived[alias]
         for item in select.expressions:
             if item.alias_or_name.lower() == name.lower():
-                return type_of(item, _Scope(select, self.index))
+                inner = self._inner.get(alias)
+                if inner is None:
+                    inner = self._inner[alias] = _Scope(select, self.index)
+                return type_of(item, inner)
         return None
 
 

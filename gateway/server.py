@@ -121,9 +121,7 @@ class Server:
             while True:
                 try:
                     data = sock.recv(64)
-                except (BlockingIOError, InterruptedError):
-                    return
-                except OSError:
+                except OSError:  # drained (BlockingIOError) or closed
                     return
                 if len(data) == _CANCEL.size:
                     self._cancel_local(*_CANCEL.unpack(data))

@@ -38,7 +38,6 @@ from learner.records import RecordMaker, Tokens, sql_tables
 from learner.synth import Pair, synthesize
 from learner.validate_pairs import PairValidator, canonical_sql, normalize_sql
 from gateway.errors import PgError
-from nl2sql.prompt import prompt_version
 from nl2sql.scoring import results_match, run_rows
 from nl2sql.store import Store
 
@@ -223,7 +222,7 @@ def build_dataset(
 
     maker = RecordMaker(schema, prof, rng=rng, tables_k=settings.ask.tables_k if tables_k is None else tables_k,
                         tokens=counter, max_prompt_tokens=max_prompt_tokens,
-                        show_tables=settings.learner.prompt_schema != "none")
+                        prompt_schema=settings.learner.prompt_schema)
     train_pool = train_synth + teacher_pairs + train_approved
     for p in train_pool + val_synth + val_approved:
         if not p.tables:
@@ -248,7 +247,7 @@ def build_dataset(
         "train": Dataset.from_list(train_rows) if train_rows else Dataset.from_dict({c: [] for c in COLUMNS}),
         "validation": Dataset.from_list(val_rows) if val_rows else Dataset.from_dict({c: [] for c in COLUMNS}),
     })
-    stats = _stats(dd, counter, prompt_version=prompt_version(settings.learner.prompt_schema), seconds=time.monotonic() - t0)
+    stats = _stats(dd, counter, prompt_version=maker.version, seconds=time.monotonic() - t0)
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     tmp = run_dir / "dataset.tmp"

@@ -22,7 +22,7 @@ from sqlglot.errors import SqlglotError
 
 from connectors.base import SchemaInfo
 from learner.profile import DbProfile
-from nl2sql.prompt import PROMPT_VERSION, SHORT_PROMPT_VERSION, build_prompt, completion, render_schema, render_values
+from nl2sql.prompt import build_prompt, completion, prompt_version, render_schema, render_values
 
 _TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9'&/.\-]*[A-Za-z0-9]|[A-Za-z0-9]")
 _QUOTED = re.compile(r"\"([^\"]+)\"|'([^']+)'|“([^”]+)”")
@@ -83,12 +83,13 @@ class RecordMaker:
 
     def __init__(
         self, schema: SchemaInfo, prof: DbProfile, *, rng: random.Random, tables_k: int = 4,
-        tokens: Tokens | None = None, max_prompt_tokens: int = 640, show_tables: bool = True,
+        tokens: Tokens | None = None, max_prompt_tokens: int = 640, prompt_schema: str = "tables",
     ) -> None:
-        """``show_tables``: the prompt lists tables (``ask.prompt_schema = "tables"``) or
-        only the values the question names (``"none"``)."""
+        """``prompt_schema`` (``learner.prompt_schema``): the prompt lists tables
+        (``"tables"``) or only the values the question names (``"none"``)."""
         self.schema = schema
-        self.show_tables = show_tables
+        self.show_tables = prompt_schema != "none"
+        self.version = prompt_version(prompt_schema)
         self.prof = prof
         self.rng = rng
         self.tables_k = tables_k
@@ -140,7 +141,7 @@ class RecordMaker:
                 question=question, schema=render_schema(shown) if self.show_tables else "",
                 values="" if self.show_tables else render_values(shown), examples=exs,
                 dialect=self.schema.dialect, database=self.schema.database,
-                version=PROMPT_VERSION if self.show_tables else SHORT_PROMPT_VERSION,
+                version=self.version,
             )
             if self.tokens is None or self.tokens(text) <= self.max_prompt_tokens:
                 return text, tables

@@ -98,7 +98,6 @@ def write_lock(root: Path) -> Any:
     """The lock that LanceDB writers of the index folder ``root`` take: the gateway's
     workers are separate processes, and two processes writing one table at once may
     conflict or write a row twice."""
-    from filelock import FileLock
+    from nl2sql.store import file_lock
 
-    Path(root).mkdir(parents=True, exist_ok=True)
-    return FileLock(str(Path(root) / ".write.lock"), thread_local=False)
+    return file_lock(Path(root) / ".write.lock")

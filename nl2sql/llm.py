@@ -24,7 +24,7 @@ import numpy as np
 import structlog
 
 from gateway.config import Settings
-from nl2sql.store import Store
+from nl2sql.store import Store, file_lock
 
 log = structlog.get_logger("askgres.llm")
 
@@ -271,14 +271,12 @@ def _file_lock(path: Path | None) -> contextlib.AbstractContextManager[Any]:
     """An inter-process lock on ``path`` (no lock when ``None`` or its folder cannot be made)."""
     if path is None:
         return contextlib.nullcontext()
-    from filelock import FileLock
-
     try:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        lock: contextlib.AbstractContextManager[Any] = file_lock(path)
     except OSError as e:
         log.warning("llm.no_process_lock", path=str(path), error=str(e))
         return contextlib.nullcontext()
-    return FileLock(str(path), thread_local=False)
+    return lock
 
 
 def process_lock_path(settings: Settings) -> Path:

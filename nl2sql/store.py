@@ -167,3 +167,13 @@ class Store:
         if conn is not None:
             conn.close()
             self._local.conn = None
+
+
+def file_lock(path: Path) -> Any:
+    """A lock between processes on the file ``path`` (its folder made if needed), shared by
+    the threads of a process (``filelock.FileLock``, not thread-local): the workers of one
+    port, the gateway and a training run. Raises ``OSError`` when the folder cannot be made."""
+    from filelock import FileLock
+
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    return FileLock(str(path), thread_local=False)

@@ -14,6 +14,7 @@ import signal
 import socket
 import struct
 import subprocess
+import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -215,7 +216,7 @@ def test_a_completion_waits_for_the_machine_wide_model_lock(tmp_path: Path, base
     gen = load_llama(settings, base_model, version="base")
     lock = process_lock_path(settings)
     holder = subprocess.Popen(
-        ["python", "-c", "import sys, time, filelock; l = filelock.FileLock(sys.argv[1]); l.acquire(); "
+        [sys.executable, "-c", "import sys, time, filelock; l = filelock.FileLock(sys.argv[1]); l.acquire(); "
          "print('held', flush=True); time.sleep(3)", str(lock)],
         stdout=subprocess.PIPE, text=True,
     )
