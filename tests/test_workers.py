@@ -68,9 +68,23 @@ def _worker_of_sessions(gw: Any, n: int) -> list[int]:
     return [(pid - 1000) % 2 for pid in pids]
 
 
+def _wait_listening(gw: Any, counts: dict[int, int], timeout_s: float = 120) -> None:
+    """Until worker ``i`` has logged ``server.listening`` ``counts[i]`` times (the port
+    answers as soon as one worker listens; a busy machine starts the other later)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        seen = [e["worker"] for e in gw.log_events("server.listening")]
+        if all(seen.count(i) >= n for i, n in counts.items()):
+            return
+        assert time.monotonic() < deadline, gw.tail()
+        time.sleep(0.2)
+
+
 @pytest.fixture
 def two_workers(gateway_factory: Any) -> Any:
-    return gateway_factory(workers=2)
+    gw = gateway_factory(workers=2)
+    _wait_listening(gw, {0: 1, 1: 1})
+    return gw
 
 
 @pytest.mark.timeout(300)
@@ -116,10 +130,7 @@ def test_a_dead_worker_is_replaced_and_sigterm_stops_all(two_workers: Any) -> No
             raise AssertionError(f"worker {victim_index} was not replaced:\n{gw.tail()}")
         # the other worker's connection was never interrupted
         assert survivor.execute('SELECT count(*) FROM "Genre"').fetchone() == (25,)
-    deadline = time.monotonic() + 120
-    while sum(1 for e in gw.log_events("server.listening") if e["worker"] == victim_index) < 2:
-        assert time.monotonic() < deadline, gw.tail()
-        time.sleep(0.2)
+    _wait_listening(gw, {victim_index: 2})
     assert set(_worker_of_sessions(gw, 16)) == {0, 1}
     assert any(e["worker"] == victim_index for e in gw.log_events("workers.died"))
 
