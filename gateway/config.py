@@ -95,6 +95,11 @@ class LearnerConfig(BaseModel):
         default=True,
         description="Fine-tune on top of the active model, so that runs add up (false: every run starts from the bundled base).",
     )
+    keep_checkpoints: bool = Field(
+        default=False,
+        description="Keep what a finished run can do without: its resume checkpoints and the float32 conversions of "
+        "versions no run builds on (about 1.2 GB a run; false deletes them, models and adapters stay).",
+    )
 
 
 class Settings(BaseSettings):

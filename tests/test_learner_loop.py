@@ -144,6 +144,11 @@ def test_failures_trigger_a_run_that_gates_and_promotes_or_refuses(shop_gw: Gate
     assert Path(model[1]).stat().st_size > 50_000_000  # a real GGUF, kept whatever the verdict
     report = json.loads(state(shop_gw.data_dir, "SELECT report FROM training_runs WHERE id = ?", (run_id,))[0][0])
     assert report["gate"]["n"] >= 1 and report["train"]["steps"] >= 1
+    # a finished run keeps its adapter and drops its resume checkpoints
+    from learner.runs import run_dir
+
+    lora = run_dir(shop_gw.data_dir, run_id) / "lora"
+    assert (lora / "adapter").is_dir() and not (lora / "checkpoints").exists()
     # the failures it consumed are resolved, and none was lost
     assert state(shop_gw.data_dir, "SELECT count(*) FROM failures WHERE run_id = ?", (run_id,))[0][0] >= len(QUESTIONS)
     assert state(shop_gw.data_dir, "SELECT count(*) FROM failures")[0][0] == failures

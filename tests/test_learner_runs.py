@@ -59,3 +59,38 @@ def test_gate_weighs_people_and_synthetic_questions_equally() -> None:
     # only one group: its accuracy
     assert group_accuracy(cases[:8], [True, False] * 4)[0] == 0.5
     assert group_accuracy([], [])[0] == 0.0
+
+
+def test_a_finished_run_deletes_what_can_be_made_again(tmp_path: Path) -> None:
+    from learner.runner import tidy
+    from learner.runs import run_dir, update_run
+
+    store, base, tuned = _setup(tmp_path)  # v1 active
+    settings = Settings(data_dir=tmp_path)
+    v2 = tmp_path / "models" / "v2" / "model.gguf"
+    v2.parent.mkdir(parents=True)
+    v2.write_bytes(b"GGUF v2")
+    registry.add_candidate(store, version="v2", path=v2, parent="v1", run_id=None, accuracy=0.4)
+    registry.refuse(store, "v2", note="worse")
+    for version in ("v1", "v2"):
+        (tmp_path / "models" / version / "hf").mkdir()
+        (tmp_path / "models" / version / "hf" / "model.safetensors").write_bytes(b"weights")
+    done = create_run(store, "db", base_model="v1")
+    ckpt = run_dir(tmp_path, done) / "lora" / "checkpoints" / "checkpoint-4"
+    ckpt.mkdir(parents=True)
+    adapter = run_dir(tmp_path, done) / "lora" / "adapter"
+    adapter.mkdir()
+    update_run(store, done, status="refused")
+    gone = tidy(settings, store, done)
+    # the refused v2's conversion and the run's checkpoints go; the active v1's conversion
+    # (the next run builds on it), every GGUF and the adapter stay
+    assert sorted(gone) == sorted([ckpt.parent, v2.parent / "hf"])
+    assert (tuned.parent / "hf" / "model.safetensors").exists() and tuned.exists() and v2.exists()
+    assert adapter.is_dir()
+    # an unfinished run's parent keeps its conversion though it is no longer active
+    (tmp_path / "models" / "v2" / "hf").mkdir()
+    resuming = create_run(store, "other", base_model="v2")
+    update_run(store, resuming, status="interrupted")
+    registry.rollback(store, registry.BASE)
+    assert tidy(settings, store, done) == [tuned.parent / "hf"]
+    assert (tmp_path / "models" / "v2" / "hf").is_dir()
