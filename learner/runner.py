@@ -215,7 +215,10 @@ def run_iteration(settings: Settings, database: str, *, run_id: int | None = Non
         )
         log.info("learn.done", run=run_id, version=version, promoted=report.promoted, **timings)
         if not settings.learner.keep_checkpoints:
-            tidy(settings, store, run_id)
+            try:
+                tidy(settings, store, run_id)
+            except Exception:  # the run is over and recorded: tidying is no reason to fail it
+                log.exception("learn.tidy_failed", run=run_id)
         return run_id
     except Exception as exc:
         update_run(store, run_id, status="failed", error=f"{type(exc).__name__}: {exc}")
