@@ -33,7 +33,7 @@ from gateway.config import Settings
 from gateway.errors import PgError
 from learner import registry
 from learner.gate import GateCase, run_gate
-from learner.runs import create_run, get_run, recover_stale, resumable_run, run_dir, update_run
+from learner.runs import ACTIVE, create_run, get_run, recover_stale, resumable_run, run_dir, update_run
 from nl2sql.store import Store
 
 log = structlog.get_logger("askgres.learner")
@@ -91,9 +91,6 @@ def parent_checkpoint(settings: Settings, version: str, gguf: Path) -> Path:
     return ensure_hf_base(settings.data_dir, gguf_path=gguf, target=gguf.parent / "hf")
 
 
-FINISHED = ("promoted", "refused", "failed")
-
-
 def tidy(settings: Settings, store: Store, run_id: int) -> list[Path]:
     """Delete what a finished run leaves that can be made again (about 1.2 GB a run, so
     that a gateway learning for months does not fill its disk): the run's resume
@@ -102,9 +99,10 @@ def tidy(settings: Settings, store: Store, run_id: int) -> list[Path]:
     the active one and the parents of unfinished runs (a rollback converts its target
     again, a minute). No model version, pair or failure record is touched. Returns what
     was deleted."""
+    unfinished = (*ACTIVE, "interrupted")  # running, or to be resumed by the next run
     keep = {registry.active_version(store)}
     keep |= {str(r["base_model"]) for r in store.query(
-        f"SELECT base_model FROM training_runs WHERE status NOT IN ({', '.join('?' * len(FINISHED))})", FINISHED)}
+        f"SELECT base_model FROM training_runs WHERE status IN ({', '.join('?' * len(unfinished))})", unfinished)}
     doomed = [run_dir(settings.data_dir, run_id) / "lora" / "checkpoints"]
     doomed += [m.path.parent / "hf" for m in registry.list_models(store)
                if m.version != registry.BASE and m.version not in keep]

