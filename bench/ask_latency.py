@@ -53,6 +53,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-examples", action="store_true", help="no approved examples in the index")
     parser.add_argument("--prompt-schema", choices=["auto", "tables", "none"], default="auto",
                         help="ask.prompt_schema (none: for a model fine-tuned in that format)")
+    parser.add_argument("--draft-tokens", type=int, default=None,
+                        help="ask.draft_tokens: n-gram draft tokens verified per model pass (0: plain greedy decoding)")
     parser.add_argument("--model", type=Path, default=None,
                         help="GGUF to time instead of the bundled base (e.g. a promoted DATA_DIR/models/vN/model.gguf)")
     args = parser.parse_args(argv)
@@ -65,7 +67,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     cases = load_jsonl(CHINOOK_QUESTIONS, database="chinook")
     timed = cases if args.limit is None else cases[: args.limit]
     backend = SqliteBackend("chinook", CHINOOK_DB, read_only=True)
-    generator = embedded_generator(n_threads=args.threads, model=args.model,
+    generator = embedded_generator(n_threads=args.threads, model=args.model, draft_tokens=args.draft_tokens,
                                    schemas=None if args.full_vocab else [backend.introspect(samples=3)])
     samples: list[dict[str, Any]] = []
     stage_totals: dict[str, float] = {}

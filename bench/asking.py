@@ -76,12 +76,13 @@ def quiet_logs() -> None:
 
 def embedded_generator(
     *, n_ctx: int = 2048, n_threads: int = 2, model: Path | None = None, schemas: Sequence[Any] | None = None,
+    draft_tokens: int | None = None,
 ) -> Any:
     """The bundled Gemma 3 270M base model, embedded (before any fine-tuning), or the GGUF
     ``model`` (a model the learner exported: ``DATA_DIR/models/vN/model.gguf``). With
     ``schemas``, served as the gateway serves it: from the copy whose vocabulary is
     trimmed for those schemas (``ask.trim_vocab``, :mod:`nl2sql.vocab`); without, the
-    full vocabulary."""
+    full vocabulary. ``draft_tokens``: ``ask.draft_tokens`` (default: the setting's default)."""
     from gateway.config import AskConfig, Settings
     from nl2sql.llm import load_llama
     from nl2sql.vocab import schema_corpus
@@ -94,7 +95,10 @@ def embedded_generator(
         path, version = pkg.assemble(), "base"
     # as the gateway loads it (nl2sql.llm.load_llama): the format recorded beside the model,
     # the machine-wide completion lock of the default data directory
-    settings = Settings(ask=AskConfig(n_ctx=n_ctx, n_threads=n_threads, trim_vocab=schemas is not None))
+    ask = AskConfig(n_ctx=n_ctx, n_threads=n_threads, trim_vocab=schemas is not None)
+    if draft_tokens is not None:
+        ask.draft_tokens = draft_tokens
+    settings = Settings(ask=ask)
     corpus = None if schemas is None else (lambda: schema_corpus(schemas))
     return load_llama(settings, path, version=version, corpus=corpus)
 

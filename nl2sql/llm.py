@@ -146,9 +146,11 @@ class LlamaGenerator:
 
     def __init__(
         self, model_path: Path | str, *, n_ctx: int = 2048, n_threads: int = 2, version: str = "base",
-        process_lock: Path | None = None,
+        process_lock: Path | None = None, draft_tokens: int = 0,
     ) -> None:
         from llama_cpp import Llama
+
+        from nl2sql.speculate import NgramDraft
 
         self.version = version
         self.model_path = Path(model_path)
@@ -167,6 +169,9 @@ class LlamaGenerator:
         )
         self._token_texts: list[str] | None = None
         self._cancelled = False
+        self.draft_tokens = draft_tokens
+        """Greedy completions verify n-gram drafts of up to this many tokens per model pass (0: off)."""
+        self._draft = NgramDraft()
         log.info("llm.loaded", version=version, path=str(self.model_path), ms=round((time.perf_counter() - t0) * 1000))
 
     def complete(
@@ -189,39 +194,76 @@ class LlamaGenerator:
 
     def _one(
         self, prompt: str, *, max_tokens: int, stop: list[str], temperature: float, seed: int | None,
-        logits_processor: Any = None, should_stop: Callable[[], bool] | None = None,
+        mask: LogitsMask | None = None, should_stop: Callable[[], bool] | None = None,
     ) -> str:
-        from llama_cpp import StoppingCriteriaList
-
         def stopped() -> bool:
             return self._cancelled or (should_stop is not None and should_stop())
 
         if stopped():
             return ""
         with self._lock, self._process_lock:
-            llm = self._llm
-            n_prompt = len(llm.tokenize(prompt.encode("utf-8"), add_bos=True, special=False))
+            if temperature <= 0 and self.draft_tokens > 0:
+                return self._greedy(prompt, max_tokens=max_tokens, stop=stop, mask=mask, stopped=stopped)
+            return self._sampled(prompt, max_tokens=max_tokens, stop=stop, temperature=temperature, seed=seed,
+                                 mask=mask, stopped=stopped)
 
-            def stop_runaway(input_ids: Any, logits: Any) -> bool:
-                if stopped():
-                    return True
-                generated = llm.detokenize(list(input_ids[n_prompt:])).decode("utf-8", "ignore")
-                return _runaway(generated)
+    def _greedy(
+        self, prompt: str, *, max_tokens: int, stop: list[str], mask: LogitsMask | None, stopped: Callable[[], bool],
+    ) -> str:
+        """Greedy decoding with n-gram drafts (:mod:`nl2sql.speculate`), cut at the first stop."""
+        from nl2sql.speculate import greedy
 
-            kwargs: dict[str, Any] = dict(
-                max_tokens=max_tokens,
-                stop=stop,
-                temperature=temperature,
-                top_k=40 if temperature > 0 else 1,
-                seed=seed if seed is not None else 0,
-                stopping_criteria=StoppingCriteriaList([stop_runaway]),
-                repeat_penalty=1.0,
-            )
-            if logits_processor is not None:
-                from llama_cpp import LogitsProcessorList
+        llm = self._llm
 
-                kwargs["logits_processor"] = LogitsProcessorList([logits_processor])
-            out: Any = self._llm.create_completion(prompt, **kwargs)
+        def done(generated: list[int]) -> bool:
+            if stopped():
+                return True
+            text = llm.detokenize(generated).decode("utf-8", "ignore")
+            return any(s in text for s in stop) or _runaway(text)
+
+        ids = llm.tokenize(prompt.encode("utf-8"), add_bos=True, special=False)
+        generated = greedy(llm, ids, max_tokens=max_tokens, draft=self._draft, draft_tokens=self.draft_tokens,
+                           done=done, mask=mask)
+        text = llm.detokenize(generated).decode("utf-8", "ignore")
+        cut = min((i for i in (text.find(s) for s in stop) if i >= 0), default=len(text))
+        return str(text[:cut])
+
+    def _sampled(
+        self, prompt: str, *, max_tokens: int, stop: list[str], temperature: float, seed: int | None,
+        mask: LogitsMask | None, stopped: Callable[[], bool],
+    ) -> str:
+        """llama-cpp-python's own completion loop (sampling, or greedy without drafts)."""
+        from llama_cpp import LogitsProcessorList, StoppingCriteriaList
+
+        llm = self._llm
+        n_prompt = len(llm.tokenize(prompt.encode("utf-8"), add_bos=True, special=False))
+
+        def generated_text(input_ids: Any) -> str:
+            return str(llm.detokenize(list(input_ids[n_prompt:])).decode("utf-8", "ignore"))
+
+        def stop_runaway(input_ids: Any, logits: Any) -> bool:
+            return stopped() or _runaway(generated_text(input_ids))
+
+        kwargs: dict[str, Any] = dict(
+            max_tokens=max_tokens,
+            stop=stop,
+            temperature=temperature,
+            top_k=40 if temperature > 0 else 1,
+            seed=seed if seed is not None else 0,
+            stopping_criteria=StoppingCriteriaList([stop_runaway]),
+            repeat_penalty=1.0,
+        )
+        if mask is not None:
+            def processor(input_ids: Any, scores: Any) -> Any:
+                allowed = mask(generated_text(input_ids))
+                if allowed is None:
+                    return scores
+                masked = np.full_like(scores, -np.inf)
+                masked[allowed] = scores[allowed]
+                return masked
+
+            kwargs["logits_processor"] = LogitsProcessorList([processor])
+        out: Any = llm.create_completion(prompt, **kwargs)
         return str(out["choices"][0]["text"])
 
     def cancel(self) -> None:
@@ -251,20 +293,8 @@ class LlamaGenerator:
         seed: int | None = None, should_stop: Callable[[], bool] | None = None,
     ) -> str:
         """One completion where, at each step, ``mask(text so far)`` may restrict the next token."""
-        llm = self._llm
-        n_prompt = len(llm.tokenize(prompt.encode("utf-8"), add_bos=True, special=False))
-
-        def processor(input_ids: Any, scores: Any) -> Any:
-            generated = llm.detokenize(list(input_ids[n_prompt:])).decode("utf-8", "ignore")
-            allowed = mask(generated)
-            if allowed is None:
-                return scores
-            masked = np.full_like(scores, -np.inf)
-            masked[allowed] = scores[allowed]
-            return masked
-
-        return self._one(prompt, max_tokens=max_tokens, stop=stop, temperature=temperature, seed=seed,
-                         logits_processor=processor, should_stop=should_stop)
+        return self._one(prompt, max_tokens=max_tokens, stop=stop, temperature=temperature, seed=seed, mask=mask,
+                         should_stop=should_stop)
 
 
 def _file_lock(path: Path | None) -> contextlib.AbstractContextManager[Any]:
@@ -301,7 +331,7 @@ def load_llama(settings: Settings, path: Path, *, version: str, corpus: Corpus |
 
         path = trimmed_gguf(Path(path), corpus())
     gen = LlamaGenerator(path, n_ctx=settings.ask.n_ctx, n_threads=settings.ask.n_threads, version=version,
-                         process_lock=process_lock_path(settings))
+                         process_lock=process_lock_path(settings), draft_tokens=settings.ask.draft_tokens)
     gen.prompt_schema = trained_on
     return gen
 
