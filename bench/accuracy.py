@@ -173,6 +173,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="serve the model with its full 262k vocabulary (ask.trim_vocab = false)")
     parser.add_argument("--prompt-schema", choices=["auto", "tables", "none"], default="auto",
                         help="ask.prompt_schema in every stage (none: for a model fine-tuned in that format)")
+    parser.add_argument("--draft-tokens", type=int, default=None,
+                        help="ask.draft_tokens: n-gram draft tokens verified per model pass (0: plain greedy decoding)")
     parser.add_argument("--threads", type=int, default=2, help="llama.cpp threads (use 1 on a busy machine: "
                         "llama.cpp threads spin, and oversubscribed cores slow them down tenfold)")
     args = parser.parse_args(argv)
@@ -200,7 +202,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.suite in ("spider", "all"):
                 suites.append(("spider", spider_suite(args.limit, args.dbs.split(",") if args.dbs else None)))
             schemas = [b.introspect(samples=3) for _, (_, _, bs) in suites for b in bs.values()]
-            generator = embedded_generator(n_threads=args.threads, model=args.model,
+            generator = embedded_generator(n_threads=args.threads, model=args.model, draft_tokens=args.draft_tokens,
                                            schemas=None if args.full_vocab else schemas)
             for label, (cases, pool, backends) in suites:
                 opened.extend(backends.values())

@@ -2,7 +2,9 @@
 
 :class:`LlamaGenerator` embeds llama.cpp (llama-cpp-python) with a GGUF file, greedy by
 default. llama.cpp keeps the KV cache of the last prompt and re-evaluates only what
-differs, so prompts put their stable parts (instructions, schema) first. One lock guards
+differs, so prompts put their stable parts (instructions, schema) first. Greedy
+completions verify n-gram drafts in batches (:mod:`nl2sql.speculate`, ``ask.draft_tokens``);
+sampled ones use llama-cpp-python's own loop. One lock guards
 the Llama object: calls from several threads run one at a time; with a ``process_lock``
 file, so do completions in several processes (the workers of one port, the learner's
 gate): each uses every core, and two at once on the same cores run many times slower.
@@ -211,7 +213,7 @@ class LlamaGenerator:
         self, prompt: str, *, max_tokens: int, stop: list[str], mask: LogitsMask | None, stopped: Callable[[], bool],
     ) -> str:
         """Greedy decoding with n-gram drafts (:mod:`nl2sql.speculate`), cut at the first stop."""
-        from nl2sql.speculate import greedy
+        from nl2sql.speculate import Stats, greedy
 
         llm = self._llm
 
@@ -222,8 +224,13 @@ class LlamaGenerator:
             return any(s in text for s in stop) or _runaway(text)
 
         ids = llm.tokenize(prompt.encode("utf-8"), add_bos=True, special=False)
+        if len(ids) >= llm.n_ctx():
+            raise ValueError(f"Requested tokens ({len(ids)}) exceed context window of {llm.n_ctx()}")
+        stats = Stats()
         generated = greedy(llm, ids, max_tokens=max_tokens, draft=self._draft, draft_tokens=self.draft_tokens,
-                           done=done, mask=mask)
+                           done=done, mask=mask, stats=stats)
+        log.debug("llm.greedy", tokens=len(generated), passes=stats.passes, drafted=stats.drafted,
+                  accepted=stats.accepted)
         text = llm.detokenize(generated).decode("utf-8", "ignore")
         cut = min((i for i in (text.find(s) for s in stop) if i >= 0), default=len(text))
         return str(text[:cut])

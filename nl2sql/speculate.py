@@ -7,9 +7,12 @@ queries asked before spell the same joins and names. So each step drafts the tok
 that followed the longest recent match of the last few tokens (in the prompt and what
 was generated so far, then in earlier completions), and the model checks the chosen
 token and the whole draft in one batch: every draft token that equals the model's own
-greedy choice is accepted, the first one that differs is replaced by that choice. The
-output is the greedy output (up to the float rounding of batched kernels); only the
-number of passes over the weights changes.
+greedy choice is accepted, the first one that differs is replaced by that choice.
+Each token is the argmax of the model's logits, but llama.cpp's batched kernels sum in
+another order than its one-token kernels (measured: logits differ by ~1 on the 270M),
+so where two tokens are nearly tied the choice can differ from one-token decoding
+(about half of 20 Chinook prompts gave identical SQL); without drafts the loop is
+exactly llama.cpp's greedy decoding (tests/test_speculate.py).
 
 :func:`greedy` drives llama-cpp-python's ``Llama`` through its context, batch and
 token buffer, as ``Llama.generate`` does; :class:`NgramDraft` is the lookup.
