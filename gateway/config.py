@@ -53,9 +53,10 @@ class AskConfig(BaseModel):
     n_threads: int = Field(default=2, description="CPU threads of the embedded model.")
     max_tokens: int = Field(default=160, description="Most tokens generated for one SQL statement.")
     draft_tokens: int = Field(
-        default=6, ge=0,
+        default=4, ge=0,
         description="Greedy decoding drafts up to this many tokens per model pass by n-gram lookup in the prompt and "
-        "recent SQL, and the model verifies them in one batch (same SQL, fewer passes; 0: off; embedded model only).",
+        "recent SQL (a match of the last 3 tokens), and the model verifies them in one batch (fewer passes; batched "
+        "logits round differently, so near ties may resolve otherwise; 0: off; embedded model only).",
     )
     prompt_schema: Literal["auto", "tables", "none"] = Field(
         default="auto",

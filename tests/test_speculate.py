@@ -30,7 +30,7 @@ PROMPT = (
 
 
 def test_draft_follows_the_latest_match_of_the_longest_suffix() -> None:
-    d = NgramDraft(max_ngram=3)
+    d = NgramDraft(max_ngram=3, min_ngram=1)
     #        0  1  2  3  4  5  6  7  8  9
     ids = [5, 6, 7, 8, 1, 6, 7, 9, 2, 6, 7]
     # suffix (6, 7) last seen at 5..6, followed by 9, 2, 6...
@@ -39,10 +39,14 @@ def test_draft_follows_the_latest_match_of_the_longest_suffix() -> None:
     assert d.propose([8, 1, 6, 0, 3, 1, 6, 7, 8, 1, 6], 2) == [0, 3]
     assert d.propose([1, 2, 3], 4) == []  # nothing repeats
     assert d.propose(ids, 0) == []
+    # only matches of at least min_ngram tokens are trusted
+    strict = NgramDraft(max_ngram=3, min_ngram=3)
+    assert strict.propose(ids, 3) == []  # (6, 7) repeats, (2, 6, 7) does not
+    assert strict.propose([8, 1, 6, 0, 3, 1, 6, 7, 8, 1, 6], 2) == [0, 3]
 
 
 def test_draft_falls_back_to_remembered_completions_newest_first() -> None:
-    d = NgramDraft(max_ngram=2, memory=2)
+    d = NgramDraft(max_ngram=2, min_ngram=1, memory=2)
     d.remember([1, 2, 3, 4])
     assert d.propose([9, 2], 3) == [3, 4]
     d.remember([7, 2, 8])
