@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from sqlglot import exp
@@ -238,3 +238,75 @@ def repair_identifiers(
 def column_owners(schema: SchemaInfo, name: str) -> list[str]:
     """Tables that have a column called ``name`` (for error messages fed back to the model)."""
     return [t.name for t in schema.tables if t.column(name) is not None]
+
+
+ValueIndex = dict[str, list[tuple[str, str, str]]]
+"""``lower(value) -> [(table, column, value)]``: the text values of a database
+(:attr:`nl2sql.schema_index.DbSchema.values`)."""
+Exists = Callable[[str, str, str], bool]
+"""``exists(table, column, value)``: whether the database has ``value`` in that column."""
+
+
+def repair_values(
+    tree: exp.Expression, schema: SchemaInfo, values: ValueIndex, *, exists: Exists | None = None
+) -> tuple[exp.Expression, list[str]]:
+    """A copy of ``tree`` where ``column = 'text'`` compares the text with a column that
+    holds it. Small models name the right value on the wrong table of a join
+    (``Track.Name = 'Jazz'`` beside ``JOIN Genre``): when the database has the value in
+    none of the compared column's rows (``exists``, asked only then: the index keeps at
+    most a few thousand values per column) but in one column of a table the query reads
+    (another column of the same table first, then a column of the same name), the
+    comparison moves there. A value that differs from the stored
+    one only in case takes the stored spelling. Returns the fixes made."""
+    tree = tree.copy()
+    fixes: list[str] = []
+    try:
+        scopes = list(traverse_scope(tree))
+    except SqlglotError:
+        return tree, fixes
+    for scope in scopes:
+        sources = [s for s in _scope_sources(scope, schema) if s.table is not None]
+        for col in list(scope.columns):
+            parent = col.parent
+            if not isinstance(parent, exp.EQ):
+                continue
+            lit = parent.expression if parent.this is col else parent.this
+            if not (isinstance(lit, exp.Literal) and lit.is_string):
+                continue
+            owners = values.get(lit.this.strip().lower())
+            if not owners:
+                continue
+            if col.table:
+                mine = [s for s in sources if s.alias.lower() == col.table.lower()]
+            else:
+                mine = [s for s in sources if _has_column(s, col.name)]
+            if len(mine) != 1:
+                continue
+            source = mine[0]
+            assert source.table is not None
+            name = _has_column(source, col.name)
+            if name is None:
+                continue
+            here = [v for t, c, v in owners if t == source.table.name and c == name]
+            if here:
+                if lit.this not in here:
+                    fixes.append(f"value '{lit.this}' -> '{here[0]}'")
+                    lit.replace(exp.Literal.string(here[0]))
+                continue
+            if exists is not None and exists(source.table.name, name, lit.this):
+                continue
+            elsewhere = {(s.alias, c): v for s in sources for t, c, v in owners
+                         if s.table is not None and t == s.table.name}
+            if len(elsewhere) > 1:  # the model's table, then a column of the model's name
+                mine_only = {k: v for k, v in elsewhere.items() if k[0] == source.alias}
+                same = {k: v for k, v in elsewhere.items() if k[1].lower() == name.lower()}
+                elsewhere = mine_only or same or elsewhere
+            if len(elsewhere) != 1:
+                continue
+            (alias, column), value = next(iter(elsewhere.items()))
+            new = exp.column(column, table=alias)
+            fixes.append(f"{col.sql()} = '{lit.this}' -> {new.sql()} = '{value}' (the value is {column} of "
+                         f"{next(s.table.name for s in sources if s.alias == alias and s.table)})")
+            col.replace(new)
+            lit.replace(exp.Literal.string(value))
+    return tree, fixes

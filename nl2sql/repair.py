@@ -16,9 +16,11 @@ from collections import Counter
 from collections.abc import Hashable
 from dataclasses import dataclass
 
+from sqlglot import exp
+
 from connectors.base import Result
 from gateway.errors import PgError, QueryCanceled
-from nl2sql.constrain import column_owners, repair_identifiers
+from nl2sql.constrain import column_owners, repair_identifiers, repair_values
 from nl2sql.examples import normalise_question
 from nl2sql.execute import run_read_only
 from nl2sql.generate import generate
@@ -50,6 +52,9 @@ def check(state: AskState, env: Env, sql: str) -> str:
         if env.config.constrain:
             prefer = state.retrieved.tables if state.retrieved else []
             tree, fixes = repair_identifiers(tree, env.schema, prefer=prefer)
+            tree, value_fixes = repair_values(tree, env.schema, env.db.values,
+                                              exists=lambda t, c, v: _holds(env, t, c, v))
+            fixes += value_fixes
         check_tables(tree, env.schema)
         check_columns(tree, env.schema, dialect)
         if fixes:
@@ -62,6 +67,18 @@ def check(state: AskState, env: Env, sql: str) -> str:
         raise
     finally:
         state.timed("validate", t0)
+
+
+def _holds(env: Env, table: str, column: str, value: str) -> bool:
+    """Whether ``table.column`` has ``value`` (read-only, one row at most)."""
+    query = exp.select("1").from_(exp.to_table(table, quoted=True)).where(
+        exp.EQ(this=exp.column(column, quoted=True), expression=exp.Literal.string(value))).limit(1)
+    try:
+        return bool(run_read_only(env.backend, query.sql(dialect=env.schema.dialect), env.config).rows)
+    except QueryCanceled:
+        return True  # unknown: leave the comparison as the model wrote it
+    except PgError:
+        return False  # e.g. DuckDB: text compared with an integer column holds nothing
 
 
 def _with_owners(message: str, state: AskState, env: Env) -> str:

@@ -4,7 +4,7 @@ repair, and the decoding mask, on schemas introspected from databases the tests 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import duckdb
@@ -15,8 +15,10 @@ import sqlglot
 from connectors.base import Backend, SchemaInfo
 from connectors.duckdb import DuckdbBackend
 from connectors.sqlite import SqliteBackend
-from nl2sql.constrain import nearest, repair_identifiers, similarity, words
+from gateway.errors import PgError
+from nl2sql.constrain import nearest, repair_identifiers, repair_values, similarity, words
 from nl2sql.grammar import IdentifierMask, Vocab
+from nl2sql.schema_index import _read_values
 from nl2sql.validate import ValidationError, is_read_only_query, validate
 
 DDL = [
@@ -179,6 +181,93 @@ def test_repair_leaves_real_names_and_unknowable_ones_alone(schema: SchemaInfo) 
     assert fixes == [] and same.sql(dialect=schema.dialect) == tree.sql(dialect=schema.dialect)
     _, fixes = repair_identifiers(sqlglot.parse_one("SELECT REPRESENTATIVE FROM Employee", read=schema.dialect), schema)
     assert fixes == []  # nothing is close enough: left for the model to repair
+
+
+def _holds(backend: Backend) -> Callable[[str, str, str], bool]:
+    def holds(table: str, column: str, value: str) -> bool:
+        conn = backend.connect(read_only=True)
+        try:
+            return bool(conn.execute(f'SELECT 1 FROM "{table}" WHERE "{column}" = ?', [value]).rows)
+        except PgError:  # DuckDB: a name compared with an integer column
+            return False
+        finally:
+            conn.close()
+    return holds
+
+
+def _rows(backend: Backend, sql: str) -> list[tuple[object, ...]]:
+    conn = backend.connect(read_only=True)
+    try:
+        return [tuple(r) for r in conn.execute(sql).rows]
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize("sql,fixed,rows", [
+    # the genre's name compared with the track's name: moved to the table that has 'Jazz'
+    ("SELECT AVG(UnitPrice) FROM Genre AS T1 JOIN Track AS T2 ON T1.GenreId = T2.GenreId WHERE T2.Name = 'Jazz'",
+     "SELECT AVG(UnitPrice) FROM Genre AS T1 JOIN Track AS T2 ON T1.GenreId = T2.GenreId WHERE T1.Name = 'Jazz'",
+     [(1.99,)]),
+    # an id compared with a name: the column that holds the name
+    ("SELECT T1.Title FROM Album AS T1 JOIN Artist AS T2 ON T1.ArtistId = T2.ArtistId WHERE T1.ArtistId = 'Accept'",
+     "SELECT T1.Title FROM Album AS T1 JOIN Artist AS T2 ON T1.ArtistId = T2.ArtistId WHERE T2.Name = 'Accept'",
+     [("Balls to the Wall",)]),
+    # the stored spelling
+    ("SELECT GenreId FROM Genre WHERE Name = 'jazz'", "SELECT GenreId FROM Genre WHERE Name = 'Jazz'", [(2,)]),
+])
+def test_value_repair(sql: str, fixed: str, rows: list[tuple[object, ...]], schema: SchemaInfo,
+                      backend: Backend) -> None:
+    values = _read_values(backend, schema)
+    try:  # as written, the value matches nothing (DuckDB: an error)
+        assert _rows(backend, sql) in ([], [(None,)])
+    except PgError:
+        assert backend.dialect == "duckdb"
+    repaired, fixes = repair_values(sqlglot.parse_one(sql, read=schema.dialect), schema, values,
+                                    exists=_holds(backend))
+    assert fixes
+    out = repaired.sql(dialect=schema.dialect)
+    assert out == fixed
+    got = _rows(backend, out)
+    assert [tuple(float(v) if hasattr(v, "as_integer_ratio") and not isinstance(v, int) else v for v in r)
+            for r in got] == rows
+
+
+def test_value_repair_prefers_another_column_of_the_same_table(schema: SchemaInfo, backend: Backend) -> None:
+    """The model's table with the wrong column: that table's column that has the value wins
+    over another table's (here, as if a track were also called 'AC/DC')."""
+    values = _read_values(backend, schema)
+    values["ac/dc"] = [*values["ac/dc"], ("Track", "Name", "AC/DC")]
+    sql = ("SELECT T2.Title FROM Artist AS T1 JOIN Album AS T2 ON T1.ArtistId = T2.ArtistId "
+           "JOIN Track AS T3 ON T3.AlbumId = T2.AlbumId WHERE T1.ArtistId = 'AC/DC'")
+    repaired, fixes = repair_values(sqlglot.parse_one(sql, read=schema.dialect), schema, values,
+                                    exists=_holds(backend))
+    out = repaired.sql(dialect=schema.dialect)
+    assert out.endswith("WHERE T1.Name = 'AC/DC'") and fixes
+    assert _rows(backend, out) == [("For Those About To Rock",)]
+
+
+@pytest.mark.parametrize("sql", [
+    "SELECT Name FROM Track WHERE Name = 'Balls'",  # the value is in that column
+    "SELECT Name FROM Track WHERE Name = 'Andrew'",  # in a table the query does not read
+    "SELECT Name FROM Track WHERE Name = 'Nobody'",  # nowhere
+    "SELECT T1.Name FROM Track AS T1 JOIN Genre AS T2 ON T1.GenreId = T2.GenreId WHERE T1.UnitPrice = 0.99",
+])
+def test_value_repair_leaves_other_comparisons_alone(sql: str, schema: SchemaInfo, backend: Backend) -> None:
+    tree = sqlglot.parse_one(sql, read=schema.dialect)
+    same, fixes = repair_values(tree, schema, _read_values(backend, schema), exists=_holds(backend))
+    assert fixes == [] and same.sql(dialect=schema.dialect) == tree.sql(dialect=schema.dialect)
+
+
+def test_value_repair_asks_the_database_before_moving(schema: SchemaInfo, backend: Backend) -> None:
+    """The index keeps at most a few thousand values per column: a value it lacks for the
+    compared column may still be there, and then nothing moves."""
+    sql = "SELECT T1.Name FROM Track AS T1 JOIN Genre AS T2 ON T1.GenreId = T2.GenreId WHERE T1.Name = 'Go Down'"
+    partial = {"go down": [("Genre", "Name", "Go Down")]}  # as if Track.Name were not indexed
+    tree = sqlglot.parse_one(sql, read=schema.dialect)
+    moved, fixes = repair_values(tree, schema, partial)
+    assert "T2.Name = 'Go Down'" in moved.sql(dialect=schema.dialect) and fixes
+    same, fixes = repair_values(tree, schema, partial, exists=_holds(backend))
+    assert fixes == [] and same.sql(dialect=schema.dialect) == tree.sql(dialect=schema.dialect)
 
 
 def test_similarity_helpers() -> None:
