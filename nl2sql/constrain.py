@@ -256,7 +256,9 @@ def repair_values(
     none of the compared column's rows (``exists``, asked only then: the index keeps at
     most a few thousand values per column) but in one column of a table the query reads
     (another column of the same table first, then a column of the same name), the
-    comparison moves there. A value that differs from the stored
+    comparison moves there; when the compared column is a foreign key to a table the
+    query does not read, which has the value in one column, the comparison becomes
+    ``key IN (SELECT ref FROM that table WHERE column = 'text')``. A value that differs from the stored
     one only in case takes the stored spelling. Returns the fixes made."""
     tree = tree.copy()
     fixes: list[str] = []
@@ -301,6 +303,9 @@ def repair_values(
                 mine_only = {k: v for k, v in elsewhere.items() if k[0] == source.alias}
                 same = {k: v for k, v in elsewhere.items() if k[1].lower() == name.lower()}
                 elsewhere = mine_only or same or elsewhere
+            if not elsewhere:
+                _through_key(parent, col, source.table, name, owners, fixes)
+                continue
             if len(elsewhere) != 1:
                 continue
             (alias, column), value = next(iter(elsewhere.items()))
@@ -310,3 +315,21 @@ def repair_values(
             col.replace(new)
             lit.replace(exp.Literal.string(value))
     return tree, fixes
+
+
+def _through_key(eq: exp.EQ, col: exp.Column, table: TableInfo, name: str,
+                 owners: list[tuple[str, str, str]], fixes: list[str]) -> None:
+    """``Track.GenreId = 'Jazz'`` -> ``Track.GenreId IN (SELECT GenreId FROM Genre WHERE Name = 'Jazz')``."""
+    for fk in table.foreign_keys:
+        if len(fk.columns) != 1 or fk.columns[0].lower() != name.lower():
+            continue
+        held = {(c, v) for t, c, v in owners if t.lower() == fk.ref_table.lower()}
+        if len(held) != 1:
+            return
+        column, value = held.pop()
+        sub = exp.select(exp.column(fk.ref_columns[0])).from_(exp.to_table(fk.ref_table)).where(
+            exp.EQ(this=exp.column(column), expression=exp.Literal.string(value)))
+        new = col.copy().isin(query=sub)
+        fixes.append(f"{eq.sql()} -> {new.sql()}")
+        eq.replace(new)
+        return

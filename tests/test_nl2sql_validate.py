@@ -212,6 +212,10 @@ def _rows(backend: Backend, sql: str) -> list[tuple[object, ...]]:
     ("SELECT T1.Title FROM Album AS T1 JOIN Artist AS T2 ON T1.ArtistId = T2.ArtistId WHERE T1.ArtistId = 'Accept'",
      "SELECT T1.Title FROM Album AS T1 JOIN Artist AS T2 ON T1.ArtistId = T2.ArtistId WHERE T2.Name = 'Accept'",
      [("Balls to the Wall",)]),
+    # a foreign key compared with a value of the table it refers to, which the query does not read
+    ("SELECT AVG(UnitPrice) FROM Track WHERE GenreId = 'Jazz'",
+     "SELECT AVG(UnitPrice) FROM Track WHERE GenreId IN (SELECT GenreId FROM Genre WHERE Name = 'Jazz')",
+     [(1.99,)]),
     # the stored spelling
     ("SELECT GenreId FROM Genre WHERE Name = 'jazz'", "SELECT GenreId FROM Genre WHERE Name = 'Jazz'", [(2,)]),
 ])
