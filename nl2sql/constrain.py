@@ -297,7 +297,7 @@ def repair_values(
                 continue
             if exists is not None and exists(source.table.name, name, lit.this):
                 continue
-            elsewhere = {(s.alias, c): v for s in sources for t, c, v in owners
+            elsewhere = {(s.alias, c): (t, v) for s in sources for t, c, v in owners
                          if s.table is not None and t == s.table.name}
             if len(elsewhere) > 1:  # the model's table, then a column of the model's name
                 mine_only = {k: v for k, v in elsewhere.items() if k[0] == source.alias}
@@ -308,10 +308,9 @@ def repair_values(
                 continue
             if len(elsewhere) != 1:
                 continue
-            (alias, column), value = next(iter(elsewhere.items()))
+            (alias, column), (table, value) = next(iter(elsewhere.items()))
             new = exp.column(column, table=alias)
-            fixes.append(f"{col.sql()} = '{lit.this}' -> {new.sql()} = '{value}' (the value is {column} of "
-                         f"{next(s.table.name for s in sources if s.alias == alias and s.table)})")
+            fixes.append(f"{col.sql()} = '{lit.this}' -> {new.sql()} = '{value}' (the value is {column} of {table})")
             col.replace(new)
             lit.replace(exp.Literal.string(value))
     return tree, fixes

@@ -43,7 +43,7 @@ class NgramDraft:
     """Drafts from the current token sequence and from recent completions.
 
     ``propose(ids, k)`` returns up to ``k`` tokens that followed the latest earlier
-    occurrence of the longest suffix of ``ids`` (``MAX_NGRAM`` tokens down to 1), looked
+    occurrence of the longest suffix of ``ids`` (``max_ngram`` tokens down to ``min_ngram``), looked
     up first in ``ids`` itself, then in the remembered completions, newest first."""
 
     def __init__(self, *, max_ngram: int = MAX_NGRAM, min_ngram: int | None = None,
@@ -64,7 +64,7 @@ class NgramDraft:
         self._add(seq)
 
     def _add(self, seq: tuple[int, ...]) -> None:
-        for n in range(1, self.max_ngram + 1):
+        for n in range(self.min_ngram, self.max_ngram + 1):  # shorter suffixes are never looked up
             for end in range(n, len(seq)):
                 self._index[seq[end - n:end]] = (seq, end)
 
