@@ -39,10 +39,11 @@ class Target:
     port: int
     user: str
     dbname: str
+    pid: int | None = None  # the server process (and its children): CPU time per transaction
 
     @classmethod
     def from_pg(cls, label: str, pg: PgInfo) -> Target:
-        return cls(label=label, host=pg.host, port=pg.port, user=pg.user, dbname=pg.dbname)
+        return cls(label=label, host=pg.host, port=pg.port, user=pg.user, dbname=pg.dbname, pid=pg.pid)
 
 
 @dataclass
@@ -58,6 +59,7 @@ class PgbenchResult:
     transactions: int | None = None
     failed: int | None = None
     error: str | None = None
+    server_cpu_us: float | None = None  # user + system CPU of the server per transaction
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -99,12 +101,13 @@ def _descendants(pid: int) -> list[int]:
 
 def _cpu_seconds(pid: int) -> float | None:
     """User + system CPU time so far of a process and its live descendants (the workers
-    of ``askgres serve`` with ``workers`` > 1), from Linux ``/proc``; ``None`` when it is gone."""
+    of ``askgres serve`` with ``workers`` > 1), with that of their children that have
+    exited (PostgreSQL's backends), from Linux ``/proc``; ``None`` when it is gone."""
     total = 0.0
     for i, p in enumerate([pid, *_descendants(pid)]):
         try:
             fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            total += sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
         except (OSError, ValueError, IndexError):
             if i == 0:
                 return None
@@ -208,14 +211,21 @@ def run_pgbench(
     ]
     env = dict(os.environ)
     env.pop("PGPASSWORD", None)
+    cpu0 = _cpu_seconds(target.pid) if target.pid else None
+    cpu1: float | None = None
     try:
         proc = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=duration_s + 120)
     except subprocess.TimeoutExpired:
         res.error = f"pgbench did not finish in {duration_s + 120}s"
         return res
+    if cpu0 is not None and target.pid:
+        time.sleep(0.2)  # PostgreSQL's backends exit and are reaped after pgbench disconnects
+        cpu1 = _cpu_seconds(target.pid)
     figures = parse_pgbench(proc.stdout)
     for k, v in figures.items():
         setattr(res, k, v)
+    if cpu0 is not None and cpu1 is not None and res.transactions:
+        res.server_cpu_us = (cpu1 - cpu0) * 1e6 / res.transactions
     if proc.returncode != 0 or res.tps is None:
         res.error = (proc.stderr.strip() or proc.stdout.strip())[-600:] or f"pgbench exited {proc.returncode}"
     return res

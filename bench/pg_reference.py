@@ -50,6 +50,7 @@ class PgInfo:
     dbname: str
     socket_dir: Path
     data_dir: Path
+    pid: int | None = None  # the postmaster
 
     @property
     def dsn(self) -> str:
@@ -257,7 +258,8 @@ def pg_reference(
             if account is not None:
                 os.chown(log_path, account.pw_uid, account.pw_gid)
             proc = subprocess.Popen(argv, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True, **kw)
-        info = PgInfo(host="127.0.0.1", port=port, user="postgres", dbname=dbname, socket_dir=root, data_dir=data)
+        info = PgInfo(host="127.0.0.1", port=port, user="postgres", dbname=dbname, socket_dir=root, data_dir=data,
+                      pid=proc.pid)
         deadline = time.monotonic() + start_timeout
         while True:
             if proc.poll() is not None:

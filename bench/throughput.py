@@ -30,7 +30,8 @@ from bench.common import (
     write_json,
     write_script,
 )
-from bench.pg_reference import pg_reference
+from bench.pg_reference import free_port, pg_reference
+from bench.wire_floor import floor_server
 
 BACKEND_DB = {"sqlite": "chinook", "duckdb": "chinook_duckdb"}
 
@@ -53,6 +54,7 @@ def bench_all(
     postgres: bool = True,
     script: str = POINT_SELECT,
     workers: Sequence[int] = (1,),
+    floor: Sequence[int] = (),
 ) -> list[PgbenchResult]:
     """Every (target, mode, clients) combination, PostgreSQL first; askgres once per
     ``workers`` count (targets ``askgres-sqlite``, ``askgres-sqlite-w2``...)."""
@@ -74,11 +76,17 @@ def bench_all(
         if postgres:
             with pg_reference(sqlite_path) as pg:
                 run_target(Target.from_pg("postgresql-15", pg))
+        for n in floor:
+            port = free_port()
+            with floor_server(sqlite_path, port, n) as pid:
+                run_target(Target("python-floor" + ("" if n == 1 else f"-p{n}"), "127.0.0.1", port, "floor", "chinook",
+                                  pid=pid))
         for n in workers:
             suffix = "" if n == 1 else f"-w{n}"
-            with askgres_server(data_dir=work / "data", env={"ASKGRES_WORKERS": str(n)}) as (host, port, _proc):
+            with askgres_server(data_dir=work / "data", env={"ASKGRES_WORKERS": str(n)}) as (host, port, proc):
                 for backend in backends:
-                    run_target(Target(f"askgres-{backend}{suffix}", host, port, "askgres", BACKEND_DB[backend]))
+                    run_target(Target(f"askgres-{backend}{suffix}", host, port, "askgres", BACKEND_DB[backend],
+                                      pid=proc.pid))
     return results
 
 
@@ -90,7 +98,7 @@ def ratio_rows(results: list[PgbenchResult], *, target_ratio: float | None = Non
         base = ref.get((r.mode, r.clients))
         ratio = r.tps / base.tps if (r.tps and base and base.tps and base is not r) else None
         row = [r.target, r.mode, str(r.clients), fmt(r.tps, ",.0f"), fmt(r.latency_ms, ".3f"),
-               "" if base is r else fmt(ratio, ".2f") + "x"]
+               fmt(r.server_cpu_us, ".0f"), "" if base is r else fmt(ratio, ".2f") + "x"]
         if target_ratio is not None:
             row.append("" if base is r or ratio is None else ("yes" if ratio >= target_ratio else "NO"))
         if r.error:
@@ -101,7 +109,7 @@ def ratio_rows(results: list[PgbenchResult], *, target_ratio: float | None = Non
 
 def report(name: str, results: list[PgbenchResult], args: dict[str, Any], *, target_ratio: float | None = None) -> str:
     info = machine()
-    headers = ["server", "mode", "clients", "tps", "avg latency (ms)", "vs PostgreSQL"]
+    headers = ["server", "mode", "clients", "tps", "avg latency (ms)", "server CPU µs/tx", "vs PostgreSQL"]
     if target_ratio is not None:
         headers.append(f">= {target_ratio}x")
     text = (

@@ -57,6 +57,7 @@ _ACTION_NAMES = {
 _DDL = re.compile(r"\s*(?:create|alter|drop|attach|detach|commit|end|rollback|release)\b", re.IGNORECASE)
 # sqlite3.connect's default busy timeout (ms), restored after a no-wait quick read.
 _BUSY_TIMEOUT_MS = 5000
+MMAP_BYTES = 256 << 20  # memory-mapped reads: no read() call per page (address space only, not memory)
 # VM instructions between two deadline checks of a quick read.
 _QUICK_STEPS = 1000
 # Calls of Python regular expressions: they cannot be interrupted while they run (a pattern
@@ -117,6 +118,7 @@ class SqliteConnection:
         self._backend = backend
         try:
             self._conn, self._function_errors = backend._open(read_only=read_only)
+            self._conn.execute(f"PRAGMA mmap_size = {MMAP_BYTES}")
             if read_only:
                 self._conn.execute("PRAGMA query_only = 1")
                 self._conn.set_authorizer(self._authorize)

@@ -94,6 +94,11 @@ class SessionEngine(Protocol):
         """Bind + Execute of a prepared statement with decoded parameter values."""
         ...
 
+    def execute_now(self, prepared: Prepared, params: Sequence[Any]) -> Outcome | None:
+        """Like :meth:`execute` when the answer can be had without waiting (a short read);
+        ``None``: call :meth:`execute`."""
+        ...
+
     def cancel(self) -> None:
         """CancelRequest: interrupt the statement running now, from any thread."""
         ...

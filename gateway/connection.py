@@ -246,19 +246,31 @@ class Connection:
         self._out += msg.encode()
 
     async def flush(self) -> None:
+        pending = self.flush_now()
+        if pending is not None:
+            await pending
+
+    def flush_now(self) -> Awaitable[None] | None:
+        """Hand what is buffered to the socket. Returns an awaitable only when the client
+        reads slower than we write (a small answer is gone at once; a vanished client shows
+        up as end of stream on the next read)."""
         if not self._out:
-            return
-        data = bytes(self._out)
-        self._out.clear()
+            return None
+        data, self._out = self._out, bytearray()  # never written to again: no copy needed
         if self._debug:
-            self._log.debug("wire.send", bytes=len(data), head=data[:200])
+            self._log.debug("wire.send", bytes=len(data), head=bytes(data[:200]))
         writer = self._writer
         try:
             writer.write(data)
-            # wait only when the client reads slower than we write (a small answer is gone
-            # at once; a vanished client shows up as end of stream on the next read)
-            if writer.transport.get_write_buffer_size() > FLUSH_AT:
-                await writer.drain()
+        except (ConnectionError, OSError) as e:
+            raise ClientGone() from e
+        if writer.transport.get_write_buffer_size() > FLUSH_AT:
+            return self._drain()
+        return None
+
+    async def _drain(self) -> None:
+        try:
+            await self._writer.drain()
         except (ConnectionError, OSError) as e:
             raise ClientGone() from e
 
@@ -271,12 +283,15 @@ class Connection:
         except (ClientGone, asyncio.TimeoutError):
             pass
 
-    async def _next(self) -> FrontendMessage | StartupPacket | None:
-        """The next complete message; ``None`` at end of stream."""
+    async def _next(self, *, buffered: bool = True) -> FrontendMessage | StartupPacket | None:
+        """The next complete message; ``None`` at end of stream. ``buffered=False``: the
+        caller found no complete message in what was received, read the socket first."""
         while True:
-            msg = self._framer.read()
-            if msg is not None:
-                return msg
+            if buffered:
+                msg = self._framer.read()
+                if msg is not None:
+                    return msg
+            buffered = True
             try:
                 data = await self._reader.read(READ_SIZE)
             except (ConnectionError, OSError) as e:
@@ -383,7 +398,7 @@ class Connection:
             try:
                 msg = framer.read()  # messages already received are handled before waiting for more
                 if msg is None:
-                    msg = await self._next()
+                    msg = await self._next(buffered=False)
             except PgError as e:
                 if e.severity in ("FATAL", "PANIC"):
                     raise
@@ -424,7 +439,13 @@ class Connection:
             await self.flush()
 
     async def _ready(self) -> None:
-        """ParameterStatus for settings that changed, then ReadyForQuery, flushed."""
+        pending = self._ready_now()
+        if pending is not None:
+            await pending
+
+    def _ready_now(self) -> Awaitable[None] | None:
+        """ParameterStatus for settings that changed, then ReadyForQuery, flushed (an
+        awaitable only when the flush has to wait for the client)."""
         assert self.session is not None
         now = self.session.parameter_status()
         if now is not self._status_seen:  # sessions may hand out the same dict until a setting changes
@@ -435,7 +456,7 @@ class Connection:
                         self.send(ParameterStatus(name, value))
                 self._reported = dict(now)
         self._out += _READY[self.session.tx_status]
-        await self.flush()
+        return self.flush_now()
 
     # -- simple query -----------------------------------------------------------------
     async def _on_query(self, msg: Query) -> None:
@@ -582,27 +603,57 @@ class Connection:
         columns: list[Column] | None = describe(name)
         return columns
 
-    async def _on_execute(self, msg: Execute) -> None:
+    def _on_execute(self, msg: Execute) -> Awaitable[None] | None:
+        """A short read of a fresh portal is answered here without waiting (the common
+        Bind/Execute of a point select); anything else continues in :meth:`_execute`."""
         assert self.session is not None
         portal = self._registry.portal(msg.portal)
+        if portal.outcome is not None:
+            return self._execute(msg, portal, time.perf_counter(), False)
         t0 = time.perf_counter()
-        first = portal.outcome is None
+        try:
+            outcome = self.session.execute_now(portal.statement.prepared, portal.params)
+        except PgError as e:
+            self._registry.portals.pop(msg.portal, None)
+            self._log_query(t0, 0, "", e)
+            raise
+        if outcome is None:
+            return self._execute(msg, portal, t0, True)
+        self._opened_portal(portal, outcome)
+        rows = outcome.rows
+        if (outcome.columns is None or outcome.copy_out or outcome.is_empty or not isinstance(rows, (list, tuple))
+                or len(rows) > ROW_CHUNK or (msg.max_rows and len(rows) >= msg.max_rows)):
+            return self._execute(msg, portal, t0, True)
+        encode = self._shapes.get(outcome.columns, portal.result_formats)[1].encode
+        out = self._out
+        for row in rows:
+            out += encode(row)
+        portal.done = True
+        self._finish(outcome, len(rows))
+        self._log_query(t0, len(rows), outcome.tag, None)
+        return None
+
+    def _opened_portal(self, portal: Portal, outcome: Outcome) -> None:
+        portal.outcome = outcome
+        portal.source = RowSource(outcome.rows)
+        if outcome.columns is not None and len(outcome.columns) != len(portal.result_formats):
+            # the engine learnt the columns only by running it: one format for all
+            fmt = portal.result_formats[0] if portal.result_formats else FORMAT_TEXT
+            portal.result_formats = [fmt] * len(outcome.columns)
+        portal.columns = outcome.columns
+
+    async def _execute(self, msg: Execute, portal: Portal, t0: float, first: bool) -> None:
+        assert self.session is not None
         if portal.outcome is None:
             try:
-                outcome = await self.session.execute(portal.statement.prepared, portal.params)
+                fresh = await self.session.execute(portal.statement.prepared, portal.params)
             except PgError as e:
                 self._registry.portals.pop(msg.portal, None)
                 self._log_query(t0, 0, "", e)
                 raise
-            portal.outcome = outcome
-            portal.source = RowSource(outcome.rows)
-            if outcome.columns is not None and len(outcome.columns) != len(portal.result_formats):
-                # the engine learnt the columns only by running it: one format for all
-                fmt = portal.result_formats[0] if portal.result_formats else FORMAT_TEXT
-                portal.result_formats = [fmt] * len(outcome.columns)
-            portal.columns = outcome.columns
+            self._opened_portal(portal, fresh)
         outcome = portal.outcome
-        assert portal.source is not None
+        assert outcome is not None and portal.source is not None
         if outcome.is_empty or portal.statement.prepared.is_empty:
             self.send(EmptyQueryResponse())
             return
@@ -635,12 +686,12 @@ class Connection:
             self._registry.portals.pop(msg.name, None)
         self._out += _CLOSE_COMPLETE
 
-    async def _on_sync(self, msg: Sync) -> None:
+    def _on_sync(self, msg: Sync) -> Awaitable[None] | None:
         assert self.session is not None
         self._skip_to_sync = False
         if self.session.tx_status == "I":
             self._registry.end_transaction()
-        await self._ready()
+        return self._ready_now()
 
-    async def _on_flush(self, msg: Flush) -> None:
-        await self.flush()
+    def _on_flush(self, msg: Flush) -> Awaitable[None] | None:
+        return self.flush_now()

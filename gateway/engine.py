@@ -351,6 +351,34 @@ class Session:
             self._failed()
             raise InternalError(f"internal error: {type(e).__name__}: {e}") from e
 
+    def execute_now(self, prepared: Prepared, params: Sequence[Any]) -> Outcome | None:
+        """The outcome of a prepared short read answered at once, on the calling thread (a
+        quick read: :mod:`gateway.quickread`), or ``None``: anything else, or a read that
+        turned out not to be short, goes through :meth:`execute`. Saves the coroutines
+        and the generality of the full path for what pgbench and drivers repeat most:
+        Bind/Execute of a point select."""
+        handle = prepared.handle
+        if self.closed or self._status == "E" or not isinstance(handle, Handle) or handle.kind != "sql":
+            return None
+        plan = handle.plan
+        if plan is None or plan.dynamic or plan.route != "backend" or len(params) < plan.n_params:
+            return None
+        try:
+            result = self._quick_read(plan, list(params))
+            if result is None:
+                return None
+            out = self._outcome(plan, result)
+        except PgError:
+            self._failed()
+            raise
+        except Exception as e:
+            log.exception("engine.internal_error", db=self.database)
+            self._failed()
+            raise InternalError(f"internal error: {type(e).__name__}: {e}") from e
+        if prepared.columns is not None and out.columns is not None and len(prepared.columns) == len(out.columns):
+            out.columns = prepared.columns
+        return out
+
     async def _execute(self, prepared: Prepared, params: Sequence[Any]) -> Outcome:
         self._check_open()
         handle = prepared.handle
@@ -534,6 +562,10 @@ class Session:
             if plan.info.is_ddl:
                 self.state.invalidate()
                 self.ddl_in_tx = self._status != "I"
+        return self._outcome(plan, result)
+
+    @staticmethod
+    def _outcome(plan: Plan, result: Result) -> Outcome:
         columns = result.columns
         if columns is not None and plan.inferred is not None and len(plan.inferred) == len(columns):
             columns = [Column(c.name, inf.pg_type) if inf is not None else c for c, inf in zip(columns, plan.inferred)]
