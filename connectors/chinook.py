@@ -314,6 +314,9 @@ def _atomic(dest: Path, build: Callable[[Path], None]) -> None:
     _unlink(tmp)
     try:
         build(tmp)
+        for end in ("-wal", "-shm", "-journal"):  # the old file's log must not be replayed into the new one
+            with contextlib.suppress(FileNotFoundError):
+                dest.with_name(dest.name + end).unlink()
         os.replace(tmp, dest)
     finally:
         _unlink(tmp)

