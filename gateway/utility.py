@@ -20,6 +20,7 @@ import structlog
 from sqlglot import exp
 
 from connectors.base import Backend, Column
+from connectors.ddl import META_SCHEMA, constraint_names
 from gateway.api import Notice, Outcome
 from gateway.catalog_data import ConstraintNames, IndexInfo
 from gateway.errors import (
@@ -428,18 +429,16 @@ _HANDLERS = {
 # --- catalog support -------------------------------------------------------------------------
 
 
-_NAME = r'(?:\[([^\]]+)\]|"((?:[^"]|"")+)"|`([^`]+)`|(\w+))'
-_CONSTRAINT = re.compile(r"CONSTRAINT\s+" + _NAME + r"\s+(PRIMARY\s+KEY|FOREIGN\s+KEY)\s*\(([^)]*)\)", re.IGNORECASE)
-
-
 def _constraint_names(table: str, ddl: str, names: ConstraintNames) -> None:
-    for m in _CONSTRAINT.finditer(ddl):
-        name = next(g for g in m.groups()[:4] if g)
-        cols = tuple(c.strip().strip('[]"`').lower() for c in m.group(6).split(",") if c.strip())
-        if m.group(5).upper().startswith("PRIMARY"):
-            names.primary[table.lower()] = name
-        else:
-            names.foreign[(table.lower(), cols)] = name
+    for kind, cols, name in constraint_names(ddl):
+        _keep_name(names, table, kind, cols, name)
+
+
+def _keep_name(names: ConstraintNames, table: str, kind: str, cols: tuple[str, ...], name: str) -> None:
+    if kind == "p":
+        names.primary[table.lower()] = name
+    else:
+        names.foreign[(table.lower(), cols)] = name
 
 
 def backend_extras(backend: Backend) -> tuple[list[IndexInfo], ConstraintNames]:
@@ -466,6 +465,12 @@ def backend_extras(backend: Backend) -> tuple[list[IndexInfo], ConstraintNames]:
                 text = str(expressions or "").strip("[]")
                 cols = [c.strip().strip('"') for c in text.split(",") if c.strip()]
                 out.append(IndexInfo(str(name), str(table), cols, bool(unique)))
+            if conn.execute(f"SELECT 1 FROM duckdb_tables() WHERE database_name = current_database() AND "
+                            f"schema_name = '{META_SCHEMA}' AND table_name = 'constraint_names'").rows:
+                res = conn.execute(f"SELECT table_name, kind, columns, name FROM {META_SCHEMA}.constraint_names")
+                for table, kind, cols, name in res.rows:
+                    key = tuple(c.strip().lower() for c in str(cols).split(",") if c.strip())
+                    _keep_name(names, str(table), str(kind), key, str(name))
     except PgError as e:
         log.warning("catalog.indexes_unavailable", db=backend.name, error=e.message)
     finally:

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from clients_support import BACKENDS, Endpoint, chinook_endpoint, known_gap
+from clients_support import BACKENDS, Endpoint, chinook_endpoint
 from refpg import pg_ref  # noqa: F401  (fixture)
 
 sa = pytest.importorskip("sqlalchemy")
@@ -52,8 +52,7 @@ def _columns(insp: Any, table: str) -> list[tuple[str, str, bool]]:
     return [(c["name"], str(c["type"]), c["nullable"]) for c in insp.get_columns(table)]
 
 
-def test_inspect_tables_columns_keys(request: pytest.FixtureRequest, engine: Any, ref_engine: Any) -> None:
-    known_gap(request, "chinook_duckdb", "duckdb-varchar-length")
+def test_inspect_tables_columns_keys(engine: Any, ref_engine: Any) -> None:
     insp, ref = sa.inspect(engine), sa.inspect(ref_engine)
     assert insp.get_schema_names().count("public") == 1
     tables = sorted(insp.get_table_names())
