@@ -168,3 +168,22 @@ def test_pipeline_mode(gateway: Any) -> None:
                 c.execute('SELECT * FROM "NoSuchTable"')
                 c.execute("SELECT 2")
         assert c.execute("SELECT 3").fetchone() == (3,)
+
+
+def test_error_of_a_prepared_point_read_fails_the_transaction_and_the_session_goes_on(gateway: Any) -> None:
+    """A prepared read answered at once on the event loop (quick read, no coroutines) that
+    fails at execution: the error keeps its SQLSTATE, the transaction is failed (25P02 until
+    ROLLBACK), and the same prepared statement answers again afterwards."""
+    sql = 'SELECT abs(%s::bigint) AS a, "Name" FROM "Artist" WHERE "ArtistId" = 1'
+    with gateway.connect("chinook", autocommit=False) as c:
+        cur = c.cursor()
+        for _ in range(6):  # psycopg prepares on the server from the fifth execution on
+            cur.execute(sql, [7])
+            assert cur.fetchall() == [(7, "AC/DC")]
+        with pytest.raises(psycopg.errors.NumericValueOutOfRange):
+            cur.execute(sql, [-9223372036854775808], prepare=True)
+        with pytest.raises(psycopg.errors.InFailedSqlTransaction):
+            cur.execute(sql, [5], prepare=True)
+        c.rollback()
+        cur.execute(sql, [5], prepare=True)
+        assert cur.fetchall() == [(5, "AC/DC")]
