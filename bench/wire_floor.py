@@ -2,8 +2,9 @@
 
 A measuring stick for the gateway's overhead, not a server: it speaks just enough of the
 PostgreSQL protocol for pgbench's point-select script (trust startup; Parse, Bind,
-Describe, Execute, Sync; an empty answer to any simple query) and answers Execute by
-running the one statement it knows on the same SQLite file with Python's ``sqlite3``.
+Describe, Execute, Sync; a simple query ending in ``= <id>``) and answers Execute, or the
+simple query, by running the one statement it knows on the same SQLite file with Python's
+``sqlite3``.
 No validation, no catalog, no types beyond text, no transactions, no errors: whatever
 askgres does per transaction beyond this is the price of being a gateway. Its figures
 say how close to PostgreSQL a pure-Python wire layer can get on a machine.
@@ -97,7 +98,7 @@ class FloorProtocol(asyncio.Protocol):
             elif code == b"S":
                 out.append(_READY)
             elif code == b"Q":
-                out.append(b"I\0\0\0\4" + _READY)
+                out.append(self._query(body))
             elif code == b"X":
                 self.transport.close()
                 return
@@ -118,6 +119,15 @@ class FloorProtocol(asyncio.Protocol):
             i += 4 + n
         self.params = params
         return b"2\0\0\0\4"
+
+    def _query(self, body: bytes) -> bytes:
+        """A simple query: the point select with its id in the text (``... = 42;``), run;
+        anything else gets an empty answer."""
+        try:
+            self.params = [int(body.rstrip(b"\0").rstrip(b"; \n").rsplit(b"=", 1)[1])]
+        except (IndexError, ValueError):
+            return b"I\0\0\0\4" + _READY
+        return _ROW_DESCRIPTION + self._execute() + _READY
 
     def _execute(self) -> bytes:
         rows = self.db.execute(POINT_SELECT_SQLITE, self.params).fetchall()

@@ -1,0 +1,52 @@
+"""bench/wire_floor.py, the measuring stick of the pgbench tables: it must really answer
+pgbench's point select (the right row, in every query mode), and its CPU per transaction
+must be counted, or the README's floor figures mean nothing."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+from fixtures_chinook import chinook_demo
+
+from bench.common import POINT_SELECT, Target, run_pgbench, write_script
+from bench.pg_reference import free_port
+from bench.wire_floor import floor_server
+from connectors.chinook import SQLITE_FILE
+
+__all__ = ["chinook_demo"]
+
+pytestmark = pytest.mark.skipif(shutil.which("pgbench") is None, reason="pgbench is not installed")
+
+
+@pytest.mark.parametrize("mode", ["simple", "extended", "prepared"])
+def test_floor_server_runs_pgbench_point_selects(chinook_demo: Path, tmp_path: Path, mode: str) -> None:
+    script = write_script(tmp_path, POINT_SELECT)
+    db = chinook_demo / SQLITE_FILE
+    port = free_port()
+    with floor_server(db, port, 1) as pid:
+        res = run_pgbench(Target("floor", "127.0.0.1", port, "floor", "chinook", pid=pid), script,
+                          clients=2, mode=mode, duration_s=1)
+    assert res.error is None and res.transactions and res.transactions > 10
+    assert res.server_cpu_us is not None and res.server_cpu_us > 0
+
+
+def test_floor_answers_the_row_sqlite_has(chinook_demo: Path) -> None:
+    from bench.wire_floor import FloorProtocol
+
+    db = sqlite3.connect(chinook_demo / SQLITE_FILE)
+    try:
+        proto = FloorProtocol(db)
+        proto.params = [3]
+        (name,) = db.execute('SELECT "Name" FROM "Track" WHERE "TrackId" = 3').fetchone()
+        out = proto._execute()
+        value = name.encode()
+        assert out.startswith(b"D") and value in out and b"SELECT 1\0" in out
+        proto.params = [999999]
+        assert proto._execute().startswith(b"C") and b"SELECT 0\0" in proto._execute()
+        simple = proto._query(b'SELECT "Name" FROM "Track" WHERE "TrackId" = 3;\0')
+        assert simple.startswith(b"T") and value in simple and simple.endswith(b"Z\0\0\0\5I")
+    finally:
+        db.close()
