@@ -71,15 +71,18 @@ def askgres_command() -> list[str]:
     return [sys.executable, "-c", "import sys; from gateway.cli import main; sys.exit(main())"]
 
 
-def _wait_listening(host: str, port: int, proc: subprocess.Popen[bytes], timeout: float, log: Path) -> None:
+def wait_listening(host: str, port: int, proc: subprocess.Popen[bytes], timeout: float, log: Path,
+                   what: str = "askgres serve") -> None:
+    """Until ``proc`` accepts connections on ``host:port``; its log's tail in the error when
+    it exits or does not listen within ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     while True:
         if proc.poll() is not None:
-            raise RuntimeError(f"askgres serve exited with {proc.returncode}: {log.read_text(errors='replace')[-3000:]}")
+            raise RuntimeError(f"{what} exited with {proc.returncode}: {log.read_text(errors='replace')[-3000:]}")
         with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=0.5):
             return
         if time.monotonic() > deadline:
-            raise RuntimeError(f"askgres serve not listening after {timeout}s: {log.read_text(errors='replace')[-3000:]}")
+            raise RuntimeError(f"{what} not listening after {timeout}s: {log.read_text(errors='replace')[-3000:]}")
         time.sleep(0.1)
 
 
@@ -157,7 +160,7 @@ def askgres_server(
             stdout=out, stderr=subprocess.STDOUT, env=full_env, cwd=str(ROOT), start_new_session=True,
         )
     try:
-        _wait_listening("127.0.0.1", port, proc, start_timeout, log)
+        wait_listening("127.0.0.1", port, proc, start_timeout, log)
         if warm and not wrap:
             wait_quiet(proc.pid)
         yield "127.0.0.1", port, proc

@@ -25,9 +25,11 @@ import sqlite3
 import struct
 import subprocess
 import sys
-import time
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+
+from connectors.sqlite import MMAP_BYTES
 
 POINT_SELECT_SQLITE = 'SELECT "Name" FROM "Track" WHERE "TrackId" = ?'
 
@@ -143,7 +145,7 @@ class FloorProtocol(asyncio.Protocol):
 async def _serve(db_path: str, sock: socket.socket) -> None:
     def protocol() -> FloorProtocol:
         db = sqlite3.connect(db_path, check_same_thread=False)
-        db.execute("PRAGMA mmap_size = 268435456")
+        db.execute(f"PRAGMA mmap_size = {MMAP_BYTES}")  # as askgres's SQLite connections read
         return FloorProtocol(db)
 
     server = await asyncio.get_running_loop().create_server(protocol, sock=sock)
@@ -169,23 +171,24 @@ def serve(db_path: str, port: int, processes: int = 1) -> None:
 
 @contextlib.contextmanager
 def floor_server(db_path: Path, port: int, processes: int = 1) -> Iterator[int]:
-    """Run the floor server in a child process group; yields its pid."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "bench.wire_floor", str(db_path), str(port), str(processes)],
-        start_new_session=True, cwd=str(Path(__file__).resolve().parent.parent),
-    )
-    try:
-        for _ in range(100):
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
-                break
-            if proc.poll() is not None:
-                raise RuntimeError(f"the floor server exited with {proc.returncode}")
-            time.sleep(0.1)
-        yield proc.pid
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=10)
+    """Run the floor server in a child process group until it listens; yields its pid."""
+    from bench.common import wait_listening
+
+    with tempfile.TemporaryDirectory(prefix="askgres-floor-") as tmp:
+        log = Path(tmp) / "floor.log"
+        with open(log, "wb") as out:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "bench.wire_floor", str(db_path), str(port), str(processes)],
+                stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                cwd=str(Path(__file__).resolve().parent.parent),
+            )
+        try:
+            wait_listening("127.0.0.1", port, proc, 30.0, log, what="the floor server")
+            yield proc.pid
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=10)
 
 
 if __name__ == "__main__":

@@ -319,16 +319,16 @@ def _atomic(dest: Path, build: Callable[[Path], None]) -> None:
     _unlink(tmp)
     try:
         build(tmp)
-        for end in ("-wal", "-shm", "-journal"):  # the old file's log must not be replayed into the new one
-            with contextlib.suppress(FileNotFoundError):
-                dest.with_name(dest.name + end).unlink()
+        _unlink(dest, logs_only=True)  # the old file's log must not be replayed into the new one
         os.replace(tmp, dest)
     finally:
         _unlink(tmp)
 
 
-def _unlink(path: Path) -> None:
-    for p in (path, *(path.with_name(path.name + end) for end in ("-wal", "-shm", "-journal"))):
+def _unlink(path: Path, *, logs_only: bool = False) -> None:
+    """Remove a database file and the logs SQLite keeps beside it (or only those)."""
+    logs = [path.with_name(path.name + end) for end in ("-wal", "-shm", "-journal")]
+    for p in logs if logs_only else [path, *logs]:
         with contextlib.suppress(FileNotFoundError):
             p.unlink()
 

@@ -31,7 +31,7 @@ from typing import Any
 import duckdb
 import structlog
 
-from connectors.base import Column, ColumnInfo, Dialect, ForeignKey, Result, SchemaInfo, TableInfo
+from connectors.base import Column, ColumnInfo, Connection, Dialect, ForeignKey, Result, SchemaInfo, TableInfo
 from connectors.ddl import META_SCHEMA
 from connectors.guard import StatementGuard
 from connectors.types import TEXT_TYPES, pg_type_name
@@ -330,11 +330,10 @@ def _introspect(conn: DuckdbConnection, samples: int) -> list[TableInfo]:
         "WHERE database_name = current_database() AND NOT internal ORDER BY schema_name, table_name, column_index"
     ):
         columns.setdefault((r[0], r[1]), []).append(r[2:])
-    declared: dict[tuple[str, str], str] = {}  # (table, column) -> the type DuckDB did not keep
-    if rows(f"SELECT 1 FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = "
-            f"'{META_SCHEMA}' AND table_name = 'declared_types'"):
-        for table, column, decl in rows(f"SELECT table_name, column_name, declared FROM {META_SCHEMA}.declared_types"):
-            declared[(str(table), str(column))] = str(decl)
+    declared = {  # (table, column) -> the type DuckDB did not keep
+        (str(table), str(column)): str(decl)
+        for table, column, decl in meta_rows(conn, "declared_types", "table_name, column_name, declared")
+    }
     pks: dict[tuple[str, str], tuple[str, ...]] = {}
     fks: dict[tuple[str, str], list[ForeignKey]] = {}
     for schema, table, kind, cols, ref_table, ref_cols in rows(
@@ -371,6 +370,15 @@ def _introspect(conn: DuckdbConnection, samples: int) -> list[TableInfo]:
             TableInfo(name, infos, pk, fks.get(key, []), _count(conn, qualified), kind, comment or "")
         )
     return tables
+
+
+def meta_rows(conn: Connection, table: str, columns: str) -> list[tuple[Any, ...]]:
+    """``columns`` of ``askgres_meta.<table>`` (:data:`connectors.ddl.META_SCHEMA`): what the
+    file keeps of its schema that DuckDB drops; none when the file has no such table."""
+    if not conn.execute(f"SELECT 1 FROM duckdb_tables() WHERE database_name = current_database() AND "
+                        f"schema_name = '{META_SCHEMA}' AND table_name = '{table}'").rows:
+        return []
+    return conn.execute(f"SELECT {columns} FROM {META_SCHEMA}.{table}").rows
 
 
 def _declared(dtype: str, declared: str | None) -> str:

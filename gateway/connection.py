@@ -614,8 +614,7 @@ class Connection:
         try:
             outcome = self.session.execute_now(portal.statement.prepared, portal.params)
         except PgError as e:
-            self._registry.portals.pop(msg.portal, None)
-            self._log_query(t0, 0, "", e)
+            self._execution_failed(msg, t0, e)
             raise
         if outcome is None:
             return self._execute(msg, portal, t0, True)
@@ -633,6 +632,11 @@ class Connection:
         self._log_query(t0, len(rows), outcome.tag, None)
         return None
 
+    def _execution_failed(self, msg: Execute, t0: float, error: PgError) -> None:
+        """A portal whose execution failed is gone (the error is logged as its query)."""
+        self._registry.portals.pop(msg.portal, None)
+        self._log_query(t0, 0, "", error)
+
     def _opened_portal(self, portal: Portal, outcome: Outcome) -> None:
         portal.outcome = outcome
         portal.source = RowSource(outcome.rows)
@@ -648,8 +652,7 @@ class Connection:
             try:
                 fresh = await self.session.execute(portal.statement.prepared, portal.params)
             except PgError as e:
-                self._registry.portals.pop(msg.portal, None)
-                self._log_query(t0, 0, "", e)
+                self._execution_failed(msg, t0, e)
                 raise
             self._opened_portal(portal, fresh)
         outcome = portal.outcome

@@ -264,10 +264,8 @@ class Session:
             return await self._run_simple(sql)
         except PgError:
             raise
-        except Exception as e:  # a bug must reach the client as an error, not a dropped connection
-            log.exception("engine.internal_error", db=self.database)
-            self._failed()
-            raise InternalError(f"internal error: {type(e).__name__}: {e}") from e
+        except Exception as e:
+            raise self._bug(e) from e
 
     async def _run_simple(self, sql: str) -> list[Outcome]:
         self._check_open()
@@ -310,9 +308,7 @@ class Session:
         except PgError:
             raise
         except Exception as e:
-            log.exception("engine.internal_error", db=self.database)
-            self._failed()
-            raise InternalError(f"internal error: {type(e).__name__}: {e}") from e
+            raise self._bug(e) from e
 
     async def _prepare(self, sql: str, param_types: Sequence[str | None]) -> Prepared:
         self._check_open()
@@ -347,9 +343,21 @@ class Session:
         except PgError:
             raise
         except Exception as e:
-            log.exception("engine.internal_error", db=self.database)
-            self._failed()
-            raise InternalError(f"internal error: {type(e).__name__}: {e}") from e
+            raise self._bug(e) from e
+
+    def _bug(self, e: Exception) -> InternalError:
+        """A bug must reach the client as an error (XX000), not a dropped connection: logged,
+        the transaction failed."""
+        log.exception("engine.internal_error", db=self.database)
+        self._failed()
+        return InternalError(f"internal error: {type(e).__name__}: {e}")
+
+    @staticmethod
+    def _with_prepared_columns(prepared: Prepared, out: Outcome) -> Outcome:
+        """The columns Describe announced (their names and types), where the run gives as many."""
+        if prepared.columns is not None and out.columns is not None and len(prepared.columns) == len(out.columns):
+            out.columns = prepared.columns
+        return out
 
     def execute_now(self, prepared: Prepared, params: Sequence[Any]) -> Outcome | None:
         """The outcome of a prepared short read answered at once, on the calling thread (a
@@ -372,12 +380,8 @@ class Session:
             self._failed()
             raise
         except Exception as e:
-            log.exception("engine.internal_error", db=self.database)
-            self._failed()
-            raise InternalError(f"internal error: {type(e).__name__}: {e}") from e
-        if prepared.columns is not None and out.columns is not None and len(prepared.columns) == len(out.columns):
-            out.columns = prepared.columns
-        return out
+            raise self._bug(e) from e
+        return self._with_prepared_columns(prepared, out)
 
     async def _execute(self, prepared: Prepared, params: Sequence[Any]) -> Outcome:
         self._check_open()
@@ -400,10 +404,7 @@ class Session:
                 return await self._admin(handle.text)
             assert handle.plan is not None
             self._check_not_aborted(None)
-            out = await self._run_plan(handle.plan, list(params))
-            if prepared.columns is not None and out.columns is not None and len(prepared.columns) == len(out.columns):
-                out.columns = prepared.columns
-            return out
+            return self._with_prepared_columns(prepared, await self._run_plan(handle.plan, list(params)))
         except PgError:
             self._failed()
             raise

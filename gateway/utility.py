@@ -20,7 +20,8 @@ import structlog
 from sqlglot import exp
 
 from connectors.base import Backend, Column
-from connectors.ddl import META_SCHEMA, constraint_names
+from connectors.ddl import constraint_names
+from connectors.duckdb import meta_rows
 from gateway.api import Notice, Outcome
 from gateway.catalog_data import ConstraintNames, IndexInfo
 from gateway.errors import (
@@ -465,12 +466,9 @@ def backend_extras(backend: Backend) -> tuple[list[IndexInfo], ConstraintNames]:
                 text = str(expressions or "").strip("[]")
                 cols = [c.strip().strip('"') for c in text.split(",") if c.strip()]
                 out.append(IndexInfo(str(name), str(table), cols, bool(unique)))
-            if conn.execute(f"SELECT 1 FROM duckdb_tables() WHERE database_name = current_database() AND "
-                            f"schema_name = '{META_SCHEMA}' AND table_name = 'constraint_names'").rows:
-                res = conn.execute(f"SELECT table_name, kind, columns, name FROM {META_SCHEMA}.constraint_names")
-                for table, kind, cols, name in res.rows:
-                    key = tuple(c.strip().lower() for c in str(cols).split(",") if c.strip())
-                    _keep_name(names, str(table), str(kind), key, str(name))
+            for table, kind, cols, name in meta_rows(conn, "constraint_names", "table_name, kind, columns, name"):
+                key = tuple(c.strip().lower() for c in str(cols).split(",") if c.strip())
+                _keep_name(names, str(table), str(kind), key, str(name))
     except PgError as e:
         log.warning("catalog.indexes_unavailable", db=backend.name, error=e.message)
     finally:

@@ -13,7 +13,7 @@ from fixtures_chinook import chinook_demo
 
 from bench.common import POINT_SELECT, Target, run_pgbench, write_script
 from bench.pg_reference import free_port
-from bench.wire_floor import floor_server
+from bench.wire_floor import FloorProtocol, floor_server
 from connectors.chinook import SQLITE_FILE
 
 __all__ = ["chinook_demo"]
@@ -34,8 +34,6 @@ def test_floor_server_runs_pgbench_point_selects(chinook_demo: Path, tmp_path: P
 
 
 def test_floor_answers_the_row_sqlite_has(chinook_demo: Path) -> None:
-    from bench.wire_floor import FloorProtocol
-
     db = sqlite3.connect(chinook_demo / SQLITE_FILE)
     try:
         proto = FloorProtocol(db)
