@@ -99,6 +99,11 @@ class SessionEngine(Protocol):
         ``None``: call :meth:`execute`."""
         ...
 
+    def run_simple_now(self, sql: str) -> Outcome | None:
+        """Like :meth:`run_simple` for a query answered without waiting (one short read);
+        ``None``: call :meth:`run_simple`."""
+        ...
+
     def cancel(self) -> None:
         """CancelRequest: interrupt the statement running now, from any thread."""
         ...

@@ -29,7 +29,16 @@ from gateway.errors import (
     PgError,
     ProtocolViolation,
 )
-from gateway.portals import Portal, Registry, RowSource, Statement, command_tag, decode_params, declared_type_names
+from gateway.portals import (
+    BindShape,
+    Portal,
+    Registry,
+    RowSource,
+    Statement,
+    command_tag,
+    decode_params,
+    declared_type_names,
+)
 from gateway.protocol import Reader
 from gateway.protocol.constants import FORMAT_TEXT, REFUSE_ENCRYPTION, TARGET_STATEMENT
 from gateway.protocol.copy import CopyData, CopyDone, CopyFail, CopyOutResponse, CopyRowEncoder
@@ -37,6 +46,7 @@ from gateway.protocol.errors import ErrorResponse, NoticeResponse
 from gateway.protocol.extended import (
     Bind,
     BindComplete,
+    BoundExecute,
     Close,
     CloseComplete,
     Describe,
@@ -53,6 +63,7 @@ from gateway.protocol.extended import (
 from gateway.protocol.framing import FrontendMessage, Message
 from gateway.protocol.rows import CommandComplete, EmptyQueryResponse, RowDescription, ShapeCache
 from gateway.protocol.simple import FunctionCall, Query, Terminate
+from gateway.protocol.types import decoder
 from gateway.protocol.startup import (
     AuthenticationOk,
     AuthenticationSASL,
@@ -87,6 +98,9 @@ _BIND_COMPLETE = BindComplete().encode()
 _CLOSE_COMPLETE = CloseComplete().encode()
 _NO_DATA = NoData().encode()
 _READY = {status: ReadyForQuery(status).encode() for status in "ITE"}
+_EXECUTE_ALL = Execute("", 0)
+_SYNC = Sync()
+_BIND_SHAPES = 16  # Bind format combinations remembered per statement
 
 
 class ClientGone(Exception):
@@ -283,24 +297,27 @@ class Connection:
         except (ClientGone, asyncio.TimeoutError):
             pass
 
-    async def _next(self, *, buffered: bool = True) -> FrontendMessage | StartupPacket | None:
-        """The next complete message; ``None`` at end of stream. ``buffered=False``: the
-        caller found no complete message in what was received, read the socket first."""
+    async def _next(self) -> FrontendMessage | StartupPacket | None:
+        """The next complete message; ``None`` at end of stream."""
         while True:
-            if buffered:
-                msg = self._framer.read()
-                if msg is not None:
-                    return msg
-            buffered = True
-            try:
-                data = await self._reader.read(READ_SIZE)
-            except (ConnectionError, OSError) as e:
-                raise ClientGone() from e
-            if not data:
-                if self._framer.buffered:
-                    self._log.info("conn.truncated", pid=self.pid, pending=self._framer.buffered)
+            msg = self._framer.read()
+            if msg is not None:
+                return msg
+            if not await self._receive():
                 return None
-            self._framer.feed(data)
+
+    async def _receive(self) -> bool:
+        """Wait for bytes and hand them to the framer; ``False`` at end of stream."""
+        try:
+            data = await self._reader.read(READ_SIZE)
+        except (ConnectionError, OSError) as e:
+            raise ClientGone() from e
+        if not data:
+            if self._framer.buffered:
+                self._log.info("conn.truncated", pid=self.pid, pending=self._framer.buffered)
+            return False
+        self._framer.feed(data)
+        return True
 
     # -- startup and authentication ---------------------------------------------------
     async def _startup_in_time(self) -> bool:
@@ -395,10 +412,20 @@ class Connection:
         self._info = bool(is_enabled_for(logging.INFO)) if is_enabled_for is not None else True
         framer = self._framer
         while True:
+            if not self._skip_to_sync:
+                run = framer.peek_bound_execute()
+                if run is not None:
+                    handled, pending = self._run_bound(run)
+                    if handled:
+                        if pending is not None:
+                            await pending
+                        continue
             try:
                 msg = framer.read()  # messages already received are handled before waiting for more
                 if msg is None:
-                    msg = await self._next(buffered=False)
+                    if await self._receive():
+                        continue
+                    return
             except PgError as e:
                 if e.severity in ("FATAL", "PANIC"):
                     raise
@@ -459,10 +486,34 @@ class Connection:
         return self.flush_now()
 
     # -- simple query -----------------------------------------------------------------
-    async def _on_query(self, msg: Query) -> None:
+    def _on_query(self, msg: Query) -> Awaitable[None] | None:
+        """A short read is answered here without waiting (a point select); anything
+        else continues in :meth:`_query`."""
         assert self.session is not None
         self._registry.drop_unnamed()
         t0 = time.perf_counter()
+        try:
+            outcome = self.session.run_simple_now(msg.sql)
+        except PgError as e:
+            return self._answer(t0, list(e.context.get("done") or []), e)
+        if outcome is None:
+            return self._query(msg, t0)
+        rows = outcome.rows
+        if (outcome.columns is None or outcome.copy_out or outcome.is_empty or not isinstance(rows, (list, tuple))
+                or len(rows) > ROW_CHUNK):
+            return self._answer(t0, [outcome], None)
+        description, encoder = self._shapes.get(outcome.columns)
+        out = self._out
+        out += description
+        encode = encoder.encode
+        for row in rows:
+            out += encode(row)
+        self._finish(outcome, len(rows))
+        self._log_query(t0, len(rows), outcome.tag, None)
+        return self._ready_now()
+
+    async def _query(self, msg: Query, t0: float) -> None:
+        assert self.session is not None
         error: PgError | None = None
         outcomes: list[Outcome] = []
         try:
@@ -470,6 +521,10 @@ class Connection:
         except PgError as e:
             error = e
             outcomes = list(e.context.get("done") or [])
+        await self._answer(t0, outcomes, error)
+
+    async def _answer(self, t0: float, outcomes: list[Outcome], error: PgError | None) -> None:
+        """The outcomes of a simple query, the error that ended it if any, ReadyForQuery."""
         rows = 0
         try:
             for outcome in outcomes:
@@ -681,6 +736,78 @@ class Connection:
         self._finish(outcome, sent)
         if first:
             self._log_query(t0, sent, outcome.tag, None)
+
+    # -- Bind/Describe/Execute/Sync received together -----------------------------------
+    def _run_bound(self, run: BoundExecute) -> tuple[bool, Awaitable[None] | None]:
+        """One execution of a prepared statement as drivers send it (pgbench -M prepared,
+        psycopg, asyncpg): Bind, Describe and Execute of the unnamed portal and Sync, all
+        received. Answered as the four handlers answer, without decoding four messages
+        and dispatching each. Returns (handled, awaitable to wait for); declines (nothing
+        consumed) what the handlers would refuse, so that they report it."""
+        stmt = self._registry.statements.get(run.statement)
+        if stmt is None or len(run.params) != len(stmt.param_oids):
+            return False, None
+        shape = stmt.bind_shapes.get(run.formats) or self._bind_shape(stmt, run)
+        if shape is None:
+            return False, None
+        try:
+            params = [None if raw is None else dec(raw) for dec, raw in zip(shape.decoders, run.params)]
+        except Exception:  # the Bind handler reports it, with its parameter number
+            return False, None
+        self._framer.skip_to(run.end)
+        if self._debug:
+            self._log.debug("wire.recv", message=run)
+        self._registry.portals[""] = Portal(stmt, params, list(shape.result_formats))
+        self._out += _BIND_COMPLETE
+        if run.describe:
+            self._out += shape.description
+        try:
+            pending = self._on_execute(_EXECUTE_ALL)
+        except Exception as e:
+            self._execute_error(e)
+            pending = None
+        if pending is not None:
+            return True, self._bound_rest(pending)
+        return True, self._on_sync(_SYNC)
+
+    def _bind_shape(self, stmt: Statement, run: BoundExecute) -> BindShape | None:
+        param_formats, result_formats = run.format_codes()
+        try:
+            formats = expand_formats(param_formats, len(stmt.param_oids), what="parameter")
+            columns = stmt.prepared.columns
+            results = expand_formats(result_formats, len(columns or ()), what="result")
+            decoders = [decoder(oid, fmt) for oid, fmt in zip(stmt.param_oids, formats, strict=True)]
+        except PgError:
+            return None
+        if columns is None or stmt.prepared.is_empty:
+            description = _NO_DATA
+        else:
+            description = self._shapes.get(columns, results)[0]
+        if len(stmt.bind_shapes) >= _BIND_SHAPES:
+            stmt.bind_shapes.clear()
+        shape = stmt.bind_shapes[run.formats] = BindShape(decoders, results, description)
+        return shape
+
+    async def _bound_rest(self, pending: Awaitable[None]) -> None:
+        """The Execute that had to wait, then the Sync."""
+        try:
+            await pending
+        except (ClientGone, asyncio.CancelledError):
+            raise
+        except Exception as e:
+            self._execute_error(e)
+        ready = self._on_sync(_SYNC)
+        if ready is not None:
+            await ready
+
+    def _execute_error(self, error: Exception) -> None:
+        """An Execute failed: the ErrorResponse (the Sync that follows ends the skip)."""
+        if isinstance(error, ClientGone) or (isinstance(error, PgError) and error.severity in ("FATAL", "PANIC")):
+            raise error
+        if not isinstance(error, PgError):
+            self._log.exception("conn.handler_failed", message="Execute")
+            error = InternalError(f"internal error: {error}")
+        self.send(ErrorResponse.of(error))
 
     def _on_close(self, msg: Close) -> None:
         if msg.target == TARGET_STATEMENT:

@@ -267,6 +267,32 @@ class Session:
         except Exception as e:
             raise self._bug(e) from e
 
+    def run_simple_now(self, sql: str) -> Outcome | None:
+        """The outcome of a simple-protocol query answered at once (a quick read, as
+        :meth:`execute_now`): a statement whose text, constants aside, was planned
+        before. ``None``: anything else, answered by :meth:`run_simple`."""
+        if self.closed or self._status == "E":
+            return None
+        tpl = literals.template(sql)
+        if tpl is None:
+            return None
+        text, values = tpl
+        plan = self.simple_plans.get(text, self.state.generation)
+        if plan is None or plan.dynamic or plan.route != "backend" or len(values) < plan.n_params \
+                or _has_stamp(values):
+            return None
+        self.current_text = sql
+        try:
+            result = self._quick_read(plan, values)
+            if result is None:
+                return None
+            return self._outcome(plan, result)
+        except PgError:
+            self._failed()
+            raise
+        except Exception as e:
+            raise self._bug(e) from e
+
     async def _run_simple(self, sql: str) -> list[Outcome]:
         self._check_open()
         tpl = literals.template(sql)

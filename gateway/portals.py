@@ -18,7 +18,7 @@ from typing import Any
 from connectors.base import Column
 from gateway.api import Outcome, Prepared
 from gateway.errors import InvalidCursorName, InvalidSqlStatementName, PgError
-from gateway.protocol.types import UNKNOWN_OID, decoder, name_of, oid_of
+from gateway.protocol.types import UNKNOWN_OID, Decoder, decoder, name_of, oid_of
 
 _SELECT_TAG = re.compile(r"^SELECT \d+$")
 
@@ -30,6 +30,8 @@ class Statement:
 
     prepared: Prepared
     param_oids: list[int]
+    # what each combination of Bind format fields comes to (Connection._bind_shape)
+    bind_shapes: dict[bytes, BindShape] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def of(cls, prepared: Prepared, declared: Sequence[int]) -> Statement:
@@ -45,6 +47,16 @@ class Statement:
             else:
                 oids.append(UNKNOWN_OID)
         return cls(prepared, oids)
+
+
+@dataclass(slots=True)
+class BindShape:
+    """What one statement's Bind with given format fields comes to: a decoder per
+    parameter, the result formats, and the portal's Describe answer (encoded)."""
+
+    decoders: list[Decoder]
+    result_formats: list[int]
+    description: bytes
 
 
 def declared_type_names(oids: Sequence[int]) -> list[str | None]:

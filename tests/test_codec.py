@@ -13,6 +13,7 @@ from connectors.base import Column
 from gateway.api import Notice
 from gateway.errors import PgError, ProtocolViolation
 from gateway.protocol import Reader
+from gateway.protocol.constants import TARGET_PORTAL, TARGET_STATEMENT
 from gateway.protocol.copy import CopyDone, CopyOutResponse, CopyRowEncoder
 from gateway.protocol.errors import ErrorResponse, NoticeResponse
 from gateway.protocol.extended import (
@@ -30,6 +31,7 @@ from gateway.protocol.extended import (
     PortalSuspended,
     Sync,
     expand_formats,
+    peek_bound_execute,
 )
 from gateway.protocol.rows import CommandComplete, DataRow, EmptyQueryResponse, RowDescription, RowEncoder
 from gateway.protocol.simple import Query, Terminate
@@ -448,3 +450,38 @@ def test_bad_parameters(oid: int, fmt: int, raw: bytes, sqlstate: str) -> None:
     with pytest.raises(PgError) as e:
         decoder(oid, fmt)(raw)
     assert e.value.sqlstate == sqlstate
+
+
+def test_bind_describe_execute_sync_is_recognised_whole_and_well_formed() -> None:
+    bind = Bind("", "s1", [1], [b"\x00\x00\x00\x07", None], [0, 1])
+    run = [bind, Describe(TARGET_PORTAL, ""), Execute("", 0), Sync()]
+    data = b"X" + b"".join(m.encode() for m in run) + Query("SELECT 1").encode()
+    found = peek_bound_execute(data, 1)
+    assert found is not None
+    assert (found.statement, found.params, found.describe) == ("s1", [b"\x00\x00\x00\x07", None], True)
+    assert found.end == len(data) - len(Query("SELECT 1").encode())
+    assert found.format_codes() == ([1], [0, 1])
+    no_describe = b"".join(m.encode() for m in [bind, Execute("", 0), Sync()])
+    assert peek_bound_execute(no_describe, 0) is not None
+    assert peek_bound_execute(no_describe, 0).describe is False  # type: ignore[union-attr]
+    # anything else is left to the message-by-message handlers
+    whole = b"".join(m.encode() for m in run)
+    others = [
+        whole[:-1],  # Sync not all received
+        whole[:10],  # Bind not all received
+        b"".join(m.encode() for m in [Bind("p", "s1", [], [], []), Execute("p", 0), Sync()]),  # named portal
+        b"".join(m.encode() for m in [bind, Execute("", 10), Sync()]),  # a row limit
+        b"".join(m.encode() for m in [bind, Execute("", 0), Flush()]),  # no Sync
+        b"".join(m.encode() for m in [bind, Describe(TARGET_STATEMENT, "s1"), Execute("", 0), Sync()]),
+        b"B\x00\x00\x00\x0c\x00s1\x00\xff\xff\x00\x00" + whole[-15:],  # a negative format count
+        b"B\x00\x00\x00\x0e\x00s1\x00\x00\x00\x00\x01\x00\x00" + whole[-15:],  # a parameter past the end
+        b"B\x00\x00\x00\x0a\x00\xff\xfe\x00\x00\x00\x00\x00\x00" + whole[-15:],  # a name that is not UTF-8
+        Query("SELECT 1").encode(),
+    ]
+    for data in others:
+        assert peek_bound_execute(data, 0) is None, data
+    reader = Reader(startup=False)
+    reader.feed(whole + Sync().encode())
+    assert reader.peek_bound_execute() is not None and reader.buffered == len(whole) + 5
+    reader.skip_to(len(whole))
+    assert isinstance(reader.read(), Sync) and reader.read() is None

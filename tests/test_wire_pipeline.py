@@ -15,6 +15,7 @@ import pytest
 from gateway.auth import Authenticator
 from gateway.connection import Connection
 from gateway.protocol.extended import Bind, Describe, Execute, Flush, Parse, Sync
+from gateway.protocol.simple import Query
 from gateway.protocol.startup import StartupMessage
 from tests.engine_support import EngineHarness
 from wire_raw import RawClient, Reply, split
@@ -153,3 +154,95 @@ def test_a_pipelined_batch_is_written_once(tmp_path: Path) -> None:
         await harness.aclose()
 
     asyncio.run(go())
+
+
+# --- Bind/Describe/Execute/Sync received together: the same answer as one by one -----------
+
+_POINT_S = Parse("s1", 'SELECT "ArtistId", "Name" FROM "Artist" WHERE "ArtistId" = $1', [20])
+_ABS_S = Parse("s2", 'SELECT abs($1::bigint) AS a, "Name" FROM "Artist" WHERE "ArtistId" = 1', [])
+
+
+def _run(statement: str, *params: bytes | None, formats: list[int] | None = None, results: list[int] | None = None,
+         describe: bool = True) -> list[Any]:
+    bind = Bind("", statement, formats or [], list(params), results or [])
+    return [bind, *([Describe(b"P", "")] if describe else []), Execute("", 0), Sync()]
+
+
+# What drivers send, then what the handlers must refuse or treat specially.
+_BATCHES: list[list[Any]] = [
+    [_POINT_S, _ABS_S, Sync()],
+    _run("s1", b"3"),  # text in, text out
+    _run("s1", struct.pack("!q", 2), formats=[1], results=[1]),  # binary in and out
+    _run("s1", b"4", results=[1, 0]),  # a format per column
+    _run("s1", b"99", describe=False),  # no row, no Describe
+    _run("s1", None),  # NULL parameter
+    _run("s1", b"abc"),  # bad text for bigint (22P02, at Bind)
+    _run("s1", b"1", b"2"),  # too many parameters (08P01, at Bind)
+    _run("s1", b"1", results=[1, 1, 1]),  # result formats do not match the columns (08P01)
+    _run("nope", b"1"),  # no such statement (26000)
+    _run("s2", b"-9223372036854775808"),  # fails at execution (22003)
+    [Query("BEGIN")],
+    _run("s2", b"5"),
+    [Execute("", 0), Sync()],  # the portal lives on in the transaction block: done, "SELECT 0"
+    _run("s2", b"-9223372036854775808"),  # fails the transaction block ...
+    _run("s1", b"1"),  # ... so this is refused (25P02)
+    [Query("ROLLBACK")],
+    _run("s1", b"5"),
+]
+
+
+async def _answers(harness: EngineHarness, *, together: bool) -> list[bytes]:
+    """The answer to each batch, sent in one piece or a message at a time (each one read
+    by the server before the next arrives)."""
+    reader = asyncio.StreamReader()
+    writer = _Writer()
+    conn = Connection(_Hub(harness.engine), reader, writer)  # type: ignore[arg-type]
+    task = asyncio.create_task(conn.run())
+    answers = []
+    for batch in [[StartupMessage({"user": "tester", "database": "small"})], *_BATCHES]:
+        writer.writes.clear()
+        writer.ready.clear()
+        pieces = [b"".join(m.encode() for m in batch)] if together else [m.encode() for m in batch]
+        for piece in pieces:
+            reader.feed_data(piece)
+            for _ in range(20):
+                await asyncio.sleep(0)
+        await asyncio.wait_for(writer.ready.wait(), timeout=30)
+        answers.append(b"".join(writer.writes))
+    reader.feed_eof()
+    del answers[0]  # the startup answer (each session has its own BackendKeyData)
+    await asyncio.wait_for(task, timeout=30)
+    return answers
+
+
+def test_bind_execute_sync_received_together_is_answered_as_one_by_one(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The runs drivers send in one piece are answered without decoding message by
+    message (Connection._run_bound); byte for byte what the handlers answer, errors too."""
+    harness = EngineHarness(tmp_path)
+    handled: list[bool] = []
+    run_bound = Connection._run_bound
+
+    def counted(self: Connection, run: Any) -> Any:
+        result = run_bound(self, run)
+        handled.append(result[0])
+        return result
+
+    monkeypatch.setattr(Connection, "_run_bound", counted)
+
+    async def go() -> tuple[list[bytes], list[bytes]]:
+        one_by_one = await _answers(harness, together=False)
+        assert handled == []
+        together = await _answers(harness, together=True)
+        await harness.aclose()
+        return one_by_one, together
+
+    one_by_one, together = asyncio.run(go())
+    assert together == one_by_one
+    replies = [split(a)[0] for a in together]
+    assert _types(replies[1]) == b"2TDCZ"
+    assert [r.error.code for batch in replies for r in batch if r.type == b"E"] == [
+        "22P02", "08P01", "08P01", "26000", "22003", "22003", "25P02"]
+    assert replies[13][-1].payload == b"T" and replies[13][-2].payload == b"SELECT 0\x00"
+    # taken where nothing needs the handlers: the well-formed runs of an existing statement
+    assert handled == [True] * 5 + [False] * 4 + [True] * 5

@@ -220,6 +220,82 @@ class Execute(FrontendMessage):
         return cls(portal=portal, max_rows=max(max_rows, 0))
 
 
+# The four messages libpq (pgbench -M prepared, psycopg) and most drivers send to run a
+# prepared statement once, as they arrive together: Describe and Execute of the unnamed
+# portal, all rows, then Sync.
+_DESCRIBE_UNNAMED = b"D\x00\x00\x00\x06P\x00"
+_EXECUTE_UNNAMED_ALL = b"E\x00\x00\x00\x09\x00\x00\x00\x00\x00"
+_SYNC = b"S\x00\x00\x00\x04"
+
+
+@dataclass(slots=True)
+class BoundExecute:
+    """Bind of the unnamed portal, an optional Describe of it, Execute of all its rows and
+    Sync, found whole and well-formed in a receive buffer (:func:`peek_bound_execute`).
+    ``formats`` is the Bind's raw parameter-format and result-format fields, a key for
+    what they decode to; ``end`` is where the Sync ends."""
+
+    statement: str
+    formats: bytes
+    params: list[bytes | None]
+    describe: bool
+    end: int
+
+    def format_codes(self) -> tuple[list[int], list[int]]:
+        """The parameter and result format codes, as Bind lists them."""
+        (nf,) = I16.unpack_from(self.formats, 0)
+        (nr,) = I16.unpack_from(self.formats, 2 + 2 * nf)
+        return list(struct.unpack_from(f"!{nf}h", self.formats, 2)), list(
+            struct.unpack_from(f"!{nr}h", self.formats, 4 + 2 * nf))
+
+
+def peek_bound_execute(buf: bytes | bytearray, pos: int) -> BoundExecute | None:
+    """The messages at ``pos`` as one :class:`BoundExecute`, or ``None`` when they are
+    anything else, malformed or not all received (then the messages are read one by one,
+    and the checked decoders report what is wrong)."""
+    size = len(buf)
+    if size - pos < 6 or buf[pos] != 0x42 or buf[pos + 5] != 0:  # Bind of the unnamed portal
+        return None
+    try:
+        end = pos + 1 + I32.unpack_from(buf, pos + 1)[0]
+        if end > size:
+            return None
+        name_end = buf.index(0, pos + 6, end)
+        statement = buf[pos + 6 : name_end].decode()
+        p = name_end + 1
+        formats_at = p
+        (nf,) = I16.unpack_from(buf, p)
+        if nf < 0:
+            return None
+        p += 2 + 2 * nf
+        formats = bytes(buf[formats_at:p])
+        (n,) = I16.unpack_from(buf, p)
+        p += 2
+        params: list[bytes | None] = []
+        for _ in range(n):
+            (length,) = I32.unpack_from(buf, p)
+            p += 4
+            if length == -1:
+                params.append(None)
+                continue
+            if length < 0 or p + length > end:
+                return None
+            params.append(bytes(buf[p : p + length]))
+            p += length
+        (nr,) = I16.unpack_from(buf, p)
+        if n < 0 or nr < 0 or p + 2 + 2 * nr != end:
+            return None
+    except _MALFORMED + (UnicodeDecodeError,):
+        return None
+    formats += buf[p:end]
+    describe = buf[end : end + 7] == _DESCRIBE_UNNAMED
+    if describe:
+        end += 7
+    if buf[end : end + 10] != _EXECUTE_UNNAMED_ALL or buf[end + 10 : end + 15] != _SYNC:
+        return None
+    return BoundExecute(statement, formats, params, describe, end + 15)
+
+
 @dataclass
 class Sync(FrontendMessage):
     type: ClassVar[bytes] = FE.SYNC

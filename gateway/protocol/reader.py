@@ -12,7 +12,17 @@ from __future__ import annotations
 from gateway.errors import PgError, ProtocolViolation
 from gateway.protocol.constants import FE, MAX_MESSAGE_LENGTH, MAX_STARTUP_LENGTH
 from gateway.protocol.copy import CopyData, CopyDone, CopyFail
-from gateway.protocol.extended import Bind, Close, Describe, Execute, Flush, Parse, Sync
+from gateway.protocol.extended import (
+    Bind,
+    BoundExecute,
+    Close,
+    Describe,
+    Execute,
+    Flush,
+    Parse,
+    Sync,
+    peek_bound_execute,
+)
 from gateway.protocol.framing import I32, FrontendMessage
 from gateway.protocol.simple import FunctionCall, Query, Terminate
 from gateway.protocol.startup import PasswordMessage, StartupMessage, StartupPacket, decode_startup
@@ -67,6 +77,17 @@ class Reader:
             del self._buf[: self._pos]
             self._pos = 0
         self._buf += data
+
+    def peek_bound_execute(self) -> BoundExecute | None:
+        """The next messages as one Bind/Describe/Execute/Sync run of the unnamed portal,
+        if that is what they are (nothing is consumed: :meth:`skip_to` its ``end``)."""
+        if self._startup:
+            return None
+        return peek_bound_execute(self._buf, self._pos)
+
+    def skip_to(self, end: int) -> None:
+        """Consume the messages up to ``end`` (found by :meth:`peek_bound_execute`)."""
+        self._pos = end
 
     def read(self) -> FrontendMessage | StartupPacket | None:
         if self._startup:
