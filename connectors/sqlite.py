@@ -62,6 +62,7 @@ MMAP_BYTES = 256 << 20  # memory-mapped reads: no read() call per page (address 
 _QUICK_STEPS = 1000
 # Calls of Python regular expressions: they cannot be interrupted while they run (a pattern
 # that backtracks for minutes would hold the event loop), so they never run as quick reads.
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 _REGEX_CALL = re.compile(r"\bREGEXP", re.IGNORECASE)
 _SCHEMA_TABLES = frozenset({"sqlite_master", "sqlite_temp_master", "sqlite_schema", "sqlite_temp_schema"})
 _DDL_VERBS = {"INSERT": "CREATE", "DELETE": "DROP", "UPDATE": "ALTER"}
@@ -360,11 +361,15 @@ def _constraint_error(code: str, msg: str) -> E.PgError:
 
 
 def _adapt(value: Any) -> Any:
-    """A parameter as SQLite stores it (sqlite3 binds None, int, float, str, bytes only)."""
-    if value is None or isinstance(value, (int, float, str, bytes)):
-        return int(value) if isinstance(value, bool) else value
+    """A parameter as SQLite stores it (sqlite3 binds None, int, float, str, bytes only).
+    An integer past 64 bits is a REAL, as SQLite reads such a literal (sqlite3 refuses
+    to bind it)."""
+    if value is None or isinstance(value, (float, str, bytes)):
+        return value
+    if isinstance(value, int):
+        return int(value) if _INT64_MIN <= value <= _INT64_MAX else float(value)  # bool too: 0 or 1
     if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
+        return _adapt(int(value)) if value == value.to_integral_value() else float(value)
     if isinstance(value, dt.datetime):
         return value.isoformat(sep=" ")
     if isinstance(value, (dt.date, dt.time)):

@@ -190,3 +190,45 @@ def test_result_types_follow_schema_changes(tmp_path: Path) -> None:
         assert later.rows[0][0].year == 2024
     finally:
         conn.close()
+
+
+def test_answered_at_once_only_what_is_planned_and_quick(harness: EngineHarness) -> None:
+    """Session.run_simple_now / execute_now (the wire layer's synchronous paths) answer a
+    quick read whose plan is known, and leave everything else to the general path."""
+    async def go() -> None:
+        s = harness.session("small")
+        point = 'SELECT "Name" FROM "Artist" WHERE "ArtistId" = {}'
+        assert s.run_simple_now(point.format(1)) is None  # never planned
+        await s.run_simple(point.format(1))
+        out = s.run_simple_now(point.format(3))
+        assert out is not None and rows_of(out) == [("Aerosmith",)] and out.tag == "SELECT 1"
+        assert s.run_simple_now('UPDATE "Artist" SET "Name" = \'x\' WHERE "ArtistId" = 1') is None
+        assert s.run_simple_now(LONG_QUERY) is None
+        assert s.run_simple_now('SELECT "Name" FROM "Artist" WHERE "ArtistId" = abs(3)') is None  # a constant
+        await s.run_simple("BEGIN")
+        with pytest.raises(PgError):
+            await s.run_simple("SELECT no_such_column FROM \"Artist\"")
+        assert s.tx_status == "E"
+        assert s.run_simple_now(point.format(3)) is None  # a failed transaction answers through the general path
+        await s.run_simple("ROLLBACK")
+        prepared = await s.prepare('SELECT "Title" FROM "Album" WHERE "AlbumId" = $1', [None])
+        first = s.execute_now(prepared, [10])
+        assert first is not None and rows_of(first) == [("Led Zeppelin IV",)]
+
+    asyncio.run(go())
+
+
+@pytest.mark.parametrize("database", ["small", "small_duckdb"])
+def test_an_integer_past_64_bits_compares_as_in_postgresql(harness: EngineHarness, database: str) -> None:
+    """``WHERE id = 99999999999999999999`` finds nothing (PostgreSQL compares it as a
+    numeric); it once failed as an internal error (XX000) when sqlite3 refused to bind it,
+    on the general path and the quick one alike."""
+    async def go() -> None:
+        s = harness.session(database)
+        for literal in ("99999999999999999999", "-99999999999999999999", "1", "99999999999999999999"):
+            out = (await s.run_simple(f'SELECT "Name" FROM "Artist" WHERE "ArtistId" = {literal}'))[0]
+            assert rows_of(out) == ([("AC/DC",)] if literal == "1" else [])
+        prepared = await s.prepare('SELECT "Name" FROM "Artist" WHERE "ArtistId" = $1', ["numeric"])
+        assert rows_of(await s.execute(prepared, [99999999999999999999])) == []
+
+    asyncio.run(go())

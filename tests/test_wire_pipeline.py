@@ -246,3 +246,31 @@ def test_bind_execute_sync_received_together_is_answered_as_one_by_one(
     assert replies[13][-1].payload == b"T" and replies[13][-2].payload == b"SELECT 0\x00"
     # taken where nothing needs the handlers: the well-formed runs of an existing statement
     assert handled == [True] * 5 + [False] * 4 + [True] * 5
+
+
+def _simple(raw: RawClient, sql: str) -> list[Reply]:
+    raw.send(Query(sql))
+    return raw.until_ready()
+
+
+def test_simple_queries_answered_at_once_match_the_first_answer_and_respect_a_failed_transaction(
+        raw: RawClient) -> None:
+    """The first query of a shape is planned; the next ones (other constants) are answered
+    without waiting (Session.run_simple_now) with the same RowDescription; a failed
+    transaction block refuses them (25P02) until ROLLBACK."""
+    sql = 'SELECT "ArtistId", "Name" FROM "Artist" WHERE "ArtistId" = {}'
+    first = _simple(raw, sql.format(1))
+    again = _simple(raw, sql.format(3))
+    assert _types(first) == _types(again) == b"TDCZ"
+    assert first[0] == again[0] and again[1].payload.endswith(b"Aerosmith")
+    none = _simple(raw, sql.format(99999999999999999999))  # past 64 bits: no row
+    assert _types(none) == b"TCZ" and none[1].payload == b"SELECT 0\x00"
+    raw.send(Query("BEGIN"))
+    raw.until_ready()
+    failed = _simple(raw, "SELECT no_such_column FROM \"Artist\"")
+    assert _types(failed) == b"EZ" and failed[1].payload == b"E"
+    refused = _simple(raw, sql.format(3))
+    assert _types(refused) == b"EZ" and refused[0].error.code == "25P02"
+    raw.send(Query("ROLLBACK"))
+    assert raw.until_ready()[-1].payload == b"I"
+    assert _simple(raw, sql.format(3)) == again
