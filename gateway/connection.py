@@ -173,6 +173,8 @@ class Connection:
         self._debug = False  # whether wire-level debug events are logged (decided after startup)
         self._info = True  # whether each query is logged (its level is enabled)
         self._shutdown: PgError | None = None
+        self._parked = False  # the task waits for input with nothing buffered: take_now may answer
+        self._inflight: asyncio.Task[None] | None = None  # an answer take_now began that had to wait
         self.session: SessionEngine | None = None
         self.pid = 0
         self.secret = 0
@@ -237,6 +239,8 @@ class Connection:
 
     async def _cleanup(self, reason: str) -> None:
         self.hub.release(self)
+        if self._inflight is not None:
+            self._inflight.cancel()
         session, self.session = self.session, None
         if session is not None:
             try:
@@ -306,18 +310,77 @@ class Connection:
             if not await self._receive():
                 return None
 
-    async def _receive(self) -> bool:
-        """Wait for bytes and hand them to the framer; ``False`` at end of stream."""
+    async def _receive(self, *, park: bool = False) -> bool:
+        """Wait for bytes and hand them to the framer; ``False`` at end of stream.
+        ``park``: between messages, where :meth:`take_now` may answer what arrives."""
+        self._parked = park and not self._framer.buffered
         try:
             data = await self._reader.read(READ_SIZE)
         except (ConnectionError, OSError) as e:
             raise ClientGone() from e
+        finally:
+            self._parked = False
+        inflight, self._inflight = self._inflight, None
+        if inflight is not None:  # an answer begun by take_now comes before what arrived since
+            await inflight
         if not data:
             if self._framer.buffered:
                 self._log.info("conn.truncated", pid=self.pid, pending=self._framer.buffered)
             return False
         self._framer.feed(data)
         return True
+
+    def take_now(self, data: bytes) -> bytes:
+        """Bytes as they arrive, before the task sees them (the server's protocol calls
+        this). While the task waits between messages, the runs drivers send for one
+        execution (Bind/Describe/Execute/Sync, a simple Query) are answered here, so
+        the task is not woken for them. Returns what is left for the task: anything
+        else, from the first message not answered here on."""
+        if not self._parked or self._inflight is not None or self._skip_to_sync:
+            return data
+        framer = self._framer
+        framer.feed(data)
+        try:
+            while framer.buffered:
+                run = framer.peek_bound_execute()
+                if run is not None:
+                    handled, pending = self._run_bound(run)
+                    if not handled:
+                        break
+                else:
+                    query = framer.read_query()
+                    if query is None:
+                        break
+                    pending = self._query_now(query)
+                if pending is not None:
+                    self._inflight = asyncio.ensure_future(self._finish_inflight(pending))
+                    break
+        except Exception as e:  # the client is gone, a FATAL error: the task ends the connection
+            self._reader.set_exception(e)
+            return b""
+        return framer.take_rest()
+
+    def _query_now(self, msg: Query) -> Awaitable[None] | None:
+        """:meth:`_on_query`, with the handling of its errors that the serve loop gives."""
+        try:
+            return self._on_query(msg)
+        except PgError as e:
+            if e.severity in ("FATAL", "PANIC"):
+                raise
+            self.send(ErrorResponse.of(e))
+        except Exception as e:
+            self._log.exception("conn.handler_failed", message="Query")
+            self.send(ErrorResponse.of(InternalError(f"internal error: {e}")))
+        return self._ready_now()
+
+    async def _finish_inflight(self, pending: Awaitable[None]) -> None:
+        try:
+            await pending
+        except Exception as e:  # the task, waiting for input, raises it
+            self._reader.set_exception(e)
+            return
+        if self._inflight is asyncio.current_task():
+            self._inflight = None
 
     # -- startup and authentication ---------------------------------------------------
     async def _startup_in_time(self) -> bool:
@@ -423,7 +486,7 @@ class Connection:
             try:
                 msg = framer.read()  # messages already received are handled before waiting for more
                 if msg is None:
-                    if await self._receive():
+                    if await self._receive(park=True):
                         continue
                     return
             except PgError as e:

@@ -60,6 +60,21 @@ def make_engine(settings: Settings, worker: WorkerSpec | None = None) -> tuple[E
     return engine, backends
 
 
+class WireProtocol(asyncio.StreamReaderProtocol):
+    """The streams protocol, with the bytes offered first to the connection
+    (:meth:`Connection.take_now`): what it answers at once never wakes its task."""
+
+    take: Callable[[bytes], bytes] | None = None
+
+    def data_received(self, data: bytes) -> None:
+        take = self.take
+        if take is not None:
+            data = take(data)
+            if not data:
+                return
+        super().data_received(data)
+
+
 class Server:
     """The gateway's listener. ``engine`` may be given (tests, embedding); otherwise
     :meth:`start` opens the configured backends and builds the engine. ``worker``: this
@@ -93,8 +108,13 @@ class Server:
             self._engine, self._backends = await asyncio.to_thread(make_engine, self.settings, self.worker)
         if self.worker is not None:
             self._listen_for_cancels(self.worker)
-        self._server = await asyncio.start_server(
-            self._on_client, host=self.settings.host, port=self.settings.port, backlog=1024, reuse_address=True,
+        loop = asyncio.get_running_loop()
+
+        def protocol() -> WireProtocol:
+            return WireProtocol(asyncio.StreamReader(loop=loop), self._on_client, loop=loop)
+
+        self._server = await loop.create_server(
+            protocol, host=self.settings.host, port=self.settings.port, backlog=1024, reuse_address=True,
             reuse_port=self.worker is not None,
         )
         self.port = int(self._server.sockets[0].getsockname()[1])
@@ -236,6 +256,9 @@ class Server:
             writer.close()
             return
         conn = Connection(self, reader, writer)
+        protocol = writer.transport.get_protocol()
+        if isinstance(protocol, WireProtocol):
+            protocol.take = conn.take_now
         self._conns.add(conn)
         try:
             await conn.run()

@@ -274,3 +274,23 @@ def test_simple_queries_answered_at_once_match_the_first_answer_and_respect_a_fa
     raw.send(Query("ROLLBACK"))
     assert raw.until_ready()[-1].payload == b"I"
     assert _simple(raw, sql.format(3)) == again
+
+
+def test_runs_answered_as_they_arrive_keep_their_order_around_a_long_read(raw: RawClient) -> None:
+    """Runs that arrive while the connection waits are answered as they arrive (the
+    server's protocol hands them to Connection.take_now); a long read among them goes to
+    the executor, and what follows it, in the same packet or the next, waits its turn."""
+    long = "WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c WHERE n < 300000) SELECT count(*)::text FROM c"
+    raw.send(Parse("point", POINT, []), Parse("long", long, []), _ABS_S, Sync())
+    assert _types(raw.until_ready()) == b"111Z"
+    raw.send(*_run("point", b"1"), *_run("s2", b"-9223372036854775808"), *_run("long"), *_run("point", b"2"))
+    raw.send(*_run("point", b"3"))
+    raw.send(Query('SELECT "Name" FROM "Artist" WHERE "ArtistId" = 4'))
+    first = raw.until_ready()
+    assert _types(first) == b"2TDCZ" and _text(first[2]) == "AC/DC"
+    failed = raw.until_ready()
+    assert _types(failed) == b"2TEZ" and failed[2].error.code == "22003"
+    answers = [raw.until_ready() for _ in range(4)]
+    assert [_types(a) for a in answers] == [b"2TDCZ"] * 3 + [b"TDCZ"]
+    assert [_text(a[2] if a[0].type == b"2" else a[1]) for a in answers] == [
+        "300000", "Accept", "Aerosmith", "Alanis Morissette"]

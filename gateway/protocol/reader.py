@@ -85,6 +85,29 @@ class Reader:
             return None
         return peek_bound_execute(self._buf, self._pos)
 
+    def read_query(self) -> Query | None:
+        """The next message if it is a whole, well-formed simple Query (consumed); else
+        ``None`` and nothing consumed (:meth:`read` reports what is wrong)."""
+        buf, pos = self._buf, self._pos
+        if self._startup or len(buf) - pos < 5 or buf[pos] != 0x51:
+            return None
+        end = pos + 1 + I32.unpack_from(buf, pos + 1)[0]
+        if end > len(buf) or end < pos + 5:
+            return None
+        try:
+            msg = Query.decode(bytes(buf[pos + 5 : end]))
+        except PgError:
+            return None
+        self._pos = end
+        return msg
+
+    def take_rest(self) -> bytes:
+        """The bytes not consumed yet, removed from the reader."""
+        rest = bytes(self._buf[self._pos :])
+        self._buf.clear()
+        self._pos = 0
+        return rest
+
     def skip_to(self, end: int) -> None:
         """Consume the messages up to ``end`` (found by :meth:`peek_bound_execute`)."""
         self._pos = end
