@@ -1,5 +1,5 @@
-"""One client connection: startup, authentication, then the simple and extended query
-protocols, over an asyncio stream pair.
+"""One client connection: startup and authentication (:mod:`gateway.handshake`), then
+the simple and extended query protocols, over an asyncio stream pair.
 
 Bytes go through the sans-IO :class:`gateway.protocol.Reader`; each message type has one
 handler (``HANDLERS``), which turns it into calls on the session's
@@ -20,11 +20,11 @@ import structlog
 
 from gateway.api import Engine, Outcome, SessionEngine
 from gateway.auth import Authenticator
+from gateway.handshake import ClientGone, Handshake
 from connectors.base import Column
 from gateway.errors import (
     FeatureNotSupported,
     InternalError,
-    InvalidAuthorization,
     InvalidCursorName,
     PgError,
     ProtocolViolation,
@@ -40,7 +40,7 @@ from gateway.portals import (
     declared_type_names,
 )
 from gateway.protocol import Reader
-from gateway.protocol.constants import FORMAT_TEXT, REFUSE_ENCRYPTION, TARGET_STATEMENT
+from gateway.protocol.constants import FORMAT_TEXT, TARGET_STATEMENT
 from gateway.protocol.copy import CopyData, CopyDone, CopyFail, CopyOutResponse, CopyRowEncoder
 from gateway.protocol.errors import ErrorResponse, NoticeResponse
 from gateway.protocol.extended import (
@@ -64,34 +64,14 @@ from gateway.protocol.framing import FrontendMessage, Message
 from gateway.protocol.rows import CommandComplete, EmptyQueryResponse, RowDescription, ShapeCache
 from gateway.protocol.simple import FunctionCall, Query, Terminate
 from gateway.protocol.types import decoder
-from gateway.protocol.startup import (
-    AuthenticationOk,
-    AuthenticationSASL,
-    AuthenticationSASLContinue,
-    AuthenticationSASLFinal,
-    BackendKeyData,
-    CancelRequest,
-    GSSENCRequest,
-    NegotiateProtocolVersion,
-    ParameterStatus,
-    PasswordMessage,
-    ReadyForQuery,
-    SASLInitialResponse,
-    SASLResponse,
-    SSLRequest,
-    StartupMessage,
-    StartupPacket,
-)
+from gateway.protocol.startup import ParameterStatus, ReadyForQuery, StartupPacket
 
 log = structlog.get_logger("askgres.wire")
 
 READ_SIZE = 64 * 1024
 FLUSH_AT = 256 * 1024  # write out once this much is buffered
 ROW_CHUNK = 1000  # rows encoded between two chances for other clients to run
-STARTUP_TIMEOUT_S = 60.0  # PostgreSQL's authentication_timeout
 EXTENDED = (Parse, Bind, Describe, Execute, Close)
-# Startup parameters that are not settings.
-_NOT_SETTINGS = {"user", "database", "options", "replication"}
 # Messages without fields, encoded once.
 _PARSE_COMPLETE = ParseComplete().encode()
 _BIND_COMPLETE = BindComplete().encode()
@@ -101,10 +81,6 @@ _READY = {status: ReadyForQuery(status).encode() for status in "ITE"}
 _EXECUTE_ALL = Execute("", 0)
 _SYNC = Sync()
 _BIND_SHAPES = 16  # Bind format combinations remembered per statement
-
-
-class ClientGone(Exception):
-    """The client closed the connection (or it broke) while we were talking."""
 
 
 class Hub(Protocol):
@@ -131,34 +107,7 @@ class Hub(Protocol):
         ...
 
 
-def startup_settings(params: dict[str, str]) -> dict[str, str]:
-    """Settings a client asks for at startup: plain parameters (``application_name``,
-    ``DateStyle``...) and ``-c name=value`` / ``--name=value`` inside ``options``."""
-    out = {k: v for k, v in params.items() if k not in _NOT_SETTINGS and not k.startswith("_pq_.")}
-    words = params.get("options", "").replace("\\ ", "\x00").split()
-    i = 0
-    while i < len(words):
-        word = words[i].replace("\x00", " ")
-        item = None
-        if word == "-c" and i + 1 < len(words):
-            item = words[i + 1].replace("\x00", " ")
-            i += 1
-        elif word.startswith("-c"):
-            item = word[2:]
-        elif word.startswith("--"):
-            item = word[2:]
-        if item and "=" in item:
-            name, value = item.split("=", 1)
-            out[name.replace("-", "_")] = value
-        i += 1
-    return out
-
-
-def _quote_literal(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
-class Connection:
+class Connection(Handshake):
     def __init__(self, hub: Hub, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.hub = hub
         self._reader = reader
@@ -381,92 +330,6 @@ class Connection:
             return
         if self._inflight is asyncio.current_task():
             self._inflight = None
-
-    # -- startup and authentication ---------------------------------------------------
-    async def _startup_in_time(self) -> bool:
-        """A client gets ``STARTUP_TIMEOUT_S`` to finish startup and authentication."""
-        try:
-            async with asyncio.timeout(STARTUP_TIMEOUT_S):
-                return await self._startup()
-        except TimeoutError:
-            raise ProtocolViolation("canceling authentication due to timeout") from None
-
-    async def _startup(self) -> bool:
-        msg = await self._next()
-        while isinstance(msg, (SSLRequest, GSSENCRequest)):
-            self._out += REFUSE_ENCRYPTION
-            await self.flush()
-            msg = await self._next()
-        if msg is None:
-            return False
-        if isinstance(msg, CancelRequest):
-            self.hub.cancel(msg.pid, msg.secret)
-            return False
-        if not isinstance(msg, StartupMessage):
-            raise ProtocolViolation("expected a startup packet")
-        if msg.major != 3:
-            error = FeatureNotSupported(
-                f"unsupported frontend protocol {msg.major}.{msg.minor}: server supports 3.0 to 3.0"
-            )
-            error.severity = "FATAL"
-            raise error
-        unknown = [k for k in msg.params if k.startswith("_pq_.")]
-        if msg.minor > 0 or unknown:
-            self.send(NegotiateProtocolVersion(minor=0, unrecognized=unknown))
-        user = msg.params.get("user")
-        if not user:
-            raise InvalidAuthorization("no PostgreSQL user name specified in startup packet")
-        database = msg.params.get("database") or user
-        self._log = self._log.bind(user=user, db=database)
-        self.pid, self.secret = self.hub.admit(self)
-        await self._authenticate(user)
-        self.send(AuthenticationOk())
-        self.session = self.hub.engine.open_session(database=database, user=user, is_admin=self.hub.auth.is_admin(user))
-        engine_pid = getattr(self.session, "pid", None)
-        if isinstance(engine_pid, int) and engine_pid > 0:  # so that pg_backend_pid() matches BackendKeyData
-            self.pid, self.secret = self.hub.rekey(self, engine_pid)
-        await self._apply_settings(startup_settings(msg.params))
-        self._reported = dict(self.session.parameter_status())
-        for name, value in self._reported.items():
-            self.send(ParameterStatus(name, value))
-        self.send(BackendKeyData(self.pid, self.secret))
-        self.send(ReadyForQuery(self.session.tx_status))
-        await self.flush()
-        self._log = self._log.bind(pid=self.pid)
-        self._log.info("conn.open")
-        return True
-
-    async def _authenticate(self, user: str) -> None:
-        if self.hub.auth.trust:
-            return
-        exchange = self.hub.auth.begin(user)
-        self.send(AuthenticationSASL(list(exchange.mechanisms)))
-        await self.flush()
-        initial = SASLInitialResponse.of(await self._password_message())
-        self.send(AuthenticationSASLContinue(exchange.server_first(initial.mechanism, initial.data)))
-        await self.flush()
-        final = SASLResponse.of(await self._password_message())
-        self.send(AuthenticationSASLFinal(exchange.server_final(final.data)))
-
-    async def _password_message(self) -> PasswordMessage:
-        msg = await self._next()
-        if msg is None:
-            raise ClientGone()
-        if not isinstance(msg, PasswordMessage):
-            raise ProtocolViolation(f"expected SASL response, got message type {msg.type!r}")
-        return msg
-
-    async def _apply_settings(self, settings: dict[str, str]) -> None:
-        """Startup parameters become session settings, as if SET (unknown ones are
-        ignored with a log line, not refused)."""
-        assert self.session is not None
-        for name, value in settings.items():
-            if not name.replace("_", "").isalnum():
-                continue
-            try:
-                await self.session.run_simple(f"SET {name} TO {_quote_literal(value)}")
-            except PgError as e:
-                self._log.info("conn.startup_setting_ignored", name=name, value=value, error=e.message)
 
     # -- the message loop -------------------------------------------------------------
     async def _serve(self) -> None:

@@ -238,13 +238,13 @@ def test_in_process_server(tmp_path: Path, chinook_demo: Path) -> None:
 def test_stalled_handshake_times_out(tmp_path: Path, chinook_demo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A client that connects and never finishes startup is dropped with 08P01 (PostgreSQL's
     authentication_timeout), freeing its slot."""
-    import gateway.connection
+    import gateway.handshake
     from fixtures_chinook import seed_demo
     from gateway.config import load_settings
     from gateway.protocol.startup import StartupMessage
     from gateway.server import Server
 
-    monkeypatch.setattr(gateway.connection, "STARTUP_TIMEOUT_S", 0.5)
+    monkeypatch.setattr(gateway.handshake, "STARTUP_TIMEOUT_S", 0.5)
     seed_demo(chinook_demo, tmp_path / "data")
     settings = load_settings(None, port=0, data_dir=tmp_path / "data", users=USERS, max_connections=1)
 
