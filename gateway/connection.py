@@ -11,6 +11,7 @@ buffer grows large.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -79,6 +80,14 @@ _CLOSE_COMPLETE = CloseComplete().encode()
 _NO_DATA = NoData().encode()
 _READY = {status: ReadyForQuery(status).encode() for status in "ITE"}
 _EXECUTE_ALL = Execute("", 0)
+
+
+@functools.lru_cache(maxsize=1024)
+def _command_complete(tag: str, has_columns: bool, sent: int) -> bytes:
+    """CommandComplete, encoded once per tag (``SELECT 1`` over and over)."""
+    return CommandComplete(command_tag(tag, [] if has_columns else None, sent)).encode()
+
+
 _SYNC = Sync()
 _BIND_SHAPES = 16  # Bind format combinations remembered per statement
 
@@ -482,7 +491,7 @@ class Connection(Handshake):
     def _finish(self, outcome: Outcome, sent: int) -> None:
         for notice in outcome.notices:
             self.send(NoticeResponse.of(notice))
-        self.send(CommandComplete(command_tag(outcome.tag, outcome.columns, sent)))
+        self._out += _command_complete(outcome.tag, outcome.columns is not None, sent)
 
     async def _send_copy(self, outcome: Outcome) -> int:
         columns = outcome.columns or []
@@ -683,17 +692,37 @@ class Connection(Handshake):
         self._framer.skip_to(run.end)
         if self._debug:
             self._log.debug("wire.recv", message=run)
-        self._registry.portals[""] = Portal(stmt, params, list(shape.result_formats))
-        self._out += _BIND_COMPLETE
+        out = self._out
+        out += _BIND_COMPLETE
         if run.describe:
-            self._out += shape.description
+            out += shape.description
+        session = self.session
+        assert session is not None
+        prepared = stmt.prepared
+        t0 = time.perf_counter()
         try:
-            pending = self._on_execute(_EXECUTE_ALL)
+            outcome = session.execute_now(prepared, params)
         except Exception as e:
+            self._registry.portals.pop("", None)  # replaced by this one, gone with its failure
+            if isinstance(e, PgError):
+                self._log_query(t0, 0, "", e)
             self._execute_error(e)
-            pending = None
-        if pending is not None:
-            return True, self._bound_rest(pending)
+            return True, self._on_sync(_SYNC)
+        rows = outcome.rows if outcome is not None else None
+        if (outcome is None or outcome.columns is not prepared.columns or outcome.copy_out or outcome.is_empty
+                or type(rows) is not list or len(rows) > ROW_CHUNK or shape.encoder is None):
+            portal = self._registry.portals[""] = Portal(stmt, params, list(shape.result_formats))
+            if outcome is not None:
+                self._opened_portal(portal, outcome)
+            return True, self._bound_rest(self._execute(_EXECUTE_ALL, portal, t0, True))
+        encode = shape.encoder.encode
+        for row in rows:
+            out += encode(row)
+        self._finish(outcome, len(rows))
+        self._log_query(t0, len(rows), outcome.tag, None)
+        if session.tx_status != "I":  # the portal lives on until the transaction ends (Sync drops it otherwise)
+            self._registry.portals[""] = Portal(stmt, params, list(shape.result_formats), outcome=outcome,
+                                                source=RowSource(rows[len(rows):]), done=True)
         return True, self._on_sync(_SYNC)
 
     def _bind_shape(self, stmt: Statement, run: BoundExecute) -> BindShape | None:
@@ -705,13 +734,14 @@ class Connection(Handshake):
             decoders = [decoder(oid, fmt) for oid, fmt in zip(stmt.param_oids, formats, strict=True)]
         except PgError:
             return None
+        encoder = None
         if columns is None or stmt.prepared.is_empty:
             description = _NO_DATA
         else:
-            description = self._shapes.get(columns, results)[0]
+            description, encoder = self._shapes.get(columns, results)
         if len(stmt.bind_shapes) >= _BIND_SHAPES:
             stmt.bind_shapes.clear()
-        shape = stmt.bind_shapes[run.formats] = BindShape(decoders, results, description)
+        shape = stmt.bind_shapes[run.formats] = BindShape(decoders, results, description, encoder)
         return shape
 
     async def _bound_rest(self, pending: Awaitable[None]) -> None:

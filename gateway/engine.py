@@ -401,13 +401,12 @@ class Session:
             result = self._quick_read(plan, list(params))
             if result is None:
                 return None
-            out = self._outcome(plan, result)
+            return self._outcome(plan, result, prepared.columns)
         except PgError:
             self._failed()
             raise
         except Exception as e:
             raise self._bug(e) from e
-        return self._with_prepared_columns(prepared, out)
 
     async def _execute(self, prepared: Prepared, params: Sequence[Any]) -> Outcome:
         self._check_open()
@@ -592,9 +591,12 @@ class Session:
         return self._outcome(plan, result)
 
     @staticmethod
-    def _outcome(plan: Plan, result: Result) -> Outcome:
+    def _outcome(plan: Plan, result: Result, described: list[Column] | None = None) -> Outcome:
+        """``described``: the columns Describe announced, used when the run gives as many."""
         columns = result.columns
-        if columns is not None and plan.inferred is not None and len(plan.inferred) == len(columns):
+        if columns is not None and described is not None and len(described) == len(columns):
+            columns = described
+        elif columns is not None and plan.inferred is not None and len(plan.inferred) == len(columns):
             columns = [Column(c.name, inf.pg_type) if inf is not None else c for c, inf in zip(columns, plan.inferred)]
         if plan.info.returns_rows or (columns is not None and plan.info.verb == "SELECT"):
             count = len(result.rows)

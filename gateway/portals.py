@@ -18,6 +18,7 @@ from typing import Any
 from connectors.base import Column
 from gateway.api import Outcome, Prepared
 from gateway.errors import InvalidCursorName, InvalidSqlStatementName, PgError
+from gateway.protocol.rows import RowEncoder
 from gateway.protocol.types import UNKNOWN_OID, Decoder, decoder, name_of, oid_of
 
 _SELECT_TAG = re.compile(r"^SELECT \d+$")
@@ -52,11 +53,13 @@ class Statement:
 @dataclass(slots=True)
 class BindShape:
     """What one statement's Bind with given format fields comes to: a decoder per
-    parameter, the result formats, and the portal's Describe answer (encoded)."""
+    parameter, the result formats, the portal's Describe answer (encoded) and the
+    encoder of its rows."""
 
     decoders: list[Decoder]
     result_formats: list[int]
     description: bytes
+    encoder: RowEncoder | None  # None: the statement returns no rows
 
 
 def declared_type_names(oids: Sequence[int]) -> list[str | None]:
