@@ -133,6 +133,7 @@ class Connection(Handshake):
         self._shutdown: PgError | None = None
         self._parked = False  # the task waits for input with nothing buffered: take_now may answer
         self._inflight: asyncio.Task[None] | None = None  # an answer take_now began that had to wait
+        self._inflight_error: Exception | None = None  # how it ended, when it failed
         self.session: SessionEngine | None = None
         self.pid = 0
         self.secret = 0
@@ -281,6 +282,8 @@ class Connection(Handshake):
         inflight, self._inflight = self._inflight, None
         if inflight is not None:  # an answer begun by take_now comes before what arrived since
             await inflight
+        if self._inflight_error is not None:
+            raise self._inflight_error
         if not data:
             if self._framer.buffered:
                 self._log.info("conn.truncated", pid=self.pid, pending=self._framer.buffered)
@@ -334,8 +337,9 @@ class Connection(Handshake):
     async def _finish_inflight(self, pending: Awaitable[None]) -> None:
         try:
             await pending
-        except Exception as e:  # the task, waiting for input, raises it
-            self._reader.set_exception(e)
+        except Exception as e:  # the client is gone, a FATAL error: the task raises it
+            self._inflight_error = e
+            self._reader.set_exception(e)  # wakes the task if it waits for input
             return
         if self._inflight is asyncio.current_task():
             self._inflight = None

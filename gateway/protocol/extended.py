@@ -20,6 +20,23 @@ from gateway.protocol.framing import I16, I32, U32, Cursor, FrontendMessage, Mes
 _MALFORMED = (ValueError, IndexError, struct.error)
 
 
+def _param_values(buf: bytes | bytearray, pos: int, n: int, end: int) -> tuple[list[bytes | None], int]:
+    """Bind's ``n`` parameter values from ``pos`` (each an int32 length, -1 for NULL, then
+    the bytes), and where they end. ``ValueError`` when one runs past ``end``."""
+    params: list[bytes | None] = []
+    for _ in range(n):
+        (length,) = I32.unpack_from(buf, pos)
+        pos += 4
+        if length == -1:
+            params.append(None)
+            continue
+        if length < 0 or pos + length > end:
+            raise ValueError("parameter past the end of Bind")
+        params.append(bytes(buf[pos : pos + length]))
+        pos += length
+    return params, pos
+
+
 def _cstrings(payload: bytes, n: int) -> tuple[list[str], int]:
     """``n`` NUL-terminated strings from the start of ``payload``, and where they end."""
     out: list[str] = []
@@ -97,22 +114,9 @@ class Bind(FrontendMessage):
                 formats = list(struct.unpack_from(f"!{nf}h", payload, pos + 2))
                 pos += 2 + 2 * nf
                 (n,) = I16.unpack_from(payload, pos)
-                pos += 2
-                params: list[bytes | None] = []
-                size = len(payload)
-                for _ in range(n):
-                    (length,) = I32.unpack_from(payload, pos)
-                    pos += 4
-                    if length == -1:
-                        params.append(None)
-                        continue
-                    end = pos + length
-                    if length < 0 or end > size:
-                        raise ValueError
-                    params.append(payload[pos:end])
-                    pos = end
+                params, pos = _param_values(payload, pos + 2, n, len(payload))
                 (nr,) = I16.unpack_from(payload, pos)
-                if n >= 0 and nr >= 0 and pos + 2 + 2 * nr == size:
+                if n >= 0 and nr >= 0 and pos + 2 + 2 * nr == len(payload):
                     result_formats = list(struct.unpack_from(f"!{nr}h", payload, pos + 2))
                     return cls(portal, statement, formats, params, result_formats)
         except _MALFORMED:
@@ -270,18 +274,7 @@ def peek_bound_execute(buf: bytes | bytearray, pos: int) -> BoundExecute | None:
         p += 2 + 2 * nf
         formats = bytes(buf[formats_at:p])
         (n,) = I16.unpack_from(buf, p)
-        p += 2
-        params: list[bytes | None] = []
-        for _ in range(n):
-            (length,) = I32.unpack_from(buf, p)
-            p += 4
-            if length == -1:
-                params.append(None)
-                continue
-            if length < 0 or p + length > end:
-                return None
-            params.append(bytes(buf[p : p + length]))
-            p += length
+        params, p = _param_values(buf, p + 2, n, end)
         (nr,) = I16.unpack_from(buf, p)
         if n < 0 or nr < 0 or p + 2 + 2 * nr != end:
             return None
