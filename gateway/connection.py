@@ -80,16 +80,14 @@ _CLOSE_COMPLETE = CloseComplete().encode()
 _NO_DATA = NoData().encode()
 _READY = {status: ReadyForQuery(status).encode() for status in "ITE"}
 _EXECUTE_ALL = Execute("", 0)
+_SYNC = Sync()
+_BIND_SHAPES = 16  # Bind format combinations remembered per statement
 
 
 @functools.lru_cache(maxsize=1024)
 def _command_complete(tag: str, has_columns: bool, sent: int) -> bytes:
     """CommandComplete, encoded once per tag (``SELECT 1`` over and over)."""
     return CommandComplete(command_tag(tag, [] if has_columns else None, sent)).encode()
-
-
-_SYNC = Sync()
-_BIND_SHAPES = 16  # Bind format combinations remembered per statement
 
 
 class Hub(Protocol):
@@ -726,7 +724,7 @@ class Connection(Handshake):
         self._log_query(t0, len(rows), outcome.tag, None)
         if session.tx_status != "I":  # the portal lives on until the transaction ends (Sync drops it otherwise)
             self._registry.portals[""] = Portal(stmt, params, list(shape.result_formats), outcome=outcome,
-                                                source=RowSource(rows[len(rows):]), done=True)
+                                                source=RowSource(()), done=True)
         return True, self._on_sync(_SYNC)
 
     def _bind_shape(self, stmt: Statement, run: BoundExecute) -> BindShape | None:
