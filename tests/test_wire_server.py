@@ -62,6 +62,26 @@ def test_cancel_interrupts_a_long_query(gateway: Any) -> None:
 
 
 @pytest.mark.timeout(120)
+def test_cancel_reaches_a_prepared_long_query_answered_as_it_arrived(gateway: Any) -> None:
+    """A prepared statement's Bind/Describe/Execute/Sync is taken up as it arrives
+    (Connection.take_now); a long read among such runs goes on in the executor, where a
+    CancelRequest still stops it, and the connection goes on."""
+    sql = "WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c WHERE n < %s) SELECT count(*) FROM c"
+    with gateway.connect() as c:
+        assert c.execute(sql, [10], prepare=True).fetchone() == (10,)
+        timer = threading.Timer(0.5, c.cancel)
+        timer.start()
+        t0 = time.monotonic()
+        try:
+            with pytest.raises(psycopg.errors.QueryCanceled):
+                c.execute(sql, [10**9], prepare=True)
+        finally:
+            timer.join()
+        assert time.monotonic() - t0 < 15
+        assert c.execute(sql, [20], prepare=True).fetchone() == (20,)
+
+
+@pytest.mark.timeout(120)
 def test_cancel_with_a_wrong_key_does_nothing(gateway: Any) -> None:
     from gateway.protocol.startup import CancelRequest
 
