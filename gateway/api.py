@@ -99,6 +99,10 @@ class SessionEngine(Protocol):
         ``None``: call :meth:`execute`."""
         ...
 
+    def prepare_now(self, sql: str, param_types: Sequence[str | None]) -> Prepared | None:
+        """Like :meth:`prepare` for a statement prepared before; ``None``: call :meth:`prepare`."""
+        ...
+
     def run_simple_now(self, sql: str) -> Outcome | None:
         """Like :meth:`run_simple` for a query answered without waiting (one short read);
         ``None``: call :meth:`run_simple`."""

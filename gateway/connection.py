@@ -306,11 +306,16 @@ class Connection(Handshake):
                     handled, pending = self._run_bound(run)
                     if not handled:
                         break
+                elif (parse := framer.peek(Parse)) is not None:
+                    if not self._parse_now(*parse):
+                        break
+                    continue
                 else:
-                    query = framer.read_query()
+                    query = framer.peek(Query)
                     if query is None:
                         break
-                    pending = self._query_now(query)
+                    framer.skip_to(query[1])
+                    pending = self._query_now(query[0])
                 if pending is not None:
                     self._inflight = asyncio.ensure_future(self._finish_inflight(pending))
                     break
@@ -350,6 +355,9 @@ class Connection(Handshake):
         framer = self._framer
         while True:
             if not self._skip_to_sync:
+                parse = framer.peek(Parse)
+                if parse is not None and self._parse_now(*parse):
+                    continue
                 run = framer.peek_bound_execute()
                 if run is not None:
                     handled, pending = self._run_bound(run)
@@ -674,7 +682,28 @@ class Connection(Handshake):
         if first:
             self._log_query(t0, sent, outcome.tag, None)
 
-    # -- Bind/Describe/Execute/Sync received together -----------------------------------
+    # -- Parse, Bind/Describe/Execute/Sync received together ----------------------------
+    def _parse_now(self, msg: Parse, end: int) -> bool:
+        """A Parse of a statement the session prepared before (the same text and types),
+        answered at once (what drivers send before each run of an unprepared query);
+        ``False`` (nothing consumed): anything else, for :meth:`_on_parse`."""
+        assert self.session is not None
+        if msg.name:
+            return False
+        prepared = self.session.prepare_now(msg.sql, declared_type_names(msg.param_oids))
+        if prepared is None:
+            return False
+        self._framer.skip_to(end)
+        if self._debug:
+            self._log.debug("wire.recv", message=msg)
+        last = self._registry.statements.get("")
+        if last is None or last.prepared is not prepared or last.param_oids != msg.param_oids:
+            # the same statement again keeps what its Binds decode to (Statement.bind_shapes)
+            self._registry.statements[""] = Statement.of(prepared, msg.param_oids)
+        self._out += _PARSE_COMPLETE
+        return True
+
+
     def _run_bound(self, run: BoundExecute) -> tuple[bool, Awaitable[None] | None]:
         """One execution of a prepared statement as drivers send it (pgbench -M prepared,
         psycopg, asyncpg): Bind, Describe and Execute of the unnamed portal and Sync, all

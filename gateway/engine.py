@@ -336,6 +336,16 @@ class Session:
         except Exception as e:
             raise self._bug(e) from e
 
+    def prepare_now(self, sql: str, param_types: Sequence[str | None]) -> Prepared | None:
+        """The statement as prepared before (the same text and parameter types, the schema
+        unchanged), at once; ``None``: call :meth:`prepare`."""
+        if self.closed or self._status == "E":
+            return None
+        reused = self.parsed.get(sql, param_types, self.state.generation)
+        if reused is not None:
+            self.current_text = reused.handle.text
+        return reused
+
     async def _prepare(self, sql: str, param_types: Sequence[str | None]) -> Prepared:
         self._check_open()
         reused = self.parsed.get(sql, param_types, self.state.generation)

@@ -211,7 +211,15 @@ def test_answered_at_once_only_what_is_planned_and_quick(harness: EngineHarness)
         assert s.tx_status == "E"
         assert s.run_simple_now(point.format(3)) is None  # a failed transaction answers through the general path
         await s.run_simple("ROLLBACK")
-        prepared = await s.prepare('SELECT "Title" FROM "Album" WHERE "AlbumId" = $1', [None])
+        title = 'SELECT "Title" FROM "Album" WHERE "AlbumId" = $1'
+        assert s.prepare_now(title, [None]) is None  # never prepared
+        prepared = await s.prepare(title, [None])
+        assert s.prepare_now(title, [None]) is prepared and s.prepare_now(title, ["int8"]) is None
+        await s.run_simple("BEGIN")
+        with pytest.raises(PgError):
+            await s.run_simple("SELECT no_such_column FROM \"Artist\"")
+        assert s.prepare_now(title, [None]) is None  # a failed transaction refuses it (prepare says why)
+        await s.run_simple("ROLLBACK")
         first = s.execute_now(prepared, [10])
         assert first is not None and rows_of(first) == [("Led Zeppelin IV",)]
 

@@ -188,6 +188,11 @@ _BATCHES: list[list[Any]] = [
     _run("s1", b"1"),  # ... so this is refused (25P02)
     [Query("ROLLBACK")],
     _run("s1", b"5"),
+    # an unnamed statement parsed before each run (what drivers send for a query not prepared)
+    [Parse("", POINT, []), *_run("", b"2")],
+    [Parse("", POINT, []), *_run("", b"3")],
+    [Parse("", POINT, [20]), *_run("", b"4")],
+    [Parse("", POINT, [20]), *_run("", b"5", results=[1])],
 ]
 
 
@@ -205,8 +210,9 @@ async def _answers(harness: EngineHarness, *, together: bool) -> list[bytes]:
         pieces = [b"".join(m.encode() for m in batch)] if together else [m.encode() for m in batch]
         for piece in pieces:
             reader.feed_data(piece)
-            for _ in range(20):
-                await asyncio.sleep(0)
+            await asyncio.sleep(0)
+            while not together and batch[0].type and not conn._parked:  # read and handled: waits for more
+                await asyncio.sleep(0.001)
         await asyncio.wait_for(writer.ready.wait(), timeout=30)
         answers.append(b"".join(writer.writes))
     reader.feed_eof()
@@ -221,18 +227,29 @@ def test_bind_execute_sync_received_together_is_answered_as_one_by_one(
     message (Connection._run_bound); byte for byte what the handlers answer, errors too."""
     harness = EngineHarness(tmp_path)
     handled: list[bool] = []
-    run_bound = Connection._run_bound
+    parsed: list[bool] = []
+    run_bound, parse_now = Connection._run_bound, Connection._parse_now
+    by_handlers = True
 
     def counted(self: Connection, run: Any) -> Any:
         result = run_bound(self, run)
         handled.append(result[0])
         return result
 
+    def counted_parse(self: Connection, msg: Any, end: int) -> bool:
+        if by_handlers:  # a Parse alone is taken up the same way: leave it to the handler here
+            return False
+        parsed.append(parse_now(self, msg, end))
+        return parsed[-1]
+
     monkeypatch.setattr(Connection, "_run_bound", counted)
+    monkeypatch.setattr(Connection, "_parse_now", counted_parse)
 
     async def go() -> tuple[list[bytes], list[bytes]]:
+        nonlocal by_handlers
         one_by_one = await _answers(harness, together=False)
         assert handled == []
+        by_handlers = False
         together = await _answers(harness, together=True)
         await harness.aclose()
         return one_by_one, together
@@ -245,7 +262,9 @@ def test_bind_execute_sync_received_together_is_answered_as_one_by_one(
         "22P02", "08P01", "08P01", "26000", "22003", "22003", "25P02"]
     assert replies[13][-1].payload == b"T" and replies[13][-2].payload == b"SELECT 0\x00"
     # taken where nothing needs the handlers: the well-formed runs of an existing statement
-    assert handled == [True] * 5 + [False] * 4 + [True] * 5
+    assert handled == [True] * 5 + [False] * 4 + [True] * 5 + [True] * 4
+    assert parsed.count(True) == 2  # the second Parse of each text and types
+    assert [_text(r[3]) for r in replies[-4:-1]] == ["Accept", "Aerosmith", "Alanis Morissette"]
 
 
 def _simple(raw: RawClient, sql: str) -> list[Reply]:

@@ -9,6 +9,8 @@ stream of garbage is refused without waiting for a body that will never come.
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from gateway.errors import PgError, ProtocolViolation
 from gateway.protocol.constants import FE, MAX_MESSAGE_LENGTH, MAX_STARTUP_LENGTH
 from gateway.protocol.copy import CopyData, CopyDone, CopyFail
@@ -26,6 +28,8 @@ from gateway.protocol.extended import (
 from gateway.protocol.framing import I32, FrontendMessage
 from gateway.protocol.simple import FunctionCall, Query, Terminate
 from gateway.protocol.startup import PasswordMessage, StartupMessage, StartupPacket, decode_startup
+
+M = TypeVar("M", bound=FrontendMessage)
 
 FRONTEND: dict[bytes, type[FrontendMessage]] = {
     FE.BIND: Bind,
@@ -85,21 +89,20 @@ class Reader:
             return None
         return peek_bound_execute(self._buf, self._pos)
 
-    def read_query(self) -> Query | None:
-        """The next message if it is a whole, well-formed simple Query (consumed); else
-        ``None`` and nothing consumed (:meth:`read` reports what is wrong)."""
+    def peek(self, cls: type[M]) -> tuple[M, int] | None:
+        """The next message and where it ends, if it is a whole, well-formed ``cls``;
+        else ``None`` (:meth:`read` reports what is wrong). Nothing is consumed:
+        :meth:`skip_to` its end."""
         buf, pos = self._buf, self._pos
-        if self._startup or len(buf) - pos < 5 or buf[pos] != 0x51:
+        if self._startup or len(buf) - pos < 5 or buf[pos] != cls.type[0]:
             return None
         end = pos + 1 + I32.unpack_from(buf, pos + 1)[0]
         if end > len(buf) or end < pos + 5:
             return None
         try:
-            msg = Query.decode(bytes(buf[pos + 5 : end]))
+            return cls.decode(bytes(buf[pos + 5 : end])), end
         except PgError:
             return None
-        self._pos = end
-        return msg
 
     def take_rest(self) -> bytes:
         """The bytes not consumed yet, removed from the reader."""
