@@ -697,7 +697,7 @@ class Connection(Handshake):
         if self._debug:
             self._log.debug("wire.recv", message=msg)
         last = self._registry.statements.get("")
-        if last is None or last.prepared is not prepared or last.param_oids != msg.param_oids:
+        if last is None or last.prepared is not prepared or last.declared != tuple(msg.param_oids):
             # the same statement again keeps what its Binds decode to (Statement.bind_shapes)
             self._registry.statements[""] = Statement.of(prepared, msg.param_oids)
         self._out += _PARSE_COMPLETE

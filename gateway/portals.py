@@ -31,6 +31,7 @@ class Statement:
 
     prepared: Prepared
     param_oids: list[int]
+    declared: tuple[int, ...] = ()  # the OIDs Parse declared (0: infer), which param_oids come from
     # what each combination of Bind format fields comes to (Connection._bind_shape)
     bind_shapes: dict[bytes, BindShape] = field(default_factory=dict, repr=False, compare=False)
 
@@ -47,7 +48,7 @@ class Statement:
                 oids.append(oid_of(inferred[i]))
             else:
                 oids.append(UNKNOWN_OID)
-        return cls(prepared, oids)
+        return cls(prepared, oids, tuple(declared))
 
 
 @dataclass(slots=True)

@@ -313,3 +313,39 @@ def test_runs_answered_as_they_arrive_keep_their_order_around_a_long_read(raw: R
     assert [_types(a) for a in answers] == [b"2TDCZ"] * 3 + [b"TDCZ"]
     assert [_text(a[2] if a[0].type == b"2" else a[1]) for a in answers] == [
         "300000", "Accept", "Aerosmith", "Alanis Morissette"]
+
+
+def test_a_statement_parsed_again_keeps_what_its_binds_decode_to(tmp_path: Path) -> None:
+    """The Parse drivers send before each run of a query they have not prepared, with no
+    declared types (as pgbench -M extended): answered at once, and the unnamed statement
+    stays the same object, so the Bind shapes found for it are reused."""
+    harness = EngineHarness(tmp_path)
+
+    async def go() -> None:
+        reader = asyncio.StreamReader()
+        writer = _Writer()
+        conn = Connection(_Hub(harness.engine), reader, writer)  # type: ignore[arg-type]
+        task = asyncio.create_task(conn.run())
+
+        async def exchange(*msgs: Any) -> list[Reply]:
+            writer.writes.clear()
+            writer.ready.clear()
+            reader.feed_data(b"".join(m.encode() for m in msgs))
+            await asyncio.wait_for(writer.ready.wait(), timeout=30)
+            return split(b"".join(writer.writes))[0]
+
+        await exchange(StartupMessage({"user": "tester", "database": "small"}))
+        statements = []
+        for artist in (b"1", b"2", b"3"):
+            replies = await exchange(Parse("", POINT, []), *_run("", artist))
+            assert _types(replies) == b"12TDCZ"
+            statements.append(conn._registry.statements[""])
+        assert statements[1] is statements[0] and statements[2] is statements[0]
+        assert len(statements[0].bind_shapes) == 1
+        replies = await exchange(Parse("", POINT, [20]), *_run("", b"4"))  # declared types: another statement
+        assert _types(replies) == b"12TDCZ" and conn._registry.statements[""] is not statements[0]
+        reader.feed_eof()
+        await asyncio.wait_for(task, timeout=30)
+        await harness.aclose()
+
+    asyncio.run(go())
