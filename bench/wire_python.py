@@ -38,19 +38,20 @@ POINT = 'SELECT "Name" FROM "Track" WHERE "TrackId" = {}'
 MODES = ("prepared", "extended", "simple")
 
 
-class _Writer:
-    """What Connection needs of a StreamWriter; keeps the last answer, signals ReadyForQuery."""
+class InProcessWriter:
+    """What Connection needs of a StreamWriter, for driving one in-process: keeps what is
+    written (``writes``) and sets ``ready`` at each ReadyForQuery."""
 
     def __init__(self) -> None:
+        self.writes: list[bytes] = []
         self.ready = asyncio.Event()
         self.transport = self
-        self.last = b""  # the last answer written
 
     def get_write_buffer_size(self) -> int:
         return 0
 
     def write(self, data: bytes) -> None:
-        self.last = bytes(data)
+        self.writes.append(bytes(data))
         if data[-6:-1] == b"Z\x00\x00\x00\x05":
             self.ready.set()
 
@@ -58,7 +59,7 @@ class _Writer:
         return None
 
     def get_extra_info(self, name: str) -> Any:
-        return ("127.0.0.1", 0) if name == "peername" else None
+        return ("127.0.0.1", 5) if name == "peername" else None
 
     def close(self) -> None:
         return None
@@ -67,7 +68,9 @@ class _Writer:
         return None
 
 
-class _Hub:
+class InProcessHub:
+    """The server as a Connection sees it (:class:`gateway.connection.Hub`), over ``engine``."""
+
     def __init__(self, engine: Any) -> None:
         self.engine = engine
         self.auth = Authenticator({})
@@ -98,8 +101,8 @@ def transaction(mode: str, track: int) -> bytes:
 
 async def measure(engine: Any, modes: list[str], n: int, rounds: int, profile: bool) -> dict[str, Any]:
     reader = asyncio.StreamReader()
-    writer = _Writer()
-    conn = Connection(_Hub(engine), reader, writer)  # type: ignore[arg-type]
+    writer = InProcessWriter()
+    conn = Connection(InProcessHub(engine), reader, writer)  # type: ignore[arg-type]
     task = asyncio.create_task(conn.run())
 
     async def exchange(data: bytes) -> None:
@@ -119,11 +122,12 @@ async def measure(engine: Any, modes: list[str], n: int, rounds: int, profile: b
             raise RuntimeError(f"{mode}: not answered at once")
         best = float("inf")
         for _ in range(rounds):
+            writer.writes.clear()
             t0 = time.perf_counter()
             for data in batch:
                 conn.take_now(data)
             best = min(best, (time.perf_counter() - t0) / n)
-        out[mode] = {"us_per_tx": round(best * 1e6, 1), "last_answer": writer.last}
+        out[mode] = {"us_per_tx": round(best * 1e6, 1), "last_answer": writer.writes[-1]}
         if profile:
             prof = cProfile.Profile()
             prof.enable()

@@ -60,9 +60,9 @@ _BUSY_TIMEOUT_MS = 5000
 MMAP_BYTES = 256 << 20  # memory-mapped reads: no read() call per page (address space only, not memory)
 # VM instructions between two deadline checks of a quick read.
 _QUICK_STEPS = 1000
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 # Calls of Python regular expressions: they cannot be interrupted while they run (a pattern
 # that backtracks for minutes would hold the event loop), so they never run as quick reads.
-_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 _REGEX_CALL = re.compile(r"\bREGEXP", re.IGNORECASE)
 _SCHEMA_TABLES = frozenset({"sqlite_master", "sqlite_temp_master", "sqlite_schema", "sqlite_temp_schema"})
 _DDL_VERBS = {"INSERT": "CREATE", "DELETE": "DROP", "UPDATE": "ALTER"}

@@ -14,7 +14,7 @@ import asyncio
 import functools
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol
 
 import structlog
@@ -88,6 +88,16 @@ _BIND_SHAPES = 16  # Bind format combinations remembered per statement
 def _command_complete(tag: str, has_columns: bool, sent: int) -> bytes:
     """CommandComplete, encoded once per tag (``SELECT 1`` over and over)."""
     return CommandComplete(command_tag(tag, [] if has_columns else None, sent)).encode()
+
+
+def _rows_at_once(outcome: Outcome) -> Sequence[Any] | None:
+    """The rows of an outcome answered without waiting: in memory and at most
+    :data:`ROW_CHUNK` of them (not COPY, not an empty query); ``None``: stream them."""
+    rows = outcome.rows
+    if (outcome.columns is None or outcome.copy_out or outcome.is_empty or not isinstance(rows, (list, tuple))
+            or len(rows) > ROW_CHUNK):
+        return None
+    return rows
 
 
 class Hub(Protocol):
@@ -301,16 +311,8 @@ class Connection(Handshake):
         framer.feed(data)
         try:
             while framer.buffered:
-                run = framer.peek_bound_execute()
-                if run is not None:
-                    handled, pending = self._run_bound(run)
-                    if not handled:
-                        break
-                elif (parse := framer.peek(Parse)) is not None:
-                    if not self._parse_now(*parse):
-                        break
-                    continue
-                else:
+                handled, pending = self._take_run()
+                if not handled:
                     query = framer.peek(Query)
                     if query is None:
                         break
@@ -355,16 +357,11 @@ class Connection(Handshake):
         framer = self._framer
         while True:
             if not self._skip_to_sync:
-                parse = framer.peek(Parse)
-                if parse is not None and self._parse_now(*parse):
+                handled, pending = self._take_run()
+                if handled:
+                    if pending is not None:
+                        await pending
                     continue
-                run = framer.peek_bound_execute()
-                if run is not None:
-                    handled, pending = self._run_bound(run)
-                    if handled:
-                        if pending is not None:
-                            await pending
-                        continue
             try:
                 msg = framer.read()  # messages already received are handled before waiting for more
                 if msg is None:
@@ -443,18 +440,13 @@ class Connection(Handshake):
             return self._answer(t0, list(e.context.get("done") or []), e)
         if outcome is None:
             return self._query(msg, t0)
-        rows = outcome.rows
-        if (outcome.columns is None or outcome.copy_out or outcome.is_empty or not isinstance(rows, (list, tuple))
-                or len(rows) > ROW_CHUNK):
+        rows = _rows_at_once(outcome)
+        if rows is None:
             return self._answer(t0, [outcome], None)
+        assert outcome.columns is not None
         description, encoder = self._shapes.get(outcome.columns)
-        out = self._out
-        out += description
-        encode = encoder.encode
-        for row in rows:
-            out += encode(row)
-        self._finish(outcome, len(rows))
-        self._log_query(t0, len(rows), outcome.tag, None)
+        self._out += description
+        self._send_at_once(outcome, rows, encoder.encode, t0)
         return self._ready_now()
 
     async def _query(self, msg: Query, t0: float) -> None:
@@ -497,6 +489,14 @@ class Connection(Handshake):
             sent, _ = await self._stream(RowSource(outcome.rows), encoder.encode, 0)
         self._finish(outcome, sent)
         return sent
+
+    def _send_at_once(self, outcome: Outcome, rows: Sequence[Any], encode: Callable[[Any], bytes], t0: float) -> None:
+        """Rows already in memory (:func:`_rows_at_once`), CommandComplete, the query's log line."""
+        out = self._out
+        for row in rows:
+            out += encode(row)
+        self._finish(outcome, len(rows))
+        self._log_query(t0, len(rows), outcome.tag, None)
 
     def _finish(self, outcome: Outcome, sent: int) -> None:
         for notice in outcome.notices:
@@ -619,17 +619,12 @@ class Connection(Handshake):
         if outcome is None:
             return self._execute(msg, portal, t0, True)
         self._opened_portal(portal, outcome)
-        rows = outcome.rows
-        if (outcome.columns is None or outcome.copy_out or outcome.is_empty or not isinstance(rows, (list, tuple))
-                or len(rows) > ROW_CHUNK or (msg.max_rows and len(rows) >= msg.max_rows)):
+        rows = _rows_at_once(outcome)
+        if rows is None or (msg.max_rows and len(rows) >= msg.max_rows):
             return self._execute(msg, portal, t0, True)
-        encode = self._shapes.get(outcome.columns, portal.result_formats)[1].encode
-        out = self._out
-        for row in rows:
-            out += encode(row)
+        assert outcome.columns is not None
         portal.done = True
-        self._finish(outcome, len(rows))
-        self._log_query(t0, len(rows), outcome.tag, None)
+        self._send_at_once(outcome, rows, self._shapes.get(outcome.columns, portal.result_formats)[1].encode, t0)
         return None
 
     def _execution_failed(self, msg: Execute, t0: float, error: PgError) -> None:
@@ -683,6 +678,18 @@ class Connection(Handshake):
             self._log_query(t0, sent, outcome.tag, None)
 
     # -- Parse, Bind/Describe/Execute/Sync received together ----------------------------
+    def _take_run(self) -> tuple[bool, Awaitable[None] | None]:
+        """The next buffered messages answered at once when they are a Parse of a known
+        statement or a whole Bind/Describe/Execute/Sync run (:meth:`_parse_now`,
+        :meth:`_run_bound`). Returns (handled, awaitable to wait for)."""
+        parse = self._framer.peek(Parse)
+        if parse is not None:
+            return self._parse_now(*parse), None
+        run = self._framer.peek_bound_execute()
+        if run is not None:
+            return self._run_bound(run)
+        return False, None
+
     def _parse_now(self, msg: Parse, end: int) -> bool:
         """A Parse of a statement the session prepared before (the same text and types),
         answered at once (what drivers send before each run of an unprepared query);
@@ -733,24 +740,17 @@ class Connection(Handshake):
         t0 = time.perf_counter()
         try:
             outcome = session.execute_now(prepared, params)
-        except Exception as e:
-            self._registry.portals.pop("", None)  # replaced by this one, gone with its failure
-            if isinstance(e, PgError):
-                self._log_query(t0, 0, "", e)
+        except PgError as e:  # as in _on_execute: the unnamed portal, replaced by this one, is gone
+            self._execution_failed(_EXECUTE_ALL, t0, e)
             self._execute_error(e)
             return True, self._on_sync(_SYNC)
-        rows = outcome.rows if outcome is not None else None
-        if (outcome is None or outcome.columns is not prepared.columns or outcome.copy_out or outcome.is_empty
-                or type(rows) is not list or len(rows) > ROW_CHUNK or shape.encoder is None):
+        rows = _rows_at_once(outcome) if outcome is not None else None
+        if outcome is None or rows is None or outcome.columns is not prepared.columns or shape.encoder is None:
             portal = self._registry.portals[""] = Portal(stmt, params, list(shape.result_formats))
             if outcome is not None:
                 self._opened_portal(portal, outcome)
             return True, self._bound_rest(self._execute(_EXECUTE_ALL, portal, t0, True))
-        encode = shape.encoder.encode
-        for row in rows:
-            out += encode(row)
-        self._finish(outcome, len(rows))
-        self._log_query(t0, len(rows), outcome.tag, None)
+        self._send_at_once(outcome, rows, shape.encoder.encode, t0)
         if session.tx_status != "I":  # the portal lives on until the transaction ends (Sync drops it otherwise)
             self._registry.portals[""] = Portal(stmt, params, list(shape.result_formats), outcome=outcome,
                                                 source=RowSource(()), done=True)

@@ -278,20 +278,10 @@ class Session:
             return None
         text, values = tpl
         plan = self.simple_plans.get(text, self.state.generation)
-        if plan is None or plan.dynamic or plan.route != "backend" or len(values) < plan.n_params \
-                or _has_stamp(values):
+        if plan is None or _has_stamp(values):
             return None
         self.current_text = sql
-        try:
-            result = self._quick_read(plan, values)
-            if result is None:
-                return None
-            return self._outcome(plan, result)
-        except PgError:
-            self._failed()
-            raise
-        except Exception as e:
-            raise self._bug(e) from e
+        return self._outcome_now(plan, values, None)
 
     async def _run_simple(self, sql: str) -> list[Outcome]:
         self._check_open()
@@ -388,13 +378,6 @@ class Session:
         self._failed()
         return InternalError(f"internal error: {type(e).__name__}: {e}")
 
-    @staticmethod
-    def _with_prepared_columns(prepared: Prepared, out: Outcome) -> Outcome:
-        """The columns Describe announced (their names and types), where the run gives as many."""
-        if prepared.columns is not None and out.columns is not None and len(prepared.columns) == len(out.columns):
-            out.columns = prepared.columns
-        return out
-
     def execute_now(self, prepared: Prepared, params: Sequence[Any]) -> Outcome | None:
         """The outcome of a prepared short read answered at once, on the calling thread (a
         quick read: :mod:`gateway.quickread`), or ``None``: anything else, or a read that
@@ -404,14 +387,20 @@ class Session:
         handle = prepared.handle
         if self.closed or self._status == "E" or not isinstance(handle, Handle) or handle.kind != "sql":
             return None
-        plan = handle.plan
-        if plan is None or plan.dynamic or plan.route != "backend" or len(params) < plan.n_params:
+        if handle.plan is None:
+            return None
+        return self._outcome_now(handle.plan, list(params), prepared.columns)
+
+    def _outcome_now(self, plan: Plan, params: list[Any], described: list[Column] | None) -> Outcome | None:
+        """``plan`` run as a quick read when it can be (:meth:`execute_now`,
+        :meth:`run_simple_now`); ``None``: not one."""
+        if plan.dynamic or plan.route != "backend" or len(params) < plan.n_params:
             return None
         try:
-            result = self._quick_read(plan, list(params))
+            result = self._quick_read(plan, params)
             if result is None:
                 return None
-            return self._outcome(plan, result, prepared.columns)
+            return self._outcome(plan, result, described)
         except PgError:
             self._failed()
             raise
@@ -439,7 +428,7 @@ class Session:
                 return await self._admin(handle.text)
             assert handle.plan is not None
             self._check_not_aborted(None)
-            return self._with_prepared_columns(prepared, await self._run_plan(handle.plan, list(params)))
+            return await self._run_plan(handle.plan, list(params), prepared.columns)
         except PgError:
             self._failed()
             raise
@@ -570,7 +559,8 @@ class Session:
             typer = expression_typer(tree, self.state.index)
             plan.backend = to_backend(tree, self.backend.dialect, output_names=False, typer=typer)
 
-    async def _run_plan(self, plan: Plan, params: list[Any]) -> Outcome:
+    async def _run_plan(self, plan: Plan, params: list[Any], described: list[Column] | None = None) -> Outcome:
+        """``described``: the columns Describe announced (see :meth:`_outcome`)."""
         if len(params) < plan.n_params:
             from gateway.errors import ProtocolViolation
 
@@ -598,7 +588,7 @@ class Session:
             if plan.info.is_ddl:
                 self.state.invalidate()
                 self.ddl_in_tx = self._status != "I"
-        return self._outcome(plan, result)
+        return self._outcome(plan, result, described)
 
     @staticmethod
     def _outcome(plan: Plan, result: Result, described: list[Column] | None = None) -> Outcome:

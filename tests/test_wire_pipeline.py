@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from gateway.auth import Authenticator
+from bench.wire_python import InProcessHub, InProcessWriter
 from gateway.connection import Connection
 from gateway.protocol.extended import Bind, Describe, Execute, Flush, Parse, Sync
 from gateway.protocol.simple import Query
@@ -77,80 +77,41 @@ def test_flush_sends_what_is_buffered_without_sync(raw: RawClient) -> None:
 # --- one write per batch, in-process ------------------------------------------------------
 
 
-class _Writer:
-    def __init__(self) -> None:
-        self.writes: list[bytes] = []
-        self.ready = asyncio.Event()
-        self.transport = self
+class _Driven:
+    """A Connection driven in-process over the harness's engine (start it in a running loop)."""
 
-    def get_write_buffer_size(self) -> int:
-        return 0
+    def __init__(self, harness: EngineHarness) -> None:
+        self.reader = asyncio.StreamReader()
+        self.writer = InProcessWriter()
+        self.conn = Connection(InProcessHub(harness.engine), self.reader, self.writer)  # type: ignore[arg-type]
+        self.task = asyncio.create_task(self.conn.run())
 
-    def write(self, data: bytes) -> None:
-        self.writes.append(bytes(data))
-        if data.endswith((b"Z\x00\x00\x00\x05I", b"Z\x00\x00\x00\x05T", b"Z\x00\x00\x00\x05E")):
-            self.ready.set()
+    async def exchange(self, *msgs: Any) -> list[Reply]:
+        """Send ``msgs`` in one piece; the answer up to ReadyForQuery."""
+        self.writer.writes.clear()
+        self.writer.ready.clear()
+        self.reader.feed_data(b"".join(m.encode() for m in msgs))
+        await asyncio.wait_for(self.writer.ready.wait(), timeout=30)
+        replies, rest = split(b"".join(self.writer.writes))
+        assert rest == b""
+        return replies
 
-    async def drain(self) -> None:
-        return None
-
-    def get_extra_info(self, name: str) -> Any:
-        return ("127.0.0.1", 5) if name == "peername" else None
-
-    def close(self) -> None:
-        return None
-
-    async def wait_closed(self) -> None:
-        return None
-
-
-class _Hub:
-    def __init__(self, engine: Any) -> None:
-        self._engine = engine
-        self.auth = Authenticator({})
-
-    @property
-    def engine(self) -> Any:
-        return self._engine
-
-    def admit(self, conn: Connection) -> tuple[int, int]:
-        return (1, 1)
-
-    def rekey(self, conn: Connection, pid: int) -> tuple[int, int]:
-        return (pid, 1)
-
-    def release(self, conn: Connection) -> None:
-        return None
-
-    def cancel(self, pid: int, secret: int) -> None:
-        return None
+    async def close(self) -> None:
+        self.reader.feed_eof()
+        await asyncio.wait_for(self.task, timeout=30)
 
 
 def test_a_pipelined_batch_is_written_once(tmp_path: Path) -> None:
     harness = EngineHarness(tmp_path)
 
     async def go() -> None:
-        reader = asyncio.StreamReader()
-        writer = _Writer()
-        conn = Connection(_Hub(harness.engine), reader, writer)  # type: ignore[arg-type]
-        task = asyncio.create_task(conn.run())
-
-        async def exchange(*msgs: Any) -> list[Reply]:
-            writer.writes.clear()
-            writer.ready.clear()
-            reader.feed_data(b"".join(m.encode() for m in msgs))
-            await asyncio.wait_for(writer.ready.wait(), timeout=30)
-            replies, rest = split(b"".join(writer.writes))
-            assert rest == b""
-            return replies
-
-        await exchange(StartupMessage({"user": "tester", "database": "small"}))
-        replies = await exchange(*[m for i in (1, 2, 3) for m in _execution(i)], Sync())
+        driven = _Driven(harness)
+        await driven.exchange(StartupMessage({"user": "tester", "database": "small"}))
+        replies = await driven.exchange(*[m for i in (1, 2, 3) for m in _execution(i)], Sync())
         assert _types(replies) == b"12TDC" * 3 + b"Z"
         assert [_text(r) for r in replies if r.type == b"D"] == ["AC/DC", "Accept", "Aerosmith"]
-        assert len(writer.writes) == 1
-        reader.feed_eof()
-        await asyncio.wait_for(task, timeout=30)
+        assert len(driven.writer.writes) == 1
+        await driven.close()
         await harness.aclose()
 
     asyncio.run(go())
@@ -199,25 +160,22 @@ _BATCHES: list[list[Any]] = [
 async def _answers(harness: EngineHarness, *, together: bool) -> list[bytes]:
     """The answer to each batch, sent in one piece or a message at a time (each one read
     by the server before the next arrives)."""
-    reader = asyncio.StreamReader()
-    writer = _Writer()
-    conn = Connection(_Hub(harness.engine), reader, writer)  # type: ignore[arg-type]
-    task = asyncio.create_task(conn.run())
+    driven = _Driven(harness)
+    writer = driven.writer
     answers = []
     for batch in [[StartupMessage({"user": "tester", "database": "small"})], *_BATCHES]:
         writer.writes.clear()
         writer.ready.clear()
         pieces = [b"".join(m.encode() for m in batch)] if together else [m.encode() for m in batch]
         for piece in pieces:
-            reader.feed_data(piece)
+            driven.reader.feed_data(piece)
             await asyncio.sleep(0)
-            while not together and batch[0].type and not conn._parked:  # read and handled: waits for more
+            while not together and batch[0].type and not driven.conn._parked:  # read and handled: waits for more
                 await asyncio.sleep(0.001)
         await asyncio.wait_for(writer.ready.wait(), timeout=30)
         answers.append(b"".join(writer.writes))
-    reader.feed_eof()
     del answers[0]  # the startup answer (each session has its own BackendKeyData)
-    await asyncio.wait_for(task, timeout=30)
+    await driven.close()
     return answers
 
 
@@ -322,30 +280,19 @@ def test_a_statement_parsed_again_keeps_what_its_binds_decode_to(tmp_path: Path)
     harness = EngineHarness(tmp_path)
 
     async def go() -> None:
-        reader = asyncio.StreamReader()
-        writer = _Writer()
-        conn = Connection(_Hub(harness.engine), reader, writer)  # type: ignore[arg-type]
-        task = asyncio.create_task(conn.run())
-
-        async def exchange(*msgs: Any) -> list[Reply]:
-            writer.writes.clear()
-            writer.ready.clear()
-            reader.feed_data(b"".join(m.encode() for m in msgs))
-            await asyncio.wait_for(writer.ready.wait(), timeout=30)
-            return split(b"".join(writer.writes))[0]
-
-        await exchange(StartupMessage({"user": "tester", "database": "small"}))
+        driven = _Driven(harness)
+        registry = driven.conn._registry
+        await driven.exchange(StartupMessage({"user": "tester", "database": "small"}))
         statements = []
         for artist in (b"1", b"2", b"3"):
-            replies = await exchange(Parse("", POINT, []), *_run("", artist))
+            replies = await driven.exchange(Parse("", POINT, []), *_run("", artist))
             assert _types(replies) == b"12TDCZ"
-            statements.append(conn._registry.statements[""])
+            statements.append(registry.statements[""])
         assert statements[1] is statements[0] and statements[2] is statements[0]
         assert len(statements[0].bind_shapes) == 1
-        replies = await exchange(Parse("", POINT, [20]), *_run("", b"4"))  # declared types: another statement
-        assert _types(replies) == b"12TDCZ" and conn._registry.statements[""] is not statements[0]
-        reader.feed_eof()
-        await asyncio.wait_for(task, timeout=30)
+        replies = await driven.exchange(Parse("", POINT, [20]), *_run("", b"4"))  # declared types: another one
+        assert _types(replies) == b"12TDCZ" and registry.statements[""] is not statements[0]
+        await driven.close()
         await harness.aclose()
 
     asyncio.run(go())

@@ -112,7 +112,7 @@ class Reader:
         return rest
 
     def skip_to(self, end: int) -> None:
-        """Consume the messages up to ``end`` (found by :meth:`peek_bound_execute`)."""
+        """Consume the messages up to ``end`` (found by :meth:`peek_bound_execute` or :meth:`peek`)."""
         self._pos = end
 
     def read(self) -> FrontendMessage | StartupPacket | None:
