@@ -171,6 +171,7 @@ def main(argv: list[str] | None = None) -> int:
                     "eval_n": report.n, "valid_sql": round(report.valid_rate, 4), "p50_ms": round(report.latency(50), 1),
                     "users": user_stats, "iteration_minutes": round((time.monotonic() - t0) / 60, 2),
                     "learn_minutes": round(train_s / 60, 2), **run_info,
+                    "cases": [{"id": c.id, "correct": c.correct, "sql": c.sql, "error": c.error} for c in report.cases],
                 })
                 print(f"iteration {it}: accuracy {report.accuracy:.1%} on {report.n} held-out questions "
                       f"(model {row['model']}, {row['iteration_minutes']} min)", flush=True)
