@@ -64,7 +64,12 @@ class AskConfig(BaseModel):
         "retrieved tables for the bundled base), tables, or none (values named by the question only).",
     )
     tables_k: int = Field(default=4, description="Tables retrieved from the schema index per question.")
-    examples_k: int = Field(default=4, description="Approved examples retrieved per question.")
+    examples_k: int = Field(default=4, description="Examples (approved and synthetic) retrieved per question.")
+    synthetic_examples: int = Field(
+        default=2000, ge=0,
+        description="Question/SQL pairs the schema synthesizer writes per database (validated by execution, built once "
+        "per schema) to retrieve as examples beside approved ones, which win near ties (0: approved examples only).",
+    )
     max_repairs: int = Field(default=2, description="Retries that feed an error back to the model.")
     candidates: int = Field(default=1, description="SQL candidates sampled per question (self-consistency when > 1).")
     constrain: bool = Field(default=True, description="Constrain/repair identifiers to the retrieved schema.")

@@ -262,7 +262,7 @@ def sft_config(settings: Settings, plan: RunPlan, *, use_cpu: bool, bf16: bool =
         gradient_accumulation_steps=plan.accumulation,
         learning_rate=cfg.learning_rate,
         lr_scheduler_type="cosine",
-        warmup_steps=min(10, max(1, steps // 10)),
+        warmup_steps=warmup_steps(steps),
         weight_decay=0.0,
         logging_steps=max(1, min(10, steps // 10)),
         save_strategy="steps",
@@ -281,6 +281,35 @@ def sft_config(settings: Settings, plan: RunPlan, *, use_cpu: bool, bf16: bool =
         remove_unused_columns=True,
         disable_tqdm=False,
     )
+
+
+def warmup_steps(steps: int) -> int:
+    """Warm-up of a run of ``steps``: a tenth, between 1 and 3 (LoRA starts from a zero
+    update, and a CPU run bounded by time does only some tens of steps)."""
+    return min(3, max(1, steps // 10))
+
+
+@dataclass
+class TimeCosine:
+    """Learning-rate factor (``LambdaLR``): linear warm-up, then a cosine from 1 down to
+    ``floor`` over the run's progress, the larger of its share of steps done and its share
+    of the time allowed. A CPU run is stopped by its time limit long before its planned
+    steps (~35 of 250 here), so a schedule by steps alone never decays and the adapter
+    ends at the peak rate; by the clock it anneals whichever limit comes first."""
+
+    total_steps: int
+    warmup: int
+    started: float
+    deadline: float | None
+    floor: float = 0.1
+
+    def __call__(self, step: int) -> float:
+        if step < self.warmup:
+            return (step + 1) / (self.warmup + 1)
+        frac = step / max(1, self.total_steps)
+        if self.deadline is not None and self.deadline > self.started:
+            frac = max(frac, (time.monotonic() - self.started) / (self.deadline - self.started))
+        return self.floor + (1.0 - self.floor) * 0.5 * (1.0 + math.cos(math.pi * min(1.0, frac)))
 
 
 def callbacks(*, deadline: float, total_steps: int, progress: Callable[[float], None] | None) -> list[Any]:
@@ -347,6 +376,34 @@ def _make_trainer_class() -> type:
         at the completion's positions, and only those are projected and scored.
         """
 
+        schedule: TimeCosine | None = None
+        """The learning-rate factor by step and clock; None: the arguments' scheduler."""
+        head_ids: list[int] | None = None
+        """Vocabulary ids the LM head scores (:func:`head_ids`), or None for all of them."""
+        _trimmed: tuple[Any, Any] | None = None
+
+        def _head(self, causal_lm: Any) -> tuple[Any, Any]:
+            """(output matrix, full id -> its row) for the scored ids; the full matrix and
+            None without :attr:`head_ids`. The matrix is frozen (tied to the embeddings,
+            no adapter), so its rows are gathered once."""
+            weight = causal_lm.lm_head.weight
+            if self.head_ids is None:
+                return weight, None
+            if self._trimmed is None:
+                ids = torch.tensor(self.head_ids, dtype=torch.long, device=weight.device)
+                remap = torch.full((weight.shape[0],), -1, dtype=torch.long, device=weight.device)
+                remap[ids] = torch.arange(len(ids), device=weight.device)
+                self._trimmed = (weight.detach()[ids].clone(), remap)
+            return self._trimmed
+
+        def create_scheduler(self, num_training_steps: int, optimizer: Any = None) -> Any:
+            if self.lr_scheduler is None and self.schedule is not None:
+                self.schedule.total_steps = num_training_steps
+                opt: Any = optimizer if optimizer is not None else self.optimizer
+                self.lr_scheduler = torch.optim.lr_scheduler.LambdaLR(opt, self.schedule)
+                self._created_lr_scheduler = True
+            return super().create_scheduler(num_training_steps, optimizer)
+
         def compute_loss(
             self, model: Any, inputs: dict[str, Any], return_outputs: bool = False, num_items_in_batch: Any = None
         ) -> Any:
@@ -357,11 +414,12 @@ def _make_trainer_class() -> type:
             hidden = causal_lm.model(
                 input_ids=inputs["input_ids"], attention_mask=inputs.get("attention_mask"), use_cache=False
             ).last_hidden_state[:, :-1]
-            logits = causal_lm.lm_head(hidden[mask]).float()
+            head, remap = self._head(causal_lm)
+            logits = F.linear(hidden[mask], head).float()
             softcap = getattr(causal_lm.config, "final_logit_softcapping", None)
             if softcap:
                 logits = torch.tanh(logits / softcap) * softcap
-            target = labels[mask]
+            target = labels[mask] if remap is None else remap[labels[mask]]
             count = mask.sum()
             denom = num_items_in_batch if num_items_in_batch is not None else count.clamp(min=1)
             loss = F.cross_entropy(logits, target, reduction="sum") / denom
@@ -415,4 +473,31 @@ def _train_trl(
         processing_class=tokenizer,
         callbacks=callbacks(deadline=started + cfg.max_minutes * 60, total_steps=plan.steps, progress=progress),
     )
+    trainer.schedule = TimeCosine(total_steps=plan.steps, warmup=warmup_steps(plan.steps), started=started,
+                                  deadline=started + cfg.max_minutes * 60)
+    if settings.ask.trim_vocab:
+        trainer.head_ids = head_ids(settings, plan.train, vocab_size=base.config.vocab_size)
     return run_trainer(trainer, plan, device="cpu/trl", progress=progress)
+
+
+def head_ids(settings: Settings, rows: Any, *, vocab_size: int) -> list[int] | None:
+    """The ids the gateway's trimmed copy of the model keeps (``ask.trim_vocab``,
+    :func:`nl2sql.vocab.served_ids`) plus every id in the training rows: the softmax the
+    served model has, so the head scores ~70k words instead of 262k (each SQL token of the
+    loss costs a quarter of the projection). None (score them all) when the bundled GGUF's
+    vocabulary cannot be read or is not the model's."""
+    from nl2sql.models import bundled_gguf
+    from nl2sql.vocab import served_ids
+
+    try:
+        kept = set(served_ids(bundled_gguf(settings.data_dir)))
+    except (OSError, ValueError, KeyError) as e:
+        log.warning("train.full_head", reason=str(e))
+        return None
+    for ids in rows["input_ids"]:
+        kept.update(ids)
+    if max(kept) >= vocab_size:
+        log.warning("train.full_head", reason="the GGUF's vocabulary is not the model's")
+        return None
+    log.info("train.head", scored=len(kept), vocabulary=vocab_size)
+    return sorted(kept)

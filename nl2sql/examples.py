@@ -21,10 +21,13 @@ import structlog
 
 from nl2sql.embed import DIM, Embedder, write_lock
 from nl2sql.store import Store
+from nl2sql.synthetic import SyntheticSet
 
 log = structlog.get_logger("askgres.examples")
 
 TABLE = "examples"
+SYNTHETIC_HANDICAP = 0.05
+"""Taken from a synthetic example's similarity when ranking it against approved ones."""
 SYNC_EVERY_S = 1.0
 """Most often the store is asked whether approvals changed."""
 
@@ -35,6 +38,8 @@ class Example:
     sql: str
     score: float
     pair_id: int | None = None
+    source: str = "approved"
+    """``approved`` (a person's pair) or ``synthetic`` (:mod:`nl2sql.synthetic`)."""
 
 
 def normalise_question(text: str) -> str:
@@ -206,10 +211,12 @@ class ExampleIndex:
             rows = list(self._rows.values()) + self._pending
             return sum(1 for r in rows if database is None or r.database == database)
 
-    def search(self, database: str, question: str, *, k: int) -> list[Example]:
-        """The ``k`` approved examples of ``database`` most like ``question``, best first.
-        An SQL shown once is not shown again under another wording: paraphrases would
-        spend the prompt on one example."""
+    def search(self, database: str, question: str, *, k: int, synthetic: SyntheticSet | None = None) -> list[Example]:
+        """The ``k`` examples of ``database`` most like ``question``, best first: approved
+        pairs, and the ``synthetic`` ones (:mod:`nl2sql.synthetic`) ranked
+        :data:`SYNTHETIC_HANDICAP` lower, so that people's pair wins a near tie. An SQL
+        shown once is not shown again under another wording: paraphrases would spend the
+        prompt on one example."""
         if k <= 0:
             return []
         with self._lock:
@@ -223,21 +230,27 @@ class ExampleIndex:
                     db: (keys, np.stack([self._vectors[k] for k in keys])) for db, keys in by_db.items()
                 }
             entry = self._by_db.get(database)
-            if entry is None:
-                return []
-            keys, matrix = entry
+            keys, matrix = entry if entry is not None else ([], np.zeros((0, DIM), np.float32))
             rows = [self._rows[k] for k in keys]
+        cands: list[tuple[str, str, int | None]] = [(r.question, r.sql, r.key if r.key > 0 else None) for r in rows]
+        if synthetic is not None and len(synthetic.questions):
+            cands += [(q, s, None) for q, s in zip(synthetic.questions, synthetic.sqls)]
+            matrix = np.concatenate([matrix, synthetic.vectors]) if len(rows) else synthetic.vectors
+        if not cands:
+            return []
         q = self.embedder.query(question)
         sims = matrix @ q
+        ranked = sims.copy()
+        ranked[len(rows):] -= SYNTHETIC_HANDICAP
         out: list[Example] = []
         seen: set[str] = set()
-        for i in np.argsort(-sims):
-            row = rows[int(i)]
-            ident = " ".join(row.sql.lower().replace('"', "'").split())
+        for i in np.argsort(-ranked, kind="stable"):
+            text, sql, pair_id = cands[int(i)]
+            ident = " ".join(sql.lower().replace('"', "'").split())
             if ident in seen:
                 continue
             seen.add(ident)
-            out.append(Example(row.question, row.sql, float(sims[int(i)]), row.key if row.key > 0 else None))
+            out.append(Example(text, sql, float(sims[int(i)]), pair_id, "approved" if int(i) < len(rows) else "synthetic"))
             if len(out) >= k:
                 break
         return out

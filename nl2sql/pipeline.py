@@ -29,6 +29,7 @@ from nl2sql.retrieve import retrieve
 from nl2sql.schema_index import SchemaIndex
 from nl2sql.state import AskResult, AskState, Attempt, Env, StageFailure
 from nl2sql.store import Store
+from nl2sql.synthetic import SyntheticExamples
 from nl2sql.summarise import summarise
 
 __all__ = ["STAGES", "AskResult", "Attempt", "Pipeline"]
@@ -65,6 +66,7 @@ class Pipeline:
         self.embedder = embedder or shared_embedder()
         self.schema_index = SchemaIndex(root / "schema", self.embedder)
         self.examples = ExampleIndex(root / "examples", self.embedder, store)
+        self.synthetic = SyntheticExamples(root / "synthetic", self.embedder, n=settings.ask.synthetic_examples)
         self._generator = generator
         self._owns_generator = generator is None
         self._gen_lock = threading.Lock()
@@ -129,8 +131,10 @@ class Pipeline:
     def sync_examples(self, *, force: bool = False) -> bool:
         return self.examples.sync(force=force)
 
-    def warm(self, databases: Iterable[str] | None = None, *, should_stop: Callable[[], bool] | None = None) -> None:
-        """Load the model and the embedder, build the indexes (before the first question).
+    def warm(self, databases: Iterable[str] | None = None, *, should_stop: Callable[[], bool] | None = None,
+             synthetic: bool = True) -> None:
+        """Load the model and the embedder, build the indexes (before the first question),
+        and with ``synthetic`` the synthetic examples (:meth:`warm_synthetic`).
         ``should_stop`` is checked between steps (the process is exiting)."""
         t0 = time.perf_counter()
         names = list(databases) if databases is not None else list(self.backends)
@@ -147,6 +151,19 @@ class Pipeline:
                 return
             step()
         logger.info("ask.warm", dbs=len(names), ms=round((time.perf_counter() - t0) * 1000))
+        if synthetic:
+            self.warm_synthetic(names, should_stop=should_stop)
+
+    def warm_synthetic(self, databases: Iterable[str] | None = None, *,
+                       should_stop: Callable[[], bool] | None = None) -> None:
+        """Make or load the synthetic examples of ``databases`` (:mod:`nl2sql.synthetic`;
+        tens of seconds per database the first time, then read back)."""
+        for name in list(databases) if databases is not None else list(self.backends):
+            backend = self.backends.get(name)
+            if backend is None or self.closing or (should_stop is not None and should_stop()):
+                continue
+            db = self.schema_index.get(backend)
+            self.synthetic.build(backend, db.schema, db.fingerprint)
 
     def _warm_vocab(self) -> None:
         gen = self.generator
@@ -178,6 +195,7 @@ class Pipeline:
             state.timed("schema", t_schema)
             env = Env(config=self.settings.ask, backend=backend, db=db, generator=generator,
                       schema_index=self.schema_index, examples=self.examples,
+                      synthetic=self.synthetic.get(backend, db.schema, db.fingerprint),
                       should_stop=should_stop or (lambda: False))
             for _name, stage in STAGES:
                 env.check_cancelled()
@@ -209,7 +227,8 @@ class Pipeline:
         context: dict[str, Any] = {
             "retrieved": state.retrieved.as_dict() if state.retrieved else {},
             "examples": [
-                {"question": e.question, "sql": e.sql, "score": round(e.score, 3), "pair_id": e.pair_id}
+                {"question": e.question, "sql": e.sql, "score": round(e.score, 3), "pair_id": e.pair_id,
+                 "source": e.source}
                 for e in state.examples
             ],
             "prompt": state.prompt,

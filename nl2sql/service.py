@@ -121,11 +121,15 @@ class AskService:
             # Lower this thread's priority: warming must not slow down the clients served meanwhile.
             os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
         try:
-            self.pipeline.warm(should_stop=lambda: self._closing)
+            self.pipeline.warm(should_stop=lambda: self._closing, synthetic=False)
         except Exception as e:  # noqa: BLE001 - the first question retries and reports it
             log.error("ask.warm_failed", error=f"{type(e).__name__}: {e}")
         finally:
             self.ready.set()
+        try:  # questions are answered meanwhile, without synthetic examples until they are built
+            self.pipeline.warm_synthetic(should_stop=lambda: self._closing)
+        except Exception as e:  # noqa: BLE001 - approved examples still serve
+            log.error("ask.synthetic_failed", error=f"{type(e).__name__}: {e}")
 
     # -- Asker ---------------------------------------------------------------------------------
 

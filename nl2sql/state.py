@@ -13,6 +13,7 @@ from gateway.config import AskConfig
 from nl2sql.examples import Example, ExampleIndex
 from nl2sql.llm import Generator
 from nl2sql.schema_index import DbSchema, Retrieved, SchemaIndex
+from nl2sql.synthetic import SyntheticSet
 
 FailureKind = Literal["no_valid_sql", "execution_error", "timeout", "canceled"]
 """``canceled``: the client cancelled the question (CancelRequest, statement timeout); never logged as a failure."""
@@ -71,6 +72,8 @@ class Env:
     generator: Generator
     schema_index: SchemaIndex
     examples: ExampleIndex
+    synthetic: SyntheticSet | None = None
+    """The database's synthetic examples (None: none, or not built yet)."""
     should_stop: Callable[[], bool] = field(default=lambda: False)
     """True once the client has cancelled the question: generation stops within a token."""
 

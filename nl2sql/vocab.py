@@ -174,6 +174,25 @@ def _scalar_array(mm: mmap.mmap, kv: _Kv, keep: list[int]) -> bytes:
     return struct.pack("<IIQ", _ARRAY, etype, len(keep)) + body
 
 
+def _vocab(mm: mmap.mmap, by_key: dict[str, _Kv]) -> tuple[list[tuple[int, int]], list[str], list[int]]:
+    """(spans of the token strings, the tokens, their types) of a GGUF's vocabulary."""
+    spans = _string_spans(mm, by_key["tokenizer.ggml.tokens"])
+    tokens = [mm[a + 8 : b].decode("utf-8", "replace") for a, b in spans]
+    _, raw_types = _scalars(mm, by_key["tokenizer.ggml.token_type"])
+    return spans, tokens, list(struct.unpack(f"<{len(tokens)}i", raw_types))
+
+
+def served_ids(src: Path, corpus: Iterable[str] = ()) -> list[int]:
+    """The ids (in ``src``'s full vocabulary) that :func:`trimmed_gguf` keeps for ``corpus``:
+    the tokens a model served trimmed can write. Fine-tuning scores only these
+    (:mod:`learner.train`), so its softmax is the one the gateway serves."""
+    extra = corpus_ids(src, corpus)
+    with open(src, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+        _, kvs = _read_kvs(mm)
+        _, tokens, types = _vocab(mm, {kv.key: kv for kv in kvs})
+    return keep_ids(tokens, types, extra=extra)
+
+
 def trim_file(src: Path, dst: Path, *, extra: Iterable[int] = ()) -> int:
     """Write ``dst``, ``src`` with a trimmed vocabulary; returns the number of tokens kept.
     Raises ``ValueError`` for a tokenizer this rule does not fit (BPE with merges)."""
@@ -186,10 +205,7 @@ def trim_file(src: Path, dst: Path, *, extra: Iterable[int] = ()) -> int:
         model = by_key.get("tokenizer.ggml.model")
         if model is None or "tokenizer.ggml.merges" in by_key:
             raise ValueError("only SentencePiece (llama-style) vocabularies are trimmed")
-        spans = _string_spans(mm, by_key["tokenizer.ggml.tokens"])
-        tokens = [mm[a + 8 : b].decode("utf-8", "replace") for a, b in spans]
-        etype, raw_types = _scalars(mm, by_key["tokenizer.ggml.token_type"])
-        types = list(struct.unpack(f"<{len(tokens)}i", raw_types))
+        spans, tokens, types = _vocab(mm, by_key)
         keep = keep_ids(tokens, types, extra=extra)
         new_id = {old: new for new, old in enumerate(keep)}
 

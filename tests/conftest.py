@@ -188,6 +188,9 @@ def launch_gateway(workdir: Path, settings: dict[str, Any], *, demo_dir: Path | 
     # Training runs start only where a test asks for them (tests/test_learner_loop.py):
     # elsewhere a test's failures must not spawn a fine-tuning process.
     settings.setdefault("learner", {"auto": False})
+    # Nor must a test's gateway spend a core for a minute writing synthetic examples
+    # (nl2sql/synthetic.py) unless the test is about them.
+    settings["ask"] = {"synthetic_examples": 0, **settings.get("ask", {})}
     data_dir = Path(settings["data_dir"])
     if demo_dir is not None and not settings.get("databases"):
         seed_demo(demo_dir, data_dir)

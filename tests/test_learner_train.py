@@ -228,6 +228,27 @@ def test_plan_steps_bounded_by_epochs_and_max_steps() -> None:
     assert plan_steps(1, batch_size=8, max_steps=200, max_epochs=3) == 1
 
 
+def test_learning_rate_anneals_by_the_clock_or_the_steps(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A CPU run stops at its time limit after a fraction of its planned steps: the rate
+    must still have decayed to its floor by then, and by the steps when they end first."""
+    import learner.train as train
+    from learner.train import TimeCosine, warmup_steps
+
+    now = [1000.0]
+    monkeypatch.setattr(train.time, "monotonic", lambda: now[0])
+    lr = TimeCosine(total_steps=250, warmup=3, started=1000.0, deadline=1600.0)
+    assert [lr(s) for s in range(3)] == [0.25, 0.5, 0.75] and lr(3) == pytest.approx(1.0, abs=1e-3)
+    now[0] = 1300.0  # half the time, 12 of 250 steps
+    assert lr(12) == pytest.approx(0.1 + 0.9 * 0.5)
+    now[0] = 1600.0
+    assert lr(30) == pytest.approx(0.1)
+    assert lr(31) == pytest.approx(0.1)  # past the limit it stays at the floor
+    by_steps = TimeCosine(total_steps=20, warmup=1, started=1000.0, deadline=None)
+    factors = [by_steps(s) for s in range(1, 21)]
+    assert factors == sorted(factors, reverse=True) and factors[-1] == pytest.approx(0.1)
+    assert [warmup_steps(n) for n in (1, 9, 25, 250)] == [1, 1, 2, 3]
+
+
 # --------------------------------------------------------------------------- training (slow)
 
 

@@ -112,3 +112,18 @@ def test_load_llama_follows_the_setting(base_model: Path, schemas: list[SchemaIn
     assert ".vocab-" in served.model_path.name and served.version == "base"
     assert load_llama(off, base_model, version="base", corpus=corpus).model_path == base_model
     assert load_llama(on, base_model, version="base", corpus=None).model_path == base_model
+
+
+def test_served_ids_are_the_tokens_the_trimmed_copy_keeps(base_model: Path, trimmed: Path,
+                                                          schemas: list[SchemaInfo]) -> None:
+    """Fine-tuning scores the ids ``served_ids`` names (learner/train.py): they must be
+    exactly the pieces the served copy has, in the full vocabulary's numbering."""
+    from nl2sql.vocab import served_ids
+
+    full, small = vocab(base_model), vocab(trimmed)
+    ids = served_ids(base_model, schema_corpus(schemas))
+    assert len(ids) == small.n_vocab() < FULL_VOCAB  # type: ignore[attr-defined]
+    assert ids == sorted(set(ids))
+    spelled = [full.detokenize([i]) for i in ids[::97]]  # type: ignore[attr-defined]
+    assert spelled == [small.detokenize([ids.index(i)]) for i in ids[::97]]  # type: ignore[attr-defined]
+    assert set(served_ids(base_model)) < set(ids)  # the corpus adds its pieces
