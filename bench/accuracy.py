@@ -5,7 +5,8 @@ on the Spider Chinook questions and on Spider dev, stage by stage:
   +retrieval   only the tables retrieval picks (ask.tables_k)
   +examples    plus retrieved approved examples (ask.examples_k)
   +repair      plus error feedback and retries (ask.max_repairs)
-  +constraint  plus identifiers constrained to the schema (ask.constrain): the defaults
+  +constraint  plus identifiers constrained to the schema (ask.constrain)
+  +synthetic   plus the schema synthesizer's pairs among the examples (ask.synthetic_examples): the defaults
   +candidates  (with --candidates N) plus self-consistency over N samples
 
 Each stage is a fresh Pipeline; the model and the schema index are shared. Examples come
@@ -52,9 +53,10 @@ from bench.common import table, write_json
 STAGES: list[tuple[str, dict[str, Any]]] = [
     ("raw", {"tables_k": 0, "examples_k": 0, "max_repairs": 0, "constrain": False, "candidates": 1}),
     ("+retrieval", {"examples_k": 0, "max_repairs": 0, "constrain": False, "candidates": 1}),
-    ("+examples", {"max_repairs": 0, "constrain": False, "candidates": 1}),
-    ("+repair", {"constrain": False, "candidates": 1}),
-    ("+constraint", {"candidates": 1}),
+    ("+examples", {"max_repairs": 0, "constrain": False, "candidates": 1, "synthetic_examples": 0}),
+    ("+repair", {"constrain": False, "candidates": 1, "synthetic_examples": 0}),
+    ("+constraint", {"candidates": 1, "synthetic_examples": 0}),
+    ("+synthetic", {"candidates": 1}),  # the default pipeline: synthetic examples beside the approved ones
 ]
 
 

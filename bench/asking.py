@@ -119,22 +119,25 @@ def pipeline_for(
     examples: Sequence[tuple[str, str, str]] = (),
 ) -> Iterator[Any]:
     """A fresh, warm Pipeline over ``backends`` with ``examples`` ``(db, question, sql)``
-    indexed as approved examples. The model is shared; the schema index is built once into
-    ``schema_cache_dir`` and copied into each pipeline's own index folder (which also holds
-    the example index, so examples never leak from one pipeline to the next)."""
+    indexed as approved examples. The model is shared; the schema index and the synthetic
+    examples are built once into ``schema_cache_dir`` and copied into each pipeline's own
+    index folder (which also holds the example index, so approved examples never leak from
+    one pipeline to the next)."""
     from nl2sql.pipeline import Pipeline
     from nl2sql.store import Store
 
     index_dir = settings.data_dir / "index"
-    seed = Path(schema_cache_dir) / "schema"
-    if seed.is_dir():
-        shutil.copytree(seed, index_dir / "schema")
+    seeds = [Path(schema_cache_dir) / part for part in ("schema", "synthetic")]
+    for seed in seeds:
+        if seed.is_dir():
+            shutil.copytree(seed, index_dir / seed.name)
     store = Store(settings.state_db)
     try:
         pipeline = Pipeline(settings, backends, store, generator=generator, schema_cache_dir=index_dir)
         pipeline.warm()
-        if not seed.is_dir():
-            shutil.copytree(index_dir / "schema", seed)
+        for seed in seeds:
+            if not seed.is_dir() and (index_dir / seed.name).is_dir():
+                shutil.copytree(index_dir / seed.name, seed)
         for db, question, sql in examples:
             pipeline.add_example(db, question, sql)
         yield pipeline

@@ -157,7 +157,10 @@ class Pipeline:
     def warm_synthetic(self, databases: Iterable[str] | None = None, *,
                        should_stop: Callable[[], bool] | None = None) -> None:
         """Make or load the synthetic examples of ``databases`` (:mod:`nl2sql.synthetic`;
-        tens of seconds per database the first time, then read back)."""
+        tens of seconds per database the first time, then read back); nothing when no
+        example is retrieved (``ask.examples_k = 0``, as the learner's gate asks)."""
+        if self.settings.ask.examples_k <= 0:
+            return
         for name in list(databases) if databases is not None else list(self.backends):
             backend = self.backends.get(name)
             if backend is None or self.closing or (should_stop is not None and should_stop()):
