@@ -14,7 +14,7 @@ from __future__ import annotations
 import random
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import structlog
@@ -62,11 +62,13 @@ def synthesize(
     seen: Iterable[tuple[str, str]] = (),
     blocked: Iterable[tuple[str, str]] = (),
     max_attempts: int | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> list[Pair]:
     """Up to ``n`` validated, distinct pairs for ``schema`` (fewer when the schema is too
     small to yield that many). Deterministic for a given database, ``seed`` and ``focus``.
     ``seen`` pairs (e.g. approved ones) are not repeated; no pair shares its question or
-    SQL with a ``blocked`` pair (held-out validation pairs)."""
+    SQL with a ``blocked`` pair (held-out validation pairs). Returns what it has once
+    ``should_stop()`` is true."""
     t0 = time.monotonic()
     prof = profile or build_profile(backend, schema, timeout=timeout)
     focus = focus or FocusHints()
@@ -86,6 +88,8 @@ def synthesize(
         for q, s in blocked:
             v.block(q, s)
         while len(out) < n and attempts < limit and weights:
+            if should_stop is not None and should_stop():
+                break
             attempts += 1
             names = list(weights)
             fam = rng.choices(names, weights=[weights[k] for k in names], k=1)[0]

@@ -166,7 +166,7 @@ class Pipeline:
             if backend is None or self.closing or (should_stop is not None and should_stop()):
                 continue
             db = self.schema_index.get(backend)
-            self.synthetic.build(backend, db.schema, db.fingerprint)
+            self.synthetic.build(backend, db.schema, db.fingerprint, should_stop=should_stop)
 
     def _warm_vocab(self) -> None:
         gen = self.generator

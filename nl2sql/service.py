@@ -103,14 +103,42 @@ class AskService:
         self._swap_failed: set[str] = set()
         self.ready = threading.Event()
         self._closing = False
+        self._synthetic_started = False
+        self._exit_hooked = False
         if warm:
             # Not a daemon: a thread killed inside llama.cpp or torch at interpreter exit
             # can crash the process; instead the exit waits for the current step and the
             # remaining steps are skipped.
-            _at_exit(self._on_exit)
+            self._hook_exit()
+            self._synthetic_started = True  # the warm-up builds them after the rest
             threading.Thread(target=self._warm, name="askgres-ask-warm", daemon=False).start()
         else:
             self.ready.set()
+
+    def _hook_exit(self) -> None:
+        with self._last_lock:
+            if self._exit_hooked:
+                return
+            self._exit_hooked = True
+        _at_exit(self._on_exit)
+
+    def _start_synthetic(self) -> None:
+        """Build the synthetic examples in the background, once (at the first question of
+        a gateway that was not warmed: they take tens of seconds per database)."""
+        with self._last_lock:
+            if self._synthetic_started or self.settings.ask.synthetic_examples <= 0:
+                return
+            self._synthetic_started = True
+        self._hook_exit()
+        threading.Thread(target=self._warm_synthetic, name="askgres-synthetic", daemon=False).start()
+
+    def _warm_synthetic(self) -> None:
+        with contextlib.suppress(OSError, AttributeError):
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+        try:  # questions are answered meanwhile, without synthetic examples until they are built
+            self.pipeline.warm_synthetic(should_stop=lambda: self._closing)
+        except Exception as e:  # noqa: BLE001 - approved examples still serve
+            log.error("ask.synthetic_failed", error=f"{type(e).__name__}: {e}")
 
     def _on_exit(self) -> None:
         self._closing = True
@@ -126,10 +154,7 @@ class AskService:
             log.error("ask.warm_failed", error=f"{type(e).__name__}: {e}")
         finally:
             self.ready.set()
-        try:  # questions are answered meanwhile, without synthetic examples until they are built
-            self.pipeline.warm_synthetic(should_stop=lambda: self._closing)
-        except Exception as e:  # noqa: BLE001 - approved examples still serve
-            log.error("ask.synthetic_failed", error=f"{type(e).__name__}: {e}")
+        self._warm_synthetic()
 
     # -- Asker ---------------------------------------------------------------------------------
 
@@ -137,6 +162,7 @@ class AskService:
         self, question: str, *, database: str, session_id: str, user: str, cancel: threading.Event | None = None,
     ) -> AskAnswer:
         self.check_model()
+        self._start_synthetic()
         loop = asyncio.get_running_loop()
         fn = functools.partial(self._ask, question, database=database, session_id=session_id, user=user,
                                should_stop=cancel.is_set if cancel is not None else None)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -83,8 +84,11 @@ class SyntheticExamples:
         threading.Thread(target=run, name=f"synthetic-{backend.name}", daemon=True).start()
         return None
 
-    def build(self, backend: Backend, schema: SchemaInfo, fingerprint: str) -> SyntheticSet | None:
-        """Load or make (synthesize, embed, store) the set for this schema, now."""
+    def build(self, backend: Backend, schema: SchemaInfo, fingerprint: str, *,
+              should_stop: Callable[[], bool] | None = None) -> SyntheticSet | None:
+        """Load or make (synthesize, embed, store) the set for this schema, now. Once
+        ``should_stop()`` is true (the process is exiting) the synthesizer stops within one
+        candidate and nothing is stored."""
         if self.n <= 0:
             return None
         self._active = True
@@ -106,7 +110,9 @@ class SyntheticExamples:
                 found = _read(lance, name)
                 built = found is None
                 if found is None:
-                    found = self._make(backend, schema)
+                    found = self._make(backend, schema, should_stop)
+                    if should_stop is not None and should_stop():
+                        return None
                     _write(lance, name, *found, drop_prefix=f"synth__{slug(backend.name)}__")
             questions, sqls, vectors = found
             made = SyntheticSet(fingerprint, questions, sqls, vectors)
@@ -115,10 +121,13 @@ class SyntheticExamples:
                      ms=round((time.perf_counter() - t0) * 1000))
             return made
 
-    def _make(self, backend: Backend, schema: SchemaInfo) -> tuple[list[str], list[str], np.ndarray]:
+    def _make(self, backend: Backend, schema: SchemaInfo,
+              should_stop: Callable[[], bool] | None) -> tuple[list[str], list[str], np.ndarray]:
         from learner.synth import synthesize
 
-        pairs = synthesize(backend, schema, n=self.n, seed=SEED)
+        pairs = synthesize(backend, schema, n=self.n, seed=SEED, should_stop=should_stop)
+        if should_stop is not None and should_stop():
+            return [], [], np.zeros((0, DIM), np.float32)
         questions = [p.question for p in pairs]
         sqls = [p.sql for p in pairs]
         vectors = self.embedder.encode(questions) if questions else np.zeros((0, DIM), np.float32)

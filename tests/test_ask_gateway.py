@@ -200,3 +200,34 @@ def test_only_admins_review_pairs(gateway_factory: Any) -> None:
     with gw.connect(user="root", password="root-pw") as conn:
         conn.execute(insert)
         assert conn.execute("SELECT status, reviewed_by FROM askgres.pairs").fetchall() == [("approved", "root")]
+
+
+def test_synthetic_examples_are_built_after_the_first_question_and_then_retrieved(gateway_factory: Any) -> None:
+    """A gateway that was not warmed builds its databases' synthetic examples in the
+    background at the first question; the questions after that get them as examples (there
+    is no approved pair), and a restart reads them back instead of synthesizing."""
+    import time
+
+    def examples_once_built(gw: Gateway) -> int:
+        deadline = time.monotonic() + ASK_TIMEOUT_S
+        while True:
+            warmed(gw)
+            seen = gw.log_events("ask.done")[-1]["examples"]
+            if seen or time.monotonic() > deadline:
+                return int(seen)
+            time.sleep(1)
+
+    gw = gateway_factory(ask={"synthetic_examples": 60})
+    assert examples_once_built(gw) == 4  # examples_k, all of them synthetic
+    assert {e["database"] for e in gw.log_events("synth.done")} >= {"chinook"}
+    finish_gateway(gw)
+    tables = sorted(p.name for p in (gw.data_dir / "index" / "synthetic").iterdir() if p.suffix == ".lance")
+    assert [t for t in tables if t.startswith("synth__chinook__")][0].endswith("__60.lance"), tables
+
+    again = launch_gateway(gw.data_dir.parent, {k: v for k, v in gw.settings.items() if not k.startswith("_")})
+    try:
+        assert examples_once_built(again) == 4
+        # read back, not synthesized again (a set whose build the stop cut short is made now)
+        assert [e for e in again.log_events("synth.done") if e["database"] == "chinook"] == []
+    finally:
+        finish_gateway(again)
