@@ -45,7 +45,7 @@ class SyntheticSet:
 class SyntheticExamples:
     """The synthetic pairs of every database, per schema fingerprint, in one LanceDB
     directory. :meth:`build` makes or loads a database's set (the pipeline's warm-up calls
-    it: the gateway's after it is ready for clients, at low priority); :meth:`get` never
+    it; the gateway, in a low-priority thread from its first question on); :meth:`get` never
     blocks on a build: once a set was built, a changed schema starts the new one in the
     background and questions asked meanwhile go without synthetic examples. A pipeline
     that was never warmed (a test's, a tool's) never synthesizes."""
