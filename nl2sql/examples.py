@@ -232,25 +232,31 @@ class ExampleIndex:
             entry = self._by_db.get(database)
             keys, matrix = entry if entry is not None else ([], np.zeros((0, DIM), np.float32))
             rows = [self._rows[k] for k in keys]
-        cands: list[tuple[str, str, int | None]] = [(r.question, r.sql, r.key if r.key > 0 else None) for r in rows]
-        if synthetic is not None and len(synthetic.questions):
-            cands += [(q, s, None) for q, s in zip(synthetic.questions, synthetic.sqls)]
-            matrix = np.concatenate([matrix, synthetic.vectors]) if len(rows) else synthetic.vectors
-        if not cands:
+        n_synth = len(synthetic.questions) if synthetic is not None else 0
+        if not rows and not n_synth:
             return []
         q = self.embedder.query(question)
-        sims = matrix @ q
+        # two products, not one over a concatenated matrix: no copy of the synthetic
+        # vectors per question
+        sims = np.concatenate([matrix @ q, synthetic.vectors @ q if synthetic is not None and n_synth
+                               else np.zeros(0, np.float32)])
         ranked = sims.copy()
         ranked[len(rows):] -= SYNTHETIC_HANDICAP
         out: list[Example] = []
         seen: set[str] = set()
-        for i in np.argsort(-ranked, kind="stable"):
-            text, sql, pair_id = cands[int(i)]
+        for i in map(int, np.argsort(-ranked, kind="stable")):
+            if i < len(rows):
+                row = rows[i]
+                text, sql, pair_id, source = row.question, row.sql, row.key if row.key > 0 else None, "approved"
+            else:
+                assert synthetic is not None
+                j = i - len(rows)
+                text, sql, pair_id, source = synthetic.questions[j], synthetic.sqls[j], None, "synthetic"
             ident = " ".join(sql.lower().replace('"', "'").split())
             if ident in seen:
                 continue
             seen.add(ident)
-            out.append(Example(text, sql, float(sims[int(i)]), pair_id, "approved" if int(i) < len(rows) else "synthetic"))
+            out.append(Example(text, sql, float(sims[i]), pair_id, source))
             if len(out) >= k:
                 break
         return out

@@ -186,7 +186,8 @@ def served_ids(src: Path, corpus: Iterable[str] = ()) -> list[int]:
     """The ids (in ``src``'s full vocabulary) that :func:`trimmed_gguf` keeps for ``corpus``:
     the tokens a model served trimmed can write. Fine-tuning scores only these
     (:mod:`learner.train`), so its softmax is the one the gateway serves."""
-    extra = corpus_ids(src, corpus)
+    texts = list(corpus)
+    extra = corpus_ids(src, texts) if texts else []  # no tokenizer to load for no text
     with open(src, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mm:
         _, kvs = _read_kvs(mm)
         _, tokens, types = _vocab(mm, {kv.key: kv for kv in kvs})
