@@ -27,6 +27,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+import numpy as np
 import structlog
 
 from connectors.base import Backend, SchemaInfo
@@ -118,34 +119,66 @@ def _canonical(v: PairValidator, question: str, sql: str) -> str | None:
     return canon
 
 
+NEAREST = 0.7
+"""Share of records whose examples are the pair's nearest neighbours by question (what
+the pipeline retrieves for a question); the others get pairs over the same tables or any
+pair, so that the model also learns to write SQL that no example shows."""
+
+
+def question_vectors(pairs: Sequence[Pair]) -> np.ndarray:
+    """The pairs' questions embedded as the pipeline's example index embeds them."""
+    from nl2sql.embed import shared_embedder
+
+    return shared_embedder().encode([p.question for p in pairs])
+
+
 def _example_picker(
-    pool: Sequence[Pair], rng: random.Random, weights: Sequence[float] = (0.4, 0.35, 0.25),
+    pool: Sequence[Pair], rng: random.Random, weights: Sequence[float] = (0.4, 0.35, 0.25), *,
+    vectors: np.ndarray | None = None, nearest_share: float = NEAREST,
 ) -> Callable[[Pair], list[tuple[str, str]]]:
-    """0-2 few-shot examples for a pair: a paraphrase of the same SQL, pairs over the same
-    tables, or any pair; the closest last, as the pipeline orders them."""
+    """0-2 few-shot examples for a pair, the closest last, as the pipeline orders them:
+    with ``vectors`` (one per pool pair, :func:`question_vectors`), most often the pairs
+    whose questions are nearest (as retrieval picks them, so the model learns to tell a
+    near question's SQL from the one asked), otherwise a paraphrase of the same SQL, pairs
+    over the same tables, or any pair."""
     by_sql: dict[str, list[Pair]] = defaultdict(list)
     by_table: dict[str, list[Pair]] = defaultdict(list)
     for p in pool:
         by_sql[" ".join(p.sql.lower().split())].append(p)
         for t in p.tables:
             by_table[t].append(p)
+    row = {id(p): i for i, p in enumerate(pool)}
+
+    def nearest(p: Pair, k: int) -> list[Pair]:
+        i = row.get(id(p))
+        if vectors is None or i is None:
+            return []
+        out: list[Pair] = []
+        for j in np.argsort(-(vectors @ vectors[i]), kind="stable")[: k + 16]:
+            cand = pool[int(j)]
+            if cand.question != p.question and cand not in out:
+                out.append(cand)
+                if len(out) == k:
+                    break
+        return out
 
     def pick(p: Pair) -> list[tuple[str, str]]:
         k = rng.choices(range(len(weights)), weights=list(weights))[0]
         if k == 0 or not pool:
             return []
-        out: list[Pair] = []
-        twins = [x for x in by_sql.get(" ".join(p.sql.lower().split()), []) if x.question != p.question]
-        if twins and rng.random() < 0.3:
-            out.append(rng.choice(twins))
-        near = [x for t in p.tables for x in by_table.get(t, []) if x.question != p.question and x.sql != p.sql]
-        while len(out) < k and len(out) < len(pool) - 1:
-            src = near if near and rng.random() < 0.7 else pool
-            cand = rng.choice(src)
-            if cand.question != p.question and cand not in out:
-                out.append(cand)
-            elif len(src) <= 2:
-                break
+        out: list[Pair] = nearest(p, k) if rng.random() < nearest_share else []
+        if not out:
+            twins = [x for x in by_sql.get(" ".join(p.sql.lower().split()), []) if x.question != p.question]
+            if twins and rng.random() < 0.3:
+                out.append(rng.choice(twins))
+            near = [x for t in p.tables for x in by_table.get(t, []) if x.question != p.question and x.sql != p.sql]
+            while len(out) < k and len(out) < len(pool) - 1:
+                src = near if near and rng.random() < 0.7 else pool
+                cand = rng.choice(src)
+                if cand.question != p.question and cand not in out:
+                    out.append(cand)
+                elif len(src) <= 2:
+                    break
         out.reverse()  # the closest (a twin, when any) right above the question
         return [(x.question, x.sql) for x in out]
 
@@ -227,7 +260,8 @@ def build_dataset(
     for p in train_pool + val_synth + val_approved:
         if not p.tables:
             p.tables = tuple(sql_tables(p.sql, schema.dialect, schema))
-    pick = _example_picker(train_pool, rng, example_weights)
+    pick = _example_picker(train_pool, rng, example_weights,
+                           vectors=question_vectors(train_pool) if train_pool else None)
     weight = max(1, cfg.approved_weight)
 
     def record(p: Pair, *, examples: bool) -> dict[str, Any]:

@@ -248,7 +248,8 @@ Exists = Callable[[str, str, str], bool]
 
 
 def repair_values(
-    tree: exp.Expression, schema: SchemaInfo, values: ValueIndex, *, exists: Exists | None = None
+    tree: exp.Expression, schema: SchemaInfo, values: ValueIndex, *, exists: Exists | None = None,
+    question: str | None = None,
 ) -> tuple[exp.Expression, list[str]]:
     """A copy of ``tree`` where ``column = 'text'`` compares the text with a column that
     holds it. Small models name the right value on the wrong table of a join
@@ -259,7 +260,15 @@ def repair_values(
     comparison moves there; when the compared column is a foreign key to a table the
     query does not read, which has the value in one column, the comparison becomes
     ``key IN (SELECT ref FROM that table WHERE column = 'text')``. A value that differs from the stored
-    one only in case takes the stored spelling. Returns the fixes made."""
+    one only in case takes the stored spelling.
+
+    With ``question`` (and ``exists``), a comparison that stays with a value its column
+    does not hold and that the question does not name either (``Employee.State = 'FL'``
+    for "how many cities do employees live in?", ``Genre.Name = 'Track'``) is dropped
+    when it is one of the WHERE clause's AND-ed conditions: it could only make the answer
+    empty, and small models invent such filters after examples that have one. A value
+    the question names stays (an empty answer then says that there is no such row).
+    Returns the fixes made."""
     tree = tree.copy()
     fixes: list[str] = []
     try:
@@ -275,8 +284,8 @@ def repair_values(
             lit = parent.expression if parent.this is col else parent.this
             if not (isinstance(lit, exp.Literal) and lit.is_string):
                 continue
-            owners = values.get(lit.this.strip().lower())
-            if not owners:
+            owners = values.get(lit.this.strip().lower(), [])
+            if not owners and (question is None or exists is None):
                 continue
             if col.table:
                 mine = [s for s in sources if s.alias.lower() == col.table.lower()]
@@ -297,38 +306,81 @@ def repair_values(
                 continue
             if exists is not None and exists(source.table.name, name, lit.this):
                 continue
-            elsewhere = {(s.alias, c): (t, v) for s in sources for t, c, v in owners
-                         if s.table is not None and t == s.table.name}
-            if len(elsewhere) > 1:  # the model's table, then a column of the model's name
-                mine_only = {k: v for k, v in elsewhere.items() if k[0] == source.alias}
-                same = {k: v for k, v in elsewhere.items() if k[1].lower() == name.lower()}
-                elsewhere = mine_only or same or elsewhere
-            if not elsewhere:
-                _through_key(parent, col, source.table, name, owners, fixes)
+            if owners and _move_value(parent, col, lit, source, name, sources, owners, fixes):
                 continue
-            if len(elsewhere) != 1:
-                continue
-            (alias, column), (table, value) = next(iter(elsewhere.items()))
-            new = exp.column(column, table=alias)
-            fixes.append(f"{col.sql()} = '{lit.this}' -> {new.sql()} = '{value}' (the value is {column} of {table})")
-            col.replace(new)
-            lit.replace(exp.Literal.string(value))
+            if question is not None and not named_in(lit.this, question):
+                _drop_condition(parent, fixes)
     return tree, fixes
 
 
+def _move_value(eq: exp.EQ, col: exp.Column, lit: exp.Literal, source: _Source, name: str,
+                sources: list[_Source], owners: list[tuple[str, str, str]], fixes: list[str]) -> bool:
+    """Move ``col = lit`` to the one column of the query's tables that holds the value (or
+    through ``col``'s foreign key); True when moved, or when several columns hold it."""
+    assert source.table is not None
+    elsewhere = {(s.alias, c): (t, v) for s in sources for t, c, v in owners
+                 if s.table is not None and t == s.table.name}
+    if len(elsewhere) > 1:  # the model's table, then a column of the model's name
+        mine_only = {k: v for k, v in elsewhere.items() if k[0] == source.alias}
+        same = {k: v for k, v in elsewhere.items() if k[1].lower() == name.lower()}
+        elsewhere = mine_only or same or elsewhere
+    if not elsewhere:
+        return _through_key(eq, col, source.table, name, owners, fixes)
+    if len(elsewhere) != 1:
+        return True
+    (alias, column), (table, value) = next(iter(elsewhere.items()))
+    new = exp.column(column, table=alias)
+    fixes.append(f"{col.sql()} = '{lit.this}' -> {new.sql()} = '{value}' (the value is {column} of {table})")
+    col.replace(new)
+    lit.replace(exp.Literal.string(value))
+    return True
+
+
+def named_in(value: str, question: str) -> bool:
+    """Whether ``question`` names ``value`` (whole words, any case and spacing)."""
+    wanted = " ".join(value.lower().split())
+    if not wanted:
+        return False
+    text = " ".join(question.lower().split())
+    return re.search(r"(?<!\w)" + re.escape(wanted) + r"(?!\w)", text) is not None
+
+
+def _drop_condition(eq: exp.EQ, fixes: list[str]) -> bool:
+    """Remove ``eq`` when it is one of the AND-ed conditions of a WHERE clause."""
+    target: exp.Expression = eq
+    while isinstance(target.parent, exp.Paren):
+        target = target.parent
+    node = target.parent
+    while isinstance(node, (exp.And, exp.Paren)):
+        node = node.parent
+    if not isinstance(node, exp.Where):
+        return False
+    parent = target.parent
+    if isinstance(parent, exp.Where):
+        parent.pop()
+    elif isinstance(parent, exp.And):
+        parent.replace(parent.right if parent.left is target else parent.left)
+    else:
+        return False
+    fixes.append(f"dropped {eq.sql()} (a value neither the column nor the question has)")
+    return True
+
+
 def _through_key(eq: exp.EQ, col: exp.Column, table: TableInfo, name: str,
-                 owners: list[tuple[str, str, str]], fixes: list[str]) -> None:
-    """``Track.GenreId = 'Jazz'`` -> ``Track.GenreId IN (SELECT GenreId FROM Genre WHERE Name = 'Jazz')``."""
+                 owners: list[tuple[str, str, str]], fixes: list[str]) -> bool:
+    """``Track.GenreId = 'Jazz'`` -> ``Track.GenreId IN (SELECT GenreId FROM Genre WHERE Name = 'Jazz')``;
+    True when done."""
     for fk in table.foreign_keys:
         if len(fk.columns) != 1 or fk.columns[0].lower() != name.lower():
             continue
         held = {(c, v) for t, c, v in owners if t.lower() == fk.ref_table.lower()}
         if len(held) != 1:
-            return
+            return bool(held)
         column, value = held.pop()
         sub = exp.select(exp.column(fk.ref_columns[0])).from_(exp.to_table(fk.ref_table)).where(
             exp.EQ(this=exp.column(column), expression=exp.Literal.string(value)))
         new = col.copy().isin(query=sub)
         fixes.append(f"{eq.sql()} -> {new.sql()}")
         eq.replace(new)
-        return
+        return True
+    return False

@@ -108,7 +108,10 @@ def cut_sql(text: str) -> str:
 
 _LONG_WORD = re.compile(r"\w{64,}")
 LOOP_CHARS = 40
-"""A completion whose last this many characters already occurred in it is looping."""
+LOOP_TIMES = 3
+"""A completion whose last :data:`LOOP_CHARS` characters occur :data:`LOOP_TIMES` times in
+it is looping. Twice is not enough: the second branch of ``INTERSECT``/``UNION``/``EXCEPT``
+repeats the first one's ``SELECT T1.Title FROM Album AS T1 JOIN Track ...``."""
 
 
 MAX_SELECT_ITEMS = 16
@@ -132,11 +135,21 @@ def _listing(text: str) -> bool:
     return False
 
 
+def _occurs(text: str, part: str, times: int) -> bool:
+    """Whether ``part`` occurs at least ``times`` times in ``text`` (overlaps count)."""
+    at = -1
+    for _ in range(times):
+        at = text.find(part, at + 1)
+        if at < 0:
+            return False
+    return True
+
+
 def _runaway(text: str) -> bool:
     """True once ``text`` holds more than one statement, or loops (stop generating)."""
     if _LONG_WORD.search(text):
         return True
-    if len(text) > 2 * LOOP_CHARS and text[-LOOP_CHARS:] in text[:-1]:
+    if len(text) > 2 * LOOP_CHARS and _occurs(text, text[-LOOP_CHARS:], LOOP_TIMES):
         return True
     if _listing(text):
         return True

@@ -52,7 +52,7 @@ def check(state: AskState, env: Env, sql: str) -> str:
         if env.config.constrain:
             prefer = state.retrieved.tables if state.retrieved else []
             tree, fixes = repair_identifiers(tree, env.schema, prefer=prefer)
-            tree, value_fixes = repair_values(tree, env.schema, env.db.values,
+            tree, value_fixes = repair_values(tree, env.schema, env.db.values, question=state.question,
                                               exists=lambda t, c, v: _holds(env, t, c, v))
             fixes += value_fixes
         check_tables(tree, env.schema)

@@ -469,6 +469,40 @@ def test_dataset_splits_provenance_and_format(tmp_path: Path, shop: Backend) -> 
     assert stats["n_train"] == len(train) and stats["n_validation"] == len(val)
 
 
+def test_training_examples_are_the_nearest_questions_as_retrieval_picks_them() -> None:
+    """Records get the pairs whose questions are nearest as few-shot examples (what the
+    pipeline retrieves when it asks), the nearest right above the question; the other
+    records get pairs over the same tables or any pair."""
+    import numpy as np
+
+    from learner.dataset import _example_picker, question_vectors
+
+    pool = [
+        Pair("How many orders did each customer place?", "SELECT customer_id, COUNT(*) FROM orders GROUP BY customer_id",
+             tables=("orders",)),
+        Pair("Count the orders of every customer.", "SELECT customer_id, COUNT(*) FROM orders GROUP BY customer_id",
+             tables=("orders",)),
+        Pair("What is the number of orders per customer?", "SELECT COUNT(*) FROM orders", tables=("orders",)),
+        Pair("List the names of all products.", "SELECT name FROM products", tables=("products",)),
+        Pair("Which product is the most expensive?", "SELECT name FROM products ORDER BY price DESC LIMIT 1",
+             tables=("products",)),
+        Pair("Which city do most customers live in?",
+             "SELECT city FROM customers GROUP BY city ORDER BY COUNT(*) DESC LIMIT 1", tables=("customers",)),
+    ]
+    vectors = question_vectors(pool)
+    assert vectors.shape == (len(pool), 384) and np.allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-4)
+    pick = _example_picker(pool, random.Random(0), (0, 0, 1), vectors=vectors, nearest_share=1.0)
+    sims = vectors[1:3] @ vectors[0]
+    closest, second = (pool[1], pool[2]) if sims[0] >= sims[1] else (pool[2], pool[1])
+    for _ in range(3):
+        assert pick(pool[0]) == [(second.question, second.sql), (closest.question, closest.sql)]
+    # never the pair itself; and without vectors, pairs over the same tables (or any pair)
+    other = _example_picker(pool, random.Random(0), (0, 0, 1), vectors=None)
+    for _ in range(5):
+        got = other(pool[3])
+        assert 1 <= len(got) <= 2 and pool[3].question not in [q for q, _ in got]
+
+
 def test_dataset_without_tables_in_the_prompt(tmp_path: Path, shop: Backend) -> None:
     """``learner.prompt_schema = "none"``: records in the short format the pipeline then asks
     the model in (no table lines; the values a question names; examples kept), a fraction

@@ -274,6 +274,52 @@ def test_value_repair_asks_the_database_before_moving(schema: SchemaInfo, backen
     assert fixes == [] and same.sql(dialect=schema.dialect) == tree.sql(dialect=schema.dialect)
 
 
+@pytest.mark.parametrize("question,sql,fixed,rows", [
+    # a filter on a value nobody named and no column holds: dropped (alone, or one of the ANDs)
+    ("What is the average unit price of all the tracks?",
+     "SELECT AVG(T1.UnitPrice) FROM Track AS T1 JOIN Genre AS T2 ON T1.GenreId = T2.GenreId WHERE T2.Name = 'Track'",
+     "SELECT AVG(T1.UnitPrice) FROM Track AS T1 JOIN Genre AS T2 ON T1.GenreId = T2.GenreId", [(1.49,)]),
+    ("Which tracks of Rock albums cost under a dollar?",
+     "SELECT T1.Name FROM Track AS T1 JOIN Genre AS T2 ON T1.GenreId = T2.GenreId "
+     "WHERE T2.Name = 'Rock' AND T1.Name = 'Not Available' AND T1.UnitPrice < 1",
+     "SELECT T1.Name FROM Track AS T1 JOIN Genre AS T2 ON T1.GenreId = T2.GenreId "
+     "WHERE T2.Name = 'Rock' AND T1.UnitPrice < 1", [("Go Down",)]),
+    ("How many employees are there?", "SELECT COUNT(*) FROM Employee WHERE (FirstName = 'FL')",
+     "SELECT COUNT(*) FROM Employee", [(1,)]),
+])
+def test_value_repair_drops_a_filter_on_a_value_nobody_named(
+    question: str, sql: str, fixed: str, rows: list[tuple[object, ...]], schema: SchemaInfo, backend: Backend,
+) -> None:
+    tree = sqlglot.parse_one(sql, read=schema.dialect)
+    assert _rows(backend, sql) in ([], [(None,)], [(0,)])  # as written: nothing
+    repaired, fixes = repair_values(tree, schema, _read_values(backend, schema), exists=_holds(backend),
+                                    question=question)
+    out = repaired.sql(dialect=schema.dialect)
+    assert out == fixed and any(f.startswith("dropped") for f in fixes)
+    assert [tuple(round(float(v), 2) if not isinstance(v, (int, str)) else v for v in r)
+            for r in _rows(backend, out)] == rows
+
+
+@pytest.mark.parametrize("question,sql", [
+    # the question names the value: an empty answer says there is none
+    ("How many tracks are called Not Available?", "SELECT COUNT(*) FROM Track WHERE Name = 'Not Available'"),
+    ("How many tracks are called \"not available\"?", "SELECT COUNT(*) FROM Track WHERE Name = 'Not Available'"),
+    # the column holds it (only the index lacks it: the database is asked)
+    ("How many tracks are there?", "SELECT COUNT(*) FROM Track WHERE Name = 'Go Down'"),
+    # not an AND-ed condition of WHERE: left as written
+    ("How many tracks are there?", "SELECT COUNT(*) FROM Track WHERE Name = 'Nobody' OR UnitPrice > 1"),
+    ("How many tracks are there?",
+     "SELECT COUNT(*) FROM Track AS T1 JOIN Genre AS T2 ON T1.GenreId = T2.GenreId AND T2.Name = 'Nobody'"),
+])
+def test_value_repair_keeps_filters_the_question_names_or_the_data_holds(
+    question: str, sql: str, schema: SchemaInfo, backend: Backend,
+) -> None:
+    tree = sqlglot.parse_one(sql, read=schema.dialect)
+    values = {k: v for k, v in _read_values(backend, schema).items() if k != "go down"}
+    same, fixes = repair_values(tree, schema, values, exists=_holds(backend), question=question)
+    assert fixes == [] and same.sql(dialect=schema.dialect) == tree.sql(dialect=schema.dialect)
+
+
 def test_similarity_helpers() -> None:
     assert words("InvoiceLineId") == ["invoice", "line", "id"]
     assert words("first_name") == ["first", "name"]

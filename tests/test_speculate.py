@@ -118,3 +118,31 @@ def test_a_mask_decides_every_token_drafted_or_not(generator: LlamaGenerator) ->
     assert len(seen) >= len(out)  # asked for every token, accepted drafts included
     text = llm.detokenize(out).decode("utf-8", "ignore")
     assert text.strip() and SQL not in text
+
+
+SET_SQL = ("SELECT T1.Title FROM Album AS T1 JOIN Track AS T2 ON T1.AlbumId = T2.AlbumId "
+           "JOIN Genre AS T3 ON T2.GenreId = T3.GenreId WHERE T3.Name = 'Reggae' INTERSECT "
+           "SELECT T1.Title FROM Album AS T1 JOIN Track AS T2 ON T1.AlbumId = T2.AlbumId "
+           "JOIN Genre AS T3 ON T2.GenreId = T3.GenreId WHERE T3.Name = 'Rock'")
+SET_QUESTION = "Which albums have both Reggae and Rock tracks?"
+
+
+@pytest.mark.parametrize("draft_tokens", [0, 6])
+def test_a_set_operations_second_branch_is_not_taken_for_a_loop(generator: LlamaGenerator, draft_tokens: int) -> None:
+    """The second branch of INTERSECT repeats the first one's opening (more than 40
+    characters): the completion runs to its end, where a repetition check that fires on a
+    second occurrence cut it after ``... JOIN Track``. A real loop is still cut."""
+    example = f"-- Question: {SET_QUESTION}\n-- SQL: {SET_SQL};\n"
+    prompt = ('-- SQLite database "chinook".\n' + example
+              + "-- Question: How many tracks are there?\n-- SQL: SELECT COUNT(*) FROM \"Track\";\n"
+              + example + f"-- Question: {SET_QUESTION}\n-- SQL:")
+    generator.draft_tokens = draft_tokens
+    try:
+        out = generator.complete(prompt, max_tokens=120, stop=list(STOP))[0]
+    finally:
+        generator.draft_tokens = 6
+    assert out.strip().rstrip(";") == SET_SQL  # the model repeats the example, both branches
+    from nl2sql.llm import _runaway
+    looping = "SELECT Name FROM Track WHERE " + "Name = 'Rock' AND Name = 'Jazz' AND " * 4
+    assert _runaway(looping)
+    assert not any(_runaway(SET_SQL[:n]) for n in range(1, len(SET_SQL) + 1))
