@@ -25,6 +25,14 @@ from sqlglot.optimizer.scope import Scope, traverse_scope
 from connectors.base import SchemaInfo, TableInfo
 from nl2sql.validate import cte_names
 
+STOP_WORDS = frozenset(
+    "a an the of in on at to for by with from and or is are was were be been do does did how many much "
+    "what which who whom whose when where why list show give find all each every me their there that "
+    "this these those have has had than more most less least number count total average per not no "
+    "it its as into one two get return name names id".split()
+)
+"""Words of a question that name nothing in the data."""
+_VAGUE = STOP_WORDS | frozenset("any some other only also just both either neither none".split())
 CUTOFF = 0.62
 """Lowest similarity at which a fuzzy match replaces an unknown name."""
 
@@ -147,6 +155,15 @@ def _prefixed(name: str, sources: list[_Source]) -> tuple[_Source, str] | None:
     return None
 
 
+def _holder_of_all(qualifier: str, scope: Scope, sources: list[_Source]) -> _Source | None:
+    """For an alias the query never defines (``T3.Name`` in a query of ``T1`` and ``T2``):
+    the one table of the query that has every column written with it (``T3.Name``,
+    ``T3.ArtistId``: Artist, not Album, which has no ``Name``)."""
+    names = {c.name for c in scope.columns if c.table.lower() == qualifier.lower() and c.name}
+    holders = [s for s in sources if s.table is not None and names and all(_has_column(s, n) for n in names)]
+    return holders[0] if len(holders) == 1 else None
+
+
 def _fix_column(col: exp.Column, scope: Scope, schema: SchemaInfo, fixes: list[str]) -> None:
     name = col.name
     if not name or isinstance(col.this, exp.Star):
@@ -170,6 +187,14 @@ def _fix_column(col: exp.Column, scope: Scope, schema: SchemaInfo, fixes: list[s
                 aliased = [s for s in sources if s.table is not None]
                 guess = nearest(qualifier, [s.table.name for s in aliased if s.table])
                 source = next((s for s in aliased if s.table and s.table.name == guess), None)
+            if source is None:
+                source = _holder_of_all(qualifier, scope, sources)
+                if source is not None:  # the alias's other columns too (their turn sees it fixed)
+                    for other in scope.columns:
+                        if other is not col and other.table.lower() == qualifier.lower():
+                            was = other.sql()
+                            other.set("table", exp.to_identifier(source.alias))
+                            fixes.append(f"column {was} -> {other.sql()}")
             if source is None:
                 return
             col.set("table", exp.to_identifier(source.alias))
@@ -337,12 +362,15 @@ def _move_value(eq: exp.EQ, col: exp.Column, lit: exp.Literal, source: _Source, 
 
 
 def named_in(value: str, question: str) -> bool:
-    """Whether ``question`` names ``value`` (whole words, any case and spacing)."""
+    """Whether ``question`` names ``value``, whole or in part: the value, or one of its
+    words that is not a stop word, as whole words in any case (``'Pop Music'`` for "pop
+    tracks"; not ``'Track'`` for "all the tracks", nor ``'FL'``)."""
+    text = " ".join(question.lower().split())
     wanted = " ".join(value.lower().split())
     if not wanted:
         return False
-    text = " ".join(question.lower().split())
-    return re.search(r"(?<!\w)" + re.escape(wanted) + r"(?!\w)", text) is not None
+    parts = [wanted] + [w for w in re.findall(r"[^\W_]+", wanted) if len(w) > 2 and w not in _VAGUE]
+    return any(re.search(r"(?<!\w)" + re.escape(p) + r"(?!\w)", text) for p in parts)
 
 
 def _drop_condition(eq: exp.EQ, fixes: list[str]) -> bool:

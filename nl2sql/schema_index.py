@@ -29,6 +29,8 @@ import numpy as np
 import structlog
 
 from connectors.base import Backend, SchemaInfo, TableInfo
+from nl2sql.background import OncePerKey
+from nl2sql.constrain import STOP_WORDS as _STOP
 from nl2sql.constrain import _singular, words
 from nl2sql.embed import DIM, Embedder, write_lock
 
@@ -40,12 +42,6 @@ MAX_VALUES_PER_COLUMN = 2000
 MAX_VALUE_LEN = 60
 MAX_JOIN_HOPS = 3
 _TEXT_TYPES = {"text", "varchar", "bpchar", "char", "name"}
-_STOP = frozenset(
-    "a an the of in on at to for by with from and or is are was were be been do does did how many much "
-    "what which who whom whose when where why list show give find all each every me their there that "
-    "this these those have has had than more most less least number count total average per not no "
-    "it its as into one two get return name names id".split()
-)
 _TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9'&/.\-]*[A-Za-z0-9]|[A-Za-z0-9]")
 _QUOTED = re.compile(r"\"([^\"]+)\"|'([^']+)'|“([^”]+)”")
 
@@ -186,7 +182,7 @@ class SchemaIndex:
         self._dbs: dict[str, DbSchema] = {}
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
-        self._refreshing: set[str] = set()
+        self._refreshing = OncePerKey("schema_index.refresh")
         self._lance: Any = None
 
     def _db(self) -> Any:
@@ -230,24 +226,12 @@ class SchemaIndex:
             return db
 
     def _refresh_later(self, backend: Backend) -> None:
-        with self._guard:
-            if backend.name in self._refreshing:
-                return
-            self._refreshing.add(backend.name)
+        def checked() -> None:
             db = self._dbs.get(backend.name)
             if db is not None:
                 db.checked_at = time.monotonic()
 
-        def run() -> None:
-            try:
-                self.refresh(backend)
-            except Exception as e:  # noqa: BLE001 - keep serving the old index
-                log.warning("schema_index.refresh_failed", db=backend.name, error=str(e))
-            finally:
-                with self._guard:
-                    self._refreshing.discard(backend.name)
-
-        threading.Thread(target=run, name=f"schema-refresh-{backend.name}", daemon=True).start()
+        self._refreshing.start(backend.name, lambda: self.refresh(backend), on_start=checked)
 
     def _build(self, backend: Backend, schema: SchemaInfo) -> DbSchema:
         t0 = time.perf_counter()

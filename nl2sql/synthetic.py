@@ -24,6 +24,7 @@ import numpy as np
 import structlog
 
 from connectors.base import Backend, SchemaInfo
+from nl2sql.background import OncePerKey
 from nl2sql.embed import DIM, Embedder, write_lock
 
 log = structlog.get_logger("askgres.synthetic")
@@ -55,7 +56,7 @@ class SyntheticExamples:
         self.embedder = embedder
         self.n = n
         self._sets: dict[str, SyntheticSet] = {}
-        self._building: set[str] = set()
+        self._building = OncePerKey("synthetic")
         self._guard = threading.Lock()
         self._locks: dict[str, threading.Lock] = {}
         self._active = False
@@ -67,21 +68,7 @@ class SyntheticExamples:
         have = self._sets.get(backend.name)
         if have is not None and have.fingerprint == fingerprint:
             return have
-        with self._guard:
-            if backend.name in self._building:
-                return None
-            self._building.add(backend.name)
-
-        def run() -> None:
-            try:
-                self.build(backend, schema, fingerprint)
-            except Exception as e:  # noqa: BLE001 - questions go on without them
-                log.warning("synthetic.failed", db=backend.name, error=str(e))
-            finally:
-                with self._guard:
-                    self._building.discard(backend.name)
-
-        threading.Thread(target=run, name=f"synthetic-{backend.name}", daemon=True).start()
+        self._building.start(backend.name, lambda: self.build(backend, schema, fingerprint))
         return None
 
     def build(self, backend: Backend, schema: SchemaInfo, fingerprint: str, *,

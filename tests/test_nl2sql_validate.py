@@ -159,6 +159,12 @@ def test_unknown_names_and_syntax_errors(sql: str, kind: str, schema: SchemaInfo
      "SELECT b.Title FROM Artist AS a JOIN Album AS b ON a.ArtistId = b.ArtistId", "column b.Titel -> b.Title"),
     ("SELECT Artist.Name FROM Artist a", "SELECT a.Name FROM Artist AS a", "column Artist.Name -> a.Name"),
     ("SELECT price FROM Track", "SELECT UnitPrice FROM Track", "column price -> UnitPrice"),
+    # an alias the query never defines: the one table that has all its columns (Album has no Name)
+    ("SELECT T3.Name FROM Album AS T1 JOIN Artist AS T2 ON T1.ArtistId = T2.ArtistId ORDER BY T3.ArtistId",
+     "SELECT T2.Name FROM Album AS T1 JOIN Artist AS T2 ON T1.ArtistId = T2.ArtistId ORDER BY T2.ArtistId",
+     "column T3.Name -> T2.Name"),
+    ("SELECT T2.Name FROM Genre WHERE GenreId = 1", "SELECT Genre.Name FROM Genre WHERE GenreId = 1",
+     "column T2.Name -> Genre.Name"),
 ])
 def test_identifier_repair(sql: str, fixed: str, fix: str, schema: SchemaInfo, backend: Backend) -> None:
     tree = sqlglot.parse_one(sql, read=schema.dialect)
@@ -181,6 +187,10 @@ def test_repair_leaves_real_names_and_unknowable_ones_alone(schema: SchemaInfo) 
     assert fixes == [] and same.sql(dialect=schema.dialect) == tree.sql(dialect=schema.dialect)
     _, fixes = repair_identifiers(sqlglot.parse_one("SELECT REPRESENTATIVE FROM Employee", read=schema.dialect), schema)
     assert fixes == []  # nothing is close enough: left for the model to repair
+    # an undefined alias whose columns two tables of the query have: left for the model
+    ambiguous = "SELECT T6.Title FROM Album AS T1 JOIN Album AS T3 ON T1.AlbumId = T3.AlbumId"
+    _, fixes = repair_identifiers(sqlglot.parse_one(ambiguous, read=schema.dialect), schema)
+    assert fixes == []
 
 
 def _holds(backend: Backend) -> Callable[[str, str, str], bool]:
@@ -304,6 +314,9 @@ def test_value_repair_drops_a_filter_on_a_value_nobody_named(
     # the question names the value: an empty answer says there is none
     ("How many tracks are called Not Available?", "SELECT COUNT(*) FROM Track WHERE Name = 'Not Available'"),
     ("How many tracks are called \"not available\"?", "SELECT COUNT(*) FROM Track WHERE Name = 'Not Available'"),
+    # ... or a word of it: the user meant a filter, the model misspelled its value
+    ("How many pop tracks are there?",
+     "SELECT COUNT(*) FROM Track AS T1 JOIN Genre AS T2 ON T1.GenreId = T2.GenreId WHERE T2.Name = 'Pop Music'"),
     # the column holds it (only the index lacks it: the database is asked)
     ("How many tracks are there?", "SELECT COUNT(*) FROM Track WHERE Name = 'Go Down'"),
     # not an AND-ed condition of WHERE: left as written
