@@ -373,7 +373,7 @@ def named_in(value: str, question: str) -> bool:
     return any(re.search(r"(?<!\w)" + re.escape(p) + r"(?!\w)", text) for p in parts)
 
 
-def _drop_condition(eq: exp.EQ, fixes: list[str]) -> bool:
+def _drop_condition(eq: exp.EQ, fixes: list[str]) -> None:
     """Remove ``eq`` when it is one of the AND-ed conditions of a WHERE clause."""
     target: exp.Expression = eq
     while isinstance(target.parent, exp.Paren):
@@ -382,16 +382,15 @@ def _drop_condition(eq: exp.EQ, fixes: list[str]) -> bool:
     while isinstance(node, (exp.And, exp.Paren)):
         node = node.parent
     if not isinstance(node, exp.Where):
-        return False
+        return
     parent = target.parent
     if isinstance(parent, exp.Where):
         parent.pop()
     elif isinstance(parent, exp.And):
         parent.replace(parent.right if parent.left is target else parent.left)
     else:
-        return False
+        return
     fixes.append(f"dropped {eq.sql()} (a value neither the column nor the question has)")
-    return True
 
 
 def _through_key(eq: exp.EQ, col: exp.Column, table: TableInfo, name: str,

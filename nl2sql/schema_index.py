@@ -30,8 +30,7 @@ import structlog
 
 from connectors.base import Backend, SchemaInfo, TableInfo
 from nl2sql.background import OncePerKey
-from nl2sql.constrain import STOP_WORDS as _STOP
-from nl2sql.constrain import _singular, words
+from nl2sql.constrain import STOP_WORDS, _singular, words
 from nl2sql.embed import DIM, Embedder, write_lock
 
 log = structlog.get_logger("askgres.schema_index")
@@ -55,7 +54,7 @@ def question_words(question: str) -> set[str]:
     out: set[str] = set()
     for tok in _TOKEN.findall(question):
         for w in [tok.lower(), *words(tok)]:
-            if w not in _STOP and len(w) > 1:
+            if w not in STOP_WORDS and len(w) > 1:
                 out.add(_singular(w))
     return out
 
@@ -321,7 +320,7 @@ class SchemaIndex:
         for n in range(min(5, len(toks)), 0, -1):
             for i in range(len(toks) - n + 1):
                 gram = " ".join(toks[i : i + n])
-                if n == 1 and (gram.lower() in _STOP or len(gram) < 3 or gram.isdigit()):
+                if n == 1 and (gram.lower() in STOP_WORDS or len(gram) < 3 or gram.isdigit()):
                     continue
                 grams.append(gram)
         for gram in grams:
