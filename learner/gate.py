@@ -52,17 +52,20 @@ def model_accuracy(
     settings: Settings, store: Store, backends: dict[str, Backend], database: str,
     model_path: Path, version: str, cases: list[GateCase],
 ) -> tuple[float, list[bool]]:
-    """Execution accuracy of one GGUF on ``cases`` through the ask pipeline.
-
-    Examples are switched off (``examples_k=0``): held-out pairs may sit in the example
-    index, and the gate must measure the model, not the retrieval of the answer itself.
+    """Execution accuracy of one GGUF on ``cases`` through the ask pipeline, as the
+    gateway serves it: with retrieved examples (approved and synthetic), but none with a
+    case's question or SQL (:meth:`~nl2sql.examples.ExampleIndex.hide`): held-out pairs may
+    sit in the example index, and the gate must measure the model, not the retrieval of the
+    answer itself. (It asked without examples before: measured on Chinook, such a gate
+    promoted models that answered fewer held-out questions with examples.)
     """
     from nl2sql.eval import EvalCase, evaluate
     from nl2sql.pipeline import Pipeline
 
-    gate_settings = settings.model_copy(update={"ask": settings.ask.model_copy(update={"examples_k": 0})})
-    pipeline = Pipeline(gate_settings, backends, store)
+    pipeline = Pipeline(settings, backends, store)
+    pipeline.examples.hide((c.question, c.sql) for c in cases)
     pipeline.swap_generator(pipeline.load_generator(model_path, version))  # served as the gateway serves it
+    pipeline.warm_synthetic([database])
     report = evaluate(pipeline, [EvalCase(question=c.question, sql=c.sql, database=database) for c in cases],
                       label=f"gate {version}")
     hits = [c.correct for c in report.cases]

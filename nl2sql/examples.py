@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,11 @@ def normalise_question(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", " ", text.lower()).strip()
 
 
+def sql_identity(sql: str) -> str:
+    """``sql`` as compared for sameness: lower case, one kind of quote, single spaces."""
+    return " ".join(sql.lower().replace('"', "'").strip().rstrip(";").split())
+
+
 @dataclass
 class _Row:
     key: int  # pair id (> 0) or a local id (< 0) for examples added without a pair
@@ -73,6 +79,18 @@ class ExampleIndex:
         self._table: Any = None
         self._by_db: dict[str, tuple[list[int], np.ndarray]] | None = None
         self._loaded = False
+        self._hidden_questions: frozenset[str] = frozenset()
+        self._hidden_sqls: frozenset[str] = frozenset()
+
+    def hide(self, pairs: Iterable[tuple[str, str]]) -> None:
+        """Never retrieve these ``(question, sql)`` pairs, nor any example with the same
+        question or the same SQL (:func:`sql_identity`), approved or synthetic: the
+        learner's gate asks held-out questions that may sit in the index, and must measure
+        the model with examples as they are served, not the retrieval of the answer itself."""
+        pairs = list(pairs)
+        with self._lock:
+            self._hidden_questions = frozenset(normalise_question(q) for q, _ in pairs)
+            self._hidden_sqls = frozenset(sql_identity(s) for _, s in pairs)
 
     # -- storage -----------------------------------------------------------------------
 
@@ -244,6 +262,7 @@ class ExampleIndex:
         ranked[len(rows):] -= SYNTHETIC_HANDICAP
         out: list[Example] = []
         seen: set[str] = set()
+        hidden_q, hidden_sql = self._hidden_questions, self._hidden_sqls
         for i in map(int, np.argsort(-ranked, kind="stable")):
             if i < len(rows):
                 row = rows[i]
@@ -252,8 +271,8 @@ class ExampleIndex:
                 assert synthetic is not None
                 j = i - len(rows)
                 text, sql, pair_id, source = synthetic.questions[j], synthetic.sqls[j], None, "synthetic"
-            ident = " ".join(sql.lower().replace('"', "'").split())
-            if ident in seen:
+            ident = sql_identity(sql)
+            if ident in seen or ident in hidden_sql or (hidden_q and normalise_question(text) in hidden_q):
                 continue
             seen.add(ident)
             out.append(Example(text, sql, float(sims[i]), pair_id, source))

@@ -117,3 +117,24 @@ def test_search_mixes_synthetic_examples_and_approved_ones_win_near_ties(shop: S
     index.add("shop", "some unrelated wording", made.sqls[7], pair_id=6)
     sqls = [h.sql for h in index.search("shop", question, k=4, synthetic=made)]
     assert len(sqls) == len(set(sqls))
+
+
+def test_hidden_pairs_are_never_retrieved_by_question_or_by_sql(shop: SqliteBackend, tmp_path: Path) -> None:
+    """The learner's gate asks held-out questions with examples, as served, but none of
+    them may retrieve its own answer: hidden pairs go, approved or synthetic, under any
+    wording of the same SQL and under the same question with another SQL."""
+    _, made = _set(tmp_path, shop)
+    index = ExampleIndex(tmp_path / "examples", shared_embedder(), Store(tmp_path / "state.sqlite"))
+    question, sql = made.questions[7], made.sqls[7]
+    index.add("shop", question, "SELECT 42", pair_id=5)                      # same question, other SQL
+    index.add("shop", "a wording of its own", sql.upper() + ";", pair_id=6)  # same SQL, other case and wording
+    before = index.search("shop", question, k=4, synthetic=made)
+    assert {h.pair_id for h in before[:2]} == {5, None} and any(h.sql == sql for h in before)
+
+    index.hide([(question.upper() + "?", sql)])
+    after = index.search("shop", question, k=4, synthetic=made)
+    assert len(after) == 4
+    assert all(h.sql.lower().rstrip(";") != sql.lower() and h.question != question for h in after)
+    assert 5 not in {h.pair_id for h in after} and 6 not in {h.pair_id for h in after}
+    other = made.questions[3]
+    assert index.search("shop", other, k=1, synthetic=made)[0].question == other  # the rest as before
