@@ -112,6 +112,7 @@ class Pipeline:
         """Answer nothing more, and cut the running generation short: of a generator this
         pipeline made or was swapped to, or of any with ``force`` (the process is exiting)."""
         self.closing = True
+        self.synthetic.close()
         if self._owns_generator or force:
             cancel = getattr(self._generator, "cancel", None)
             if callable(cancel):

@@ -97,6 +97,7 @@ class AskService:
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="askgres-ask")
         self._last: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self._last_lock = threading.Lock()
+        self._once_lock = threading.Lock()  # the once-only flags below
         self._model_checked = 0.0
         self._swap_lock = threading.Lock()
         self._swapping: str | None = None
@@ -116,7 +117,7 @@ class AskService:
             self.ready.set()
 
     def _hook_exit(self) -> None:
-        with self._last_lock:
+        with self._once_lock:
             if self._exit_hooked:
                 return
             self._exit_hooked = True
@@ -125,7 +126,7 @@ class AskService:
     def _start_synthetic(self) -> None:
         """Build the synthetic examples in the background, once (at the first question of
         a gateway that was not warmed: they take tens of seconds per database)."""
-        with self._last_lock:
+        with self._once_lock:
             if self._synthetic_started or self.settings.ask.synthetic_examples <= 0:
                 return
             self._synthetic_started = True

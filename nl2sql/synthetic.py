@@ -60,6 +60,12 @@ class SyntheticExamples:
         self._guard = threading.Lock()
         self._locks: dict[str, threading.Lock] = {}
         self._active = False
+        self._closing = threading.Event()
+
+    def close(self) -> None:
+        """Stop a background build within one candidate, storing nothing (the pipeline is
+        closing)."""
+        self._closing.set()
 
     def get(self, backend: Backend, schema: SchemaInfo, fingerprint: str) -> SyntheticSet | None:
         """The set for this schema, or None while it is being built (started here)."""
@@ -68,7 +74,9 @@ class SyntheticExamples:
         have = self._sets.get(backend.name)
         if have is not None and have.fingerprint == fingerprint:
             return have
-        self._building.start(backend.name, lambda: self.build(backend, schema, fingerprint))
+        if not self._closing.is_set():
+            self._building.start(backend.name,
+                                 lambda: self.build(backend, schema, fingerprint, should_stop=self._closing.is_set))
         return None
 
     def build(self, backend: Backend, schema: SchemaInfo, fingerprint: str, *,

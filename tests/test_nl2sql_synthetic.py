@@ -138,3 +138,27 @@ def test_hidden_pairs_are_never_retrieved_by_question_or_by_sql(shop: SqliteBack
     assert 5 not in {h.pair_id for h in after} and 6 not in {h.pair_id for h in after}
     other = made.questions[3]
     assert index.search("shop", other, k=1, synthetic=made)[0].question == other  # the rest as before
+
+
+def test_a_closed_set_starts_no_build_and_stores_nothing(shop: SqliteBackend, tmp_path: Path) -> None:
+    """Once its pipeline closes, a schema change starts no background build (the process is
+    exiting: a thread left embedding would be killed inside torch)."""
+    db = SchemaIndex(tmp_path / "schema", shared_embedder()).get(shop)
+    lazy = SyntheticExamples(tmp_path / "synthetic", shared_embedder(), n=30)
+    made = lazy.build(shop, db.schema, db.fingerprint)
+    conn = sqlite3.connect(shop.path)
+    conn.execute("ALTER TABLE product ADD COLUMN origin TEXT")
+    conn.commit()
+    conn.close()
+    db2 = SchemaIndex(tmp_path / "schema", shared_embedder()).refresh(shop)
+    lazy.close()
+    for _ in range(10):
+        assert lazy.get(shop, db2.schema, db2.fingerprint) is None
+        time.sleep(0.2)
+    assert made is not None and lazy.get(shop, db.schema, db.fingerprint) is made  # the old set is still there
+    import lancedb
+
+    from nl2sql.schema_index import _table_names
+
+    stored = _table_names(lancedb.connect(str(tmp_path / "synthetic")))
+    assert any(db.fingerprint in t for t in stored) and not any(db2.fingerprint in t for t in stored)
