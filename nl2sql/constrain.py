@@ -411,3 +411,80 @@ def _through_key(eq: exp.EQ, col: exp.Column, table: TableInfo, name: str,
         eq.replace(new)
         return True
     return False
+
+
+def table_words(schema: SchemaInfo, table: TableInfo) -> set[str]:
+    """Words a question may call ``table`` by: its name's (``media``, ``type``) and those of
+    the foreign keys that point at it (``SupportRepId`` -> ``support``, ``rep`` for
+    Employee), singular, stop words left out."""
+    names = [table.name] + [c for t in schema.tables for fk in t.foreign_keys
+                            if fk.ref_table.lower() == table.name.lower() for c in fk.columns]
+    return {_singular(w) for n in names for w in words(n) if w not in STOP_WORDS}
+
+
+def question_words(question: str) -> set[str]:
+    return {_singular(w) for w in re.findall(r"[a-z0-9]+", question.lower())}
+
+
+def repair_projection(
+    tree: exp.Expression, schema: SchemaInfo, question: str,
+) -> tuple[exp.Expression, list[str]]:
+    """A copy of ``tree`` where the selected columns of a joined table the question never
+    names are taken from the one table of the join that it names and that has columns of
+    the same names: for "the full name of the customer with the email ...", small models
+    copy an example that selects the support employee's ``T2.FirstName, T2.LastName``
+    from ``Customer AS T1 JOIN Employee AS T2``; the customer's own columns are meant.
+    All of that table's selected columns move, or none; never to a column the WHERE
+    clause sets equal to a constant (asking for what was given). Returns the fixes made."""
+    tree = tree.copy()
+    fixes: list[str] = []
+    try:
+        scopes = list(traverse_scope(tree))
+    except SqlglotError:
+        return tree, fixes
+    asked = question_words(question)
+    for scope in scopes:
+        select = scope.expression
+        if not isinstance(select, exp.Select):
+            continue
+        sources = scope.sources.items()
+        aliases = {a.lower(): a for a, src in sources}
+        tables = {a.lower(): schema.table(src.name) if isinstance(src, exp.Table) else None for a, src in sources}
+        known = {a: t for a, t in tables.items() if t is not None}
+        if len(known) < 2 or len(known) != len(tables):  # a derived table or CTE: left alone
+            continue
+        named = {a for a, t in known.items() if table_words(schema, t) & asked}
+        if not named:
+            continue
+        given = _set_by_where(select)
+        by_alias: dict[str, list[exp.Column]] = {}
+        for projection in select.expressions:
+            for col in projection.find_all(exp.Column):
+                if col.table and col.find_ancestor(exp.Select) is select:
+                    by_alias.setdefault(col.table.lower(), []).append(col)
+        for alias, cols in by_alias.items():
+            if alias not in known or alias in named:
+                continue
+            targets = [a for a in named if all(
+                known[a].column(c.name) is not None and (a, c.name.lower()) not in given for c in cols)]
+            if len(targets) != 1:
+                continue
+            to = aliases[targets[0]]
+            for col in cols:
+                fixes.append(f"selected {col.sql()} -> {to}.{col.name} (the question names "
+                             f"{known[targets[0]].name}, not {known[alias].name})")
+                col.set("table", exp.to_identifier(to))
+    return tree, fixes
+
+
+def _set_by_where(select: exp.Select) -> set[tuple[str, str]]:
+    """``(alias, column)`` pairs that the WHERE clause sets equal to a constant."""
+    where = select.args.get("where")
+    out: set[tuple[str, str]] = set()
+    if where is None:
+        return out
+    for eq in where.find_all(exp.EQ):
+        for side, other in ((eq.this, eq.expression), (eq.expression, eq.this)):
+            if isinstance(side, exp.Column) and isinstance(other, exp.Literal) and side.table:
+                out.add((side.table.lower(), side.name.lower()))
+    return out

@@ -16,7 +16,9 @@ from connectors.base import Backend, SchemaInfo
 from connectors.duckdb import DuckdbBackend
 from connectors.sqlite import SqliteBackend
 from gateway.errors import PgError
-from nl2sql.constrain import nearest, repair_identifiers, repair_values, similarity, words
+from nl2sql.constrain import (
+    nearest, repair_identifiers, repair_projection, repair_values, similarity, table_words, words,
+)
 from nl2sql.grammar import IdentifierMask, Vocab
 from nl2sql.schema_index import _read_values
 from nl2sql.validate import ValidationError, is_read_only_query, validate
@@ -331,6 +333,76 @@ def test_value_repair_keeps_filters_the_question_names_or_the_data_holds(
     values = {k: v for k, v in _read_values(backend, schema).items() if k != "go down"}
     same, fixes = repair_values(tree, schema, values, exists=_holds(backend), question=question)
     assert fixes == [] and same.sql(dialect=schema.dialect) == tree.sql(dialect=schema.dialect)
+
+
+@pytest.mark.parametrize("question,sql,fixed,rows", [
+    # the genre's name selected for "the name of the track": the question names the track only
+    ("What is the name of the track that costs more than a dollar?",
+     "SELECT T2.Name FROM Track AS T1 JOIN Genre AS T2 ON T1.GenreId = T2.GenreId WHERE T1.UnitPrice > 1",
+     "SELECT T1.Name FROM Track AS T1 JOIN Genre AS T2 ON T1.GenreId = T2.GenreId WHERE T1.UnitPrice > 1",
+     [("Balls",)]),
+    # inside an aggregate, with the tables' own names as qualifiers
+    ("Which track name comes first in alphabetical order?",
+     "SELECT MIN(Genre.Name) FROM Track JOIN Genre ON Track.GenreId = Genre.GenreId",
+     "SELECT MIN(Track.Name) FROM Track JOIN Genre ON Track.GenreId = Genre.GenreId", [("Balls",)]),
+])
+def test_projection_repair(question: str, sql: str, fixed: str, rows: list[tuple[object, ...]],
+                           schema: SchemaInfo, backend: Backend) -> None:
+    repaired, fixes = repair_projection(sqlglot.parse_one(sql, read=schema.dialect), schema, question)
+    out = repaired.sql(dialect=schema.dialect)
+    assert out == fixed and fixes and all(f.startswith("selected") for f in fixes)
+    assert _rows(backend, out) == rows != _rows(backend, sql)
+
+
+@pytest.mark.parametrize("question,sql", [
+    # the question names the selected table
+    ("Which genre has tracks over a dollar?",
+     "SELECT T2.Name FROM Track AS T1 JOIN Genre AS T2 ON T1.GenreId = T2.GenreId WHERE T1.UnitPrice > 1"),
+    # ... or both tables: the model chose
+    ("What is the name of the genre of the track Balls?",
+     "SELECT T2.Name FROM Track AS T1 JOIN Genre AS T2 ON T1.GenreId = T2.GenreId WHERE T1.Name = 'Balls'"),
+    # the named table's column is what the question gave: not what it asks for
+    ("What is the name of the track Go Down?",
+     "SELECT T2.Name FROM Track AS T1 JOIN Genre AS T2 ON T1.GenreId = T2.GenreId WHERE T1.Name = 'Go Down'"),
+    # not every selected column of the unnamed table is in the named one: all or none
+    ("Which albums are there, by id?",
+     "SELECT T2.Name, T2.ArtistId FROM Album AS T1 JOIN Artist AS T2 ON T1.ArtistId = T2.ArtistId"),
+    # one table: nothing to choose from
+    ("What are the names of the songs?", "SELECT Name FROM Genre"),
+])
+def test_projection_repair_leaves_what_the_question_allows(question: str, sql: str, schema: SchemaInfo) -> None:
+    tree = sqlglot.parse_one(sql, read=schema.dialect)
+    same, fixes = repair_projection(tree, schema, question)
+    assert fixes == [] and same.sql(dialect=schema.dialect) == tree.sql(dialect=schema.dialect)
+
+
+def test_projection_repair_knows_a_table_by_the_keys_that_point_at_it(tmp_path: Path) -> None:
+    """A question says "support rep" for the Employee that ``Customer.SupportRepId`` points at."""
+    path = tmp_path / "crm.sqlite"
+    conn = sqlite3.connect(path)
+    conn.executescript("""
+        CREATE TABLE Employee (EmployeeId INTEGER PRIMARY KEY, FirstName TEXT, LastName TEXT);
+        CREATE TABLE Customer (CustomerId INTEGER PRIMARY KEY, FirstName TEXT, LastName TEXT, Email TEXT,
+                               SupportRepId INTEGER REFERENCES Employee (EmployeeId));
+        INSERT INTO Employee VALUES (3, 'Jane', 'Peacock');
+        INSERT INTO Customer VALUES (1, 'Luis', 'Goncalves', 'luisg@embraer.com.br', 3);
+    """)
+    conn.close()
+    backend = SqliteBackend("crm", path)
+    try:
+        schema = backend.introspect()
+        employee = schema.table("Employee")
+        assert employee is not None and {"employee", "support", "rep"} <= table_words(schema, employee)
+        sql = ("SELECT T2.FirstName, T2.LastName FROM Customer AS T1 JOIN Employee AS T2 "
+               "ON T1.SupportRepId = T2.EmployeeId WHERE T1.Email = 'luisg@embraer.com.br'")
+        fixed, fixes = repair_projection(sqlglot.parse_one(sql), schema,
+                                         'Find the full name of the customer with the email "luisg@embraer.com.br".')
+        assert len(fixes) == 2 and _rows(backend, fixed.sql()) == [("Luis", "Goncalves")]
+        kept, none = repair_projection(sqlglot.parse_one(sql), schema,
+                                       "Who is the support rep of the customer luisg@embraer.com.br?")
+        assert none == [] and _rows(backend, kept.sql()) == [("Jane", "Peacock")]
+    finally:
+        backend.close()
 
 
 def test_similarity_helpers() -> None:
