@@ -488,3 +488,31 @@ def _set_by_where(select: exp.Select) -> set[tuple[str, str]]:
             if isinstance(side, exp.Column) and isinstance(other, exp.Literal) and side.table:
                 out.add((side.table.lower(), side.name.lower()))
     return out
+
+
+_ANCHORED = re.compile(
+    r"\b(?:start|starts|starting|started|begin|begins|beginning|began|end|ends|ending|ended|prefix|prefixed|"
+    r"suffix|first|last|initial|initials|leading|trailing)\b", re.IGNORECASE)
+"""Words by which a question asks for a pattern at the start or the end of a text."""
+
+
+def repair_patterns(tree: exp.Expression, question: str) -> tuple[exp.Expression, list[str]]:
+    """A copy of ``tree`` where a ``LIKE`` pattern anchored at one end (``'a%'``, ``'%a'``)
+    matches anywhere (``'%a%'``) when the question never asks for a start or an end: for
+    "artists that have 'a' in their names" small models write ``Name LIKE 'a%'``. Only
+    patterns of letters and spaces (``'199%'`` for "the 90s" stays). Returns the fixes made."""
+    tree = tree.copy()
+    fixes: list[str] = []
+    if _ANCHORED.search(question):
+        return tree, fixes
+    for like in tree.find_all(exp.Like, exp.ILike):
+        lit = like.expression
+        if not (isinstance(lit, exp.Literal) and lit.is_string):
+            continue
+        pattern = lit.this
+        core = pattern.strip("%")
+        if pattern.startswith("%") == pattern.endswith("%") or not re.fullmatch(r"[^\W\d_]+(?: [^\W\d_]+)*", core):
+            continue
+        like.set("expression", exp.Literal.string(f"%{core}%"))
+        fixes.append(f"pattern '{pattern}' -> '%{core}%' (the question asks for no start or end)")
+    return tree, fixes

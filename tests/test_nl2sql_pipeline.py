@@ -145,6 +145,18 @@ def test_the_selected_columns_come_from_the_table_the_question_names(tmp_path: P
     assert asked.ok and asked.rows == [("Jane", "Peacock")]  # the employee, when that is what is asked
 
 
+@pytest.mark.parametrize("db", ["chinook", "chinook_duckdb"])
+def test_a_pattern_matches_anywhere_unless_the_question_anchors_it(tmp_path: Path, backends: dict[str, Backend],
+                                                                   db: str) -> None:
+    gen = Scripted("SELECT COUNT(*) FROM Artist WHERE Name LIKE 'a%'")
+    pipeline = make_pipeline(tmp_path, backends, gen)
+    anywhere = pipeline.ask('How many artists have "a" in their names?', db, log=False)
+    assert anywhere.ok and anywhere.sql == "SELECT COUNT(*) FROM Artist WHERE Name LIKE '%a%'"
+    anchored = pipeline.ask("How many artists have names that start with a?", db, log=False)
+    assert anchored.ok and anchored.sql == "SELECT COUNT(*) FROM Artist WHERE Name LIKE 'a%'"
+    assert anywhere.rows[0][0] > anchored.rows[0][0]
+
+
 def test_identifier_repair_and_timings(tmp_path: Path, backends: dict[str, Backend]) -> None:
     gen = Scripted("SELECT count(*) FROM Albums")
     pipeline = make_pipeline(tmp_path, backends, gen)

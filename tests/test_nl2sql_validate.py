@@ -17,7 +17,7 @@ from connectors.duckdb import DuckdbBackend
 from connectors.sqlite import SqliteBackend
 from gateway.errors import PgError
 from nl2sql.constrain import (
-    nearest, repair_identifiers, repair_projection, repair_values, similarity, table_words, words,
+    nearest, repair_identifiers, repair_patterns, repair_projection, repair_values, similarity, table_words, words,
 )
 from nl2sql.grammar import IdentifierMask, Vocab
 from nl2sql.schema_index import _read_values
@@ -403,6 +403,35 @@ def test_projection_repair_knows_a_table_by_the_keys_that_point_at_it(tmp_path: 
         assert none == [] and _rows(backend, kept.sql()) == [("Jane", "Peacock")]
     finally:
         backend.close()
+
+
+@pytest.mark.parametrize("question,sql,fixed,rows", [
+    ('Find the names of all artists that have "e" in their names.',
+     "SELECT Name FROM Artist WHERE Name LIKE 'e%'", "SELECT Name FROM Artist WHERE Name LIKE '%e%'", [("Accept",)]),
+    ("Which album titles do not contain Those?",
+     "SELECT Title FROM Album WHERE NOT Title LIKE 'Those%' ORDER BY Title",
+     "SELECT Title FROM Album WHERE NOT Title LIKE '%Those%' ORDER BY Title", [("Balls to the Wall",)]),
+])
+def test_pattern_repair(question: str, sql: str, fixed: str, rows: list[tuple[object, ...]],
+                        schema: SchemaInfo, backend: Backend) -> None:
+    repaired, fixes = repair_patterns(sqlglot.parse_one(sql, read=schema.dialect), question)
+    out = repaired.sql(dialect=schema.dialect)
+    assert out == fixed and len(fixes) == 1
+    assert _rows(backend, out) == rows != _rows(backend, sql)
+
+
+@pytest.mark.parametrize("question,sql", [
+    ("Which artists have names that start with A?", "SELECT Name FROM Artist WHERE Name LIKE 'A%'"),
+    ("Which tracks end in Down?", "SELECT Name FROM Track WHERE Name LIKE '%Down'"),
+    ("Which artists have a name whose first letter is A?", "SELECT Name FROM Artist WHERE Name LIKE 'A%'"),
+    ("Which albums came out in the 1990s?", "SELECT Title FROM Album WHERE Title LIKE '199%'"),  # not letters
+    ("Which artists have 'ac' in their names?", "SELECT Name FROM Artist WHERE Name LIKE '%ac%'"),
+    ("Which artist is called Accept?", "SELECT Name FROM Artist WHERE Name LIKE 'Accept'"),
+])
+def test_pattern_repair_keeps_what_the_question_anchors(question: str, sql: str) -> None:
+    tree = sqlglot.parse_one(sql)
+    same, fixes = repair_patterns(tree, question)
+    assert fixes == [] and same.sql() == tree.sql()
 
 
 def test_similarity_helpers() -> None:
