@@ -260,6 +260,14 @@ def repair_identifiers(
     return tree, fixes
 
 
+def _scopes(tree: exp.Expression) -> list[Scope]:
+    """The query's scopes, or none when sqlglot cannot resolve them."""
+    try:
+        return list(traverse_scope(tree))
+    except SqlglotError:
+        return []
+
+
 def column_owners(schema: SchemaInfo, name: str) -> list[str]:
     """Tables that have a column called ``name`` (for error messages fed back to the model)."""
     return [t.name for t in schema.tables if t.column(name) is not None]
@@ -296,11 +304,7 @@ def repair_values(
     Returns the fixes made."""
     tree = tree.copy()
     fixes: list[str] = []
-    try:
-        scopes = list(traverse_scope(tree))
-    except SqlglotError:
-        return tree, fixes
-    for scope in scopes:
+    for scope in _scopes(tree):
         sources = [s for s in _scope_sources(scope, schema) if s.table is not None]
         for col in list(scope.columns):
             parent = col.parent
@@ -438,12 +442,8 @@ def repair_projection(
     clause sets equal to a constant (asking for what was given). Returns the fixes made."""
     tree = tree.copy()
     fixes: list[str] = []
-    try:
-        scopes = list(traverse_scope(tree))
-    except SqlglotError:
-        return tree, fixes
     asked = question_words(question)
-    for scope in scopes:
+    for scope in _scopes(tree):
         select = scope.expression
         if not isinstance(select, exp.Select):
             continue
