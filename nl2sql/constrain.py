@@ -44,6 +44,20 @@ def words(name: str) -> list[str]:
     return [w.lower() for w in _WORD.findall(name)]
 
 
+_TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9'&/.\-]*[A-Za-z0-9]|[A-Za-z0-9]")
+"""A token of a question: a word, a number, or a name like ``AC/DC`` or ``e-mail``."""
+
+
+def question_words(question: str) -> set[str]:
+    """Lower-cased, singularised content words of a question (camelCase split)."""
+    out: set[str] = set()
+    for tok in _TOKEN.findall(question):
+        for w in [tok.lower(), *words(tok)]:
+            if w not in STOP_WORDS and len(w) > 1:
+                out.add(_singular(w))
+    return out
+
+
 def _norm(name: str) -> str:
     return re.sub(r"[^a-z0-9]", "", name.lower())
 
@@ -246,12 +260,8 @@ def repair_identifiers(
     tree = tree.copy()
     fixes: list[str] = []
     _repair_tables(tree, schema, prefer, fixes)
-    try:
-        scopes = list(traverse_scope(tree))
-    except SqlglotError:
-        return tree, fixes
     done: set[int] = set()
-    for scope in scopes:
+    for scope in _scopes(tree):
         for col in list(scope.columns):
             if id(col) in done:
                 continue
@@ -424,10 +434,6 @@ def table_words(schema: SchemaInfo, table: TableInfo) -> set[str]:
     names = [table.name] + [c for t in schema.tables for fk in t.foreign_keys
                             if fk.ref_table.lower() == table.name.lower() for c in fk.columns]
     return {_singular(w) for n in names for w in words(n) if w not in STOP_WORDS}
-
-
-def question_words(question: str) -> set[str]:
-    return {_singular(w) for w in re.findall(r"[a-z0-9]+", question.lower())}
 
 
 def repair_projection(

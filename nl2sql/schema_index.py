@@ -30,7 +30,7 @@ import structlog
 
 from connectors.base import Backend, SchemaInfo, TableInfo
 from nl2sql.background import OncePerKey
-from nl2sql.constrain import STOP_WORDS, _singular, words
+from nl2sql.constrain import _TOKEN, STOP_WORDS, _singular, question_words, words
 from nl2sql.embed import DIM, Embedder, write_lock
 
 log = structlog.get_logger("askgres.schema_index")
@@ -41,22 +41,11 @@ MAX_VALUES_PER_COLUMN = 2000
 MAX_VALUE_LEN = 60
 MAX_JOIN_HOPS = 3
 _TEXT_TYPES = {"text", "varchar", "bpchar", "char", "name"}
-_TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9'&/.\-]*[A-Za-z0-9]|[A-Za-z0-9]")
 _QUOTED = re.compile(r"\"([^\"]+)\"|'([^']+)'|“([^”]+)”")
 
 
 def slug(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "_", name).strip("_").lower() or "db"
-
-
-def question_words(question: str) -> set[str]:
-    """Lower-cased, singularised content words of a question (camelCase split)."""
-    out: set[str] = set()
-    for tok in _TOKEN.findall(question):
-        for w in [tok.lower(), *words(tok)]:
-            if w not in STOP_WORDS and len(w) > 1:
-                out.add(_singular(w))
-    return out
 
 
 @dataclass
