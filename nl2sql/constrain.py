@@ -522,3 +522,64 @@ def repair_patterns(tree: exp.Expression, question: str) -> tuple[exp.Expression
         like.set("expression", exp.Literal.string(f"%{core}%"))
         fixes.append(f"pattern '{pattern}' -> '%{core}%' (the question asks for no start or end)")
     return tree, fixes
+
+
+def _key_pairs(a: TableInfo, b: TableInfo) -> list[tuple[str, str]]:
+    """``(column of a, column of b)`` for each single-column foreign key between ``a`` and ``b``."""
+    out = [(fk.columns[0], fk.ref_columns[0]) for fk in a.foreign_keys
+           if fk.ref_table.lower() == b.name.lower() and len(fk.columns) == 1 and len(fk.ref_columns) == 1]
+    out += [(fk.ref_columns[0], fk.columns[0]) for fk in b.foreign_keys
+            if fk.ref_table.lower() == a.name.lower() and len(fk.columns) == 1 and len(fk.ref_columns) == 1]
+    return out
+
+
+def _join_conditions(scope: Scope) -> Iterable[exp.EQ]:
+    """Equalities that join: those of ON clauses, and those of a correlated subquery's WHERE
+    clause that compare a column of an enclosing query."""
+    select = scope.expression
+    if not isinstance(select, exp.Select):
+        return
+    for join in select.args.get("joins") or []:
+        on = join.args.get("on")
+        if on is not None:
+            yield from (eq for eq in on.find_all(exp.EQ) if eq.find_ancestor(exp.Select) is select)
+    where = select.args.get("where")
+    if where is not None and scope.parent is not None:
+        own = {a.lower() for a in scope.sources}
+        for eq in where.find_all(exp.EQ):
+            if eq.find_ancestor(exp.Select) is not select:
+                continue
+            quals = [c.table.lower() for c in (eq.this, eq.expression) if isinstance(c, exp.Column) and c.table]
+            if len(quals) == 2 and (quals[0] in own) != (quals[1] in own):
+                yield eq
+
+
+def repair_joins(tree: exp.Expression, schema: SchemaInfo) -> tuple[exp.Expression, list[str]]:
+    """A copy of ``tree`` where a join condition between two tables that compares columns no
+    foreign key links (``Album.AlbumId = Artist.ArtistId``, ``Employee.EmployeeId =
+    Customer.Email``) follows the one foreign key between those tables instead
+    (``Album.ArtistId = Artist.ArtistId``). Conditions between columns of the same name,
+    between a table and itself, or between tables with no or several keys stay.
+    Returns the fixes made."""
+    tree = tree.copy()
+    fixes: list[str] = []
+    for scope in _scopes(tree):
+        sources = {s.alias.lower(): s.table for s in _scope_sources(scope, schema)}
+        for eq in list(_join_conditions(scope)):
+            left, right = eq.this, eq.expression
+            if not (isinstance(left, exp.Column) and isinstance(right, exp.Column) and left.table and right.table):
+                continue
+            a, b = sources.get(left.table.lower()), sources.get(right.table.lower())
+            if a is None or b is None or a.name.lower() == b.name.lower():
+                continue
+            if left.name.lower() == right.name.lower():
+                continue
+            pairs = _key_pairs(a, b)
+            if len(pairs) != 1 or (left.name.lower(), right.name.lower()) in {
+                    (x.lower(), y.lower()) for x, y in pairs}:
+                continue
+            x, y = pairs[0]
+            new = exp.EQ(this=exp.column(x, table=left.table), expression=exp.column(y, table=right.table))
+            fixes.append(f"join {eq.sql()} -> {new.sql()} (the foreign key between {a.name} and {b.name})")
+            eq.replace(new)
+    return tree, fixes

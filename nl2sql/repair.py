@@ -21,7 +21,7 @@ from sqlglot import exp
 from connectors.base import Result
 from gateway.errors import PgError, QueryCanceled
 from nl2sql.constrain import (
-    column_owners, repair_identifiers, repair_patterns, repair_projection, repair_values,
+    column_owners, repair_identifiers, repair_joins, repair_patterns, repair_projection, repair_values,
 )
 from nl2sql.examples import normalise_question
 from nl2sql.execute import run_read_only
@@ -54,11 +54,12 @@ def check(state: AskState, env: Env, sql: str) -> str:
         if env.config.constrain:
             prefer = state.retrieved.tables if state.retrieved else []
             tree, fixes = repair_identifiers(tree, env.schema, prefer=prefer)
+            tree, join_fixes = repair_joins(tree, env.schema)
             tree, value_fixes = repair_values(tree, env.schema, env.db.values, question=state.question,
                                               exists=lambda t, c, v: _holds(env, t, c, v))
             tree, projection_fixes = repair_projection(tree, env.schema, state.question)
             tree, pattern_fixes = repair_patterns(tree, state.question)
-            fixes += value_fixes + projection_fixes + pattern_fixes
+            fixes += join_fixes + value_fixes + projection_fixes + pattern_fixes
         check_tables(tree, env.schema)
         check_columns(tree, env.schema, dialect)
         if fixes:

@@ -157,6 +157,23 @@ def test_a_pattern_matches_anywhere_unless_the_question_anchors_it(tmp_path: Pat
     assert anywhere.rows[0][0] > anchored.rows[0][0]
 
 
+@pytest.mark.parametrize("db", ["chinook", "chinook_duckdb"])
+def test_a_join_follows_the_foreign_key(tmp_path: Path, backends: dict[str, Backend], db: str) -> None:
+    """Measured: v4 of the 2026-11-24 06:50 curve joined an album's own id to the artist's."""
+    gen = Scripted("SELECT T1.Name FROM Artist AS T1 WHERE NOT EXISTS "
+                   "(SELECT 1 FROM Album AS T2 WHERE T2.AlbumId = T1.ArtistId)")
+    pipeline = make_pipeline(tmp_path, backends, gen)
+    result = pipeline.ask("Find the names of artists that do not have any albums.", db, log=False)
+    assert result.ok and "T2.ArtistId = T1.ArtistId" in result.sql and len(gen.prompts) == 1
+    conn = backends[db].connect(read_only=True)
+    try:
+        gold = conn.execute("SELECT Name FROM Artist EXCEPT SELECT T2.Name FROM Album AS T1 "
+                            "JOIN Artist AS T2 ON T1.ArtistId = T2.ArtistId").rows
+    finally:
+        conn.close()
+    assert sorted(result.rows) == sorted(gold) and len(gold) == 71
+
+
 def test_identifier_repair_and_timings(tmp_path: Path, backends: dict[str, Backend]) -> None:
     gen = Scripted("SELECT count(*) FROM Albums")
     pipeline = make_pipeline(tmp_path, backends, gen)
