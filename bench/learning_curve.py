@@ -185,6 +185,7 @@ def main(argv: list[str] | None = None) -> int:
                     "accuracy": round(rep.accuracy, 4), "n": rep.n, "valid_sql": round(rep.valid_rate, 4),
                     "model": active_version(track["store"]), "minutes": round((time.monotonic() - t1) / 60, 2),
                     **{k: info.get(k) for k in ("status", "n_train", "gate_current", "gate_candidate", "train_s")},
+                    "cases": [{"id": c.id, "correct": c.correct, "sql": c.sql, "error": c.error} for c in rep.cases],
                 }
                 print(f"iteration {it}: {track['db']} accuracy {rep.accuracy:.1%} on {rep.n} dev questions "
                       f"({row['spider'][track['db']]['minutes']} min)", flush=True)
