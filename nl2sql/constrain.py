@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from sqlglot import exp
+from sqlglot.dialects.dialect import Dialect
 from sqlglot.errors import SqlglotError
 from sqlglot.optimizer.scope import Scope, traverse_scope
 
@@ -582,4 +583,41 @@ def repair_joins(tree: exp.Expression, schema: SchemaInfo) -> tuple[exp.Expressi
             new = exp.EQ(this=exp.column(x, table=left.table), expression=exp.column(y, table=right.table))
             fixes.append(f"join {eq.sql()} -> {new.sql()} (the foreign key between {a.name} and {b.name})")
             eq.replace(new)
+    return tree, fixes
+
+
+_FEWEST = re.compile(
+    r"\b(?:fewest|(?<!\bat )least|lowest|smallest|minimum|minimal|shortest|cheapest|less common|rarest)\b",
+    re.IGNORECASE)
+_MOST = re.compile(
+    r"\b(?:(?<!\bat )most|highest|largest|greatest|maximum|maximal|longest|biggest|priciest)\b", re.IGNORECASE)
+"""Words by which a question asks for the smallest or the largest (``at least``/``at most`` bound)."""
+
+
+def repair_order(tree: exp.Expression, question: str, dialect: str | None = None) -> tuple[exp.Expression, list[str]]:
+    """A copy of ``tree`` where a top-N query (``ORDER BY`` one key, ``LIMIT``) sorts the way
+    the question asks: "the least common media type" with ``ORDER BY COUNT(*) DESC LIMIT 1``
+    sorts ascending. Only when the question asks for one direction alone (a word of the
+    fewest, none of the most, or the other way round) and the key is an aggregate.
+    ``dialect`` decides where NULLs sort (its default for the new direction). Returns the fixes made."""
+    tree = tree.copy()
+    fixes: list[str] = []
+    nulls = Dialect.get_or_raise(dialect).NULL_ORDERING
+    fewest, most = bool(_FEWEST.search(question)), bool(_MOST.search(question))
+    if fewest == most:
+        return tree, fixes
+    for select in tree.find_all(exp.Select):
+        order = select.args.get("order")
+        if order is None or select.args.get("limit") is None or len(order.expressions) != 1:
+            continue
+        key = order.expressions[0]
+        if not isinstance(key, exp.Ordered) or not isinstance(key.this, exp.AggFunc):
+            continue
+        desc = bool(key.args.get("desc"))
+        if desc == most:
+            continue
+        key.set("desc", most)
+        key.set("nulls_first", nulls == "nulls_are_small" and not most or nulls == "nulls_are_large" and most)
+        fixes.append(f"ORDER BY {key.this.sql()} {'DESC' if desc else 'ASC'} -> {'DESC' if most else 'ASC'} "
+                     f"(the question asks for the {'most' if most else 'fewest'})")
     return tree, fixes

@@ -21,7 +21,7 @@ from sqlglot import exp
 from connectors.base import Result
 from gateway.errors import PgError, QueryCanceled
 from nl2sql.constrain import (
-    column_owners, repair_identifiers, repair_joins, repair_patterns, repair_projection, repair_values,
+    column_owners, repair_identifiers, repair_joins, repair_order, repair_patterns, repair_projection, repair_values,
 )
 from nl2sql.examples import normalise_question
 from nl2sql.execute import run_read_only
@@ -59,7 +59,8 @@ def check(state: AskState, env: Env, sql: str) -> str:
                                               exists=lambda t, c, v: _holds(env, t, c, v))
             tree, projection_fixes = repair_projection(tree, env.schema, state.question)
             tree, pattern_fixes = repair_patterns(tree, state.question)
-            fixes += join_fixes + value_fixes + projection_fixes + pattern_fixes
+            tree, order_fixes = repair_order(tree, state.question, dialect)
+            fixes += join_fixes + value_fixes + projection_fixes + pattern_fixes + order_fixes
         check_tables(tree, env.schema)
         check_columns(tree, env.schema, dialect)
         if fixes:

@@ -174,6 +174,19 @@ def test_a_join_follows_the_foreign_key(tmp_path: Path, backends: dict[str, Back
     assert sorted(result.rows) == sorted(gold) and len(gold) == 71
 
 
+@pytest.mark.parametrize("db", ["chinook", "chinook_duckdb"])
+def test_a_top_n_sorts_the_way_the_question_asks(tmp_path: Path, backends: dict[str, Backend], db: str) -> None:
+    """Measured: models of every 2026-11-24 curve sorted "the least common media type" DESC."""
+    wrong = ("SELECT T2.Name FROM Track AS T1 JOIN MediaType AS T2 ON T1.MediaTypeId = T2.MediaTypeId "
+             "GROUP BY T2.Name ORDER BY COUNT(*) DESC LIMIT 1")
+    pipeline = make_pipeline(tmp_path, backends, Scripted(wrong))
+    least = pipeline.ask("What is the least common media type in all tracks?", db, log=False)
+    assert least.ok and least.sql.endswith("ORDER BY COUNT(*) ASC LIMIT 1")
+    assert least.rows == [("Purchased AAC audio file",)]
+    most = pipeline.ask("What is the most common media type in all tracks?", db, log=False)
+    assert most.ok and most.sql == wrong and most.rows == [("MPEG audio file",)]
+
+
 def test_identifier_repair_and_timings(tmp_path: Path, backends: dict[str, Backend]) -> None:
     gen = Scripted("SELECT count(*) FROM Albums")
     pipeline = make_pipeline(tmp_path, backends, gen)

@@ -17,7 +17,7 @@ from connectors.duckdb import DuckdbBackend
 from connectors.sqlite import SqliteBackend
 from gateway.errors import PgError
 from nl2sql.constrain import (
-    nearest, repair_identifiers, repair_joins, repair_patterns, repair_projection, repair_values, similarity, table_words, words,
+    nearest, repair_identifiers, repair_joins, repair_order, repair_patterns, repair_projection, repair_values, similarity, table_words, words,
 )
 from nl2sql.grammar import IdentifierMask, Vocab
 from nl2sql.schema_index import _read_values
@@ -494,6 +494,43 @@ def test_join_repair(sql: str, fixed: str, rows: list[tuple[object, ...]], misal
 def test_join_repair_leaves_keys_and_what_no_single_key_explains(sql: str, schema: SchemaInfo) -> None:
     tree = sqlglot.parse_one(sql)
     same, fixes = repair_joins(tree, schema)
+    assert fixes == [] and same.sql() == tree.sql()
+
+
+@pytest.mark.parametrize("question,sql,fixed,rows", [
+    ("What is the least common genre of tracks?",  # measured: "the least common media type", DESC
+     "SELECT T2.Name FROM Track AS T1 JOIN Genre AS T2 ON T1.GenreId = T2.GenreId GROUP BY T2.Name "
+     "ORDER BY COUNT(*) DESC LIMIT 1",
+     "SELECT T2.Name FROM Track AS T1 JOIN Genre AS T2 ON T1.GenreId = T2.GenreId GROUP BY T2.Name "
+     "ORDER BY COUNT(*) ASC LIMIT 1", [("Rock",)]),
+    ("Which artist has the most tracks?",
+     "SELECT T1.Name FROM Artist AS T1 JOIN Album AS T2 ON T1.ArtistId = T2.ArtistId JOIN Track AS T3 "
+     "ON T2.AlbumId = T3.AlbumId GROUP BY T1.Name ORDER BY COUNT(*) LIMIT 1",
+     "SELECT T1.Name FROM Artist AS T1 JOIN Album AS T2 ON T1.ArtistId = T2.ArtistId JOIN Track AS T3 "
+     "ON T2.AlbumId = T3.AlbumId GROUP BY T1.Name ORDER BY COUNT(*) DESC LIMIT 1", [("AC/DC",)]),
+])
+def test_order_repair(question: str, sql: str, fixed: str, rows: list[tuple[object, ...]], misaligned: Backend) -> None:
+    schema = misaligned.introspect()
+    repaired, fixes = repair_order(sqlglot.parse_one(sql, read=schema.dialect), question, schema.dialect)
+    out = repaired.sql(dialect=schema.dialect)
+    assert out == fixed and len(fixes) == 1 and "the question asks for the" in fixes[0]
+    assert _rows(misaligned, out) == rows != _rows(misaligned, sql)
+
+
+@pytest.mark.parametrize("question,sql", [
+    ("Which genre has the fewest tracks?", "SELECT GenreId FROM Track GROUP BY GenreId ORDER BY COUNT(*) ASC LIMIT 1"),
+    ("Which genres have at least 2 tracks, most first?",  # "at least" bounds, "most" asks
+     "SELECT GenreId FROM Track GROUP BY GenreId HAVING COUNT(*) >= 2 ORDER BY COUNT(*) DESC LIMIT 3"),
+    ("Which genre has the most and which the fewest tracks?",  # both directions: left alone
+     "SELECT GenreId FROM Track GROUP BY GenreId ORDER BY COUNT(*) DESC LIMIT 1"),
+    ("Which genre has at least one track?",  # no superlative at all
+     "SELECT GenreId FROM Track GROUP BY GenreId ORDER BY COUNT(*) DESC LIMIT 1"),
+    ("What is the cheapest track?", "SELECT Name FROM Track ORDER BY UnitPrice DESC LIMIT 1"),  # not an aggregate
+    ("Which genres have the fewest tracks?", "SELECT GenreId FROM Track GROUP BY GenreId ORDER BY COUNT(*) DESC"),
+])
+def test_order_repair_leaves_what_the_question_does_not_decide(question: str, sql: str) -> None:
+    tree = sqlglot.parse_one(sql)
+    same, fixes = repair_order(tree, question)
     assert fixes == [] and same.sql() == tree.sql()
 
 
