@@ -525,13 +525,15 @@ def repair_patterns(tree: exp.Expression, question: str) -> tuple[exp.Expression
     return tree, fixes
 
 
+def _one_column_keys(child: TableInfo, parent: TableInfo) -> list[tuple[str, str]]:
+    """``(column of child, column of parent)`` for each single-column foreign key from ``child`` to ``parent``."""
+    return [(fk.columns[0], fk.ref_columns[0]) for fk in child.foreign_keys
+            if fk.ref_table.lower() == parent.name.lower() and len(fk.columns) == len(fk.ref_columns) == 1]
+
+
 def _key_pairs(a: TableInfo, b: TableInfo) -> list[tuple[str, str]]:
     """``(column of a, column of b)`` for each single-column foreign key between ``a`` and ``b``."""
-    out = [(fk.columns[0], fk.ref_columns[0]) for fk in a.foreign_keys
-           if fk.ref_table.lower() == b.name.lower() and len(fk.columns) == 1 and len(fk.ref_columns) == 1]
-    out += [(fk.ref_columns[0], fk.columns[0]) for fk in b.foreign_keys
-            if fk.ref_table.lower() == a.name.lower() and len(fk.columns) == 1 and len(fk.ref_columns) == 1]
-    return out
+    return _one_column_keys(a, b) + [(x, y) for y, x in _one_column_keys(b, a)]
 
 
 def _join_conditions(scope: Scope) -> Iterable[exp.EQ]:
@@ -602,10 +604,10 @@ def repair_order(tree: exp.Expression, question: str, dialect: str | None = None
     ``dialect`` decides where NULLs sort (its default for the new direction). Returns the fixes made."""
     tree = tree.copy()
     fixes: list[str] = []
-    nulls = Dialect.get_or_raise(dialect).NULL_ORDERING
     fewest, most = bool(_FEWEST.search(question)), bool(_MOST.search(question))
     if fewest == most:
         return tree, fixes
+    nulls = Dialect.get_or_raise(dialect).NULL_ORDERING
     for select in tree.find_all(exp.Select):
         order = select.args.get("order")
         if order is None or select.args.get("limit") is None or len(order.expressions) != 1:

@@ -4,7 +4,7 @@ repair, and the decoding mask, on schemas introspected from databases the tests 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import duckdb
@@ -42,30 +42,32 @@ ROWS = [
 ]
 
 
-def make_sqlite(path: Path) -> Path:
+def make_sqlite(path: Path, more: Sequence[str] = ()) -> Path:
     conn = sqlite3.connect(path)
-    for stmt in DDL + ROWS:
+    for stmt in [*DDL, *ROWS, *more]:
         conn.execute(stmt)
     conn.commit()
     conn.close()
     return path
 
 
-def make_duckdb(path: Path) -> Path:
+def make_duckdb(path: Path, more: Sequence[str] = ()) -> Path:
     conn = duckdb.connect(str(path))
-    for stmt in DDL + ROWS:
+    for stmt in [*DDL, *ROWS, *more]:
         conn.execute(stmt)
     conn.close()
     return path
 
 
+def open_music(kind: str, tmp_path: Path, more: Sequence[str] = ()) -> Backend:
+    if kind == "sqlite":
+        return SqliteBackend("music", make_sqlite(tmp_path / "music.sqlite", more))
+    return DuckdbBackend("music", make_duckdb(tmp_path / "music.duckdb", more))
+
+
 @pytest.fixture(params=["sqlite", "duckdb"])
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
-    b: Backend
-    if request.param == "sqlite":
-        b = SqliteBackend("music", make_sqlite(tmp_path / "music.sqlite"))
-    else:
-        b = DuckdbBackend("music", make_duckdb(tmp_path / "music.duckdb"))
+    b = open_music(request.param, tmp_path)
     yield b
     b.close()
 
@@ -443,20 +445,7 @@ MISALIGNED = [  # keys that differ between tables, so that a wrong join conditio
 
 @pytest.fixture(params=["sqlite", "duckdb"])
 def misaligned(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
-    b: Backend
-    if request.param == "sqlite":
-        conn = sqlite3.connect(tmp_path / "music.sqlite")
-        for stmt in DDL + ROWS + MISALIGNED:
-            conn.execute(stmt)
-        conn.commit()
-        conn.close()
-        b = SqliteBackend("music", tmp_path / "music.sqlite")
-    else:
-        dconn = duckdb.connect(str(tmp_path / "music.duckdb"))
-        for stmt in DDL + ROWS + MISALIGNED:
-            dconn.execute(stmt)
-        dconn.close()
-        b = DuckdbBackend("music", tmp_path / "music.duckdb")
+    b = open_music(request.param, tmp_path, MISALIGNED)
     yield b
     b.close()
 
