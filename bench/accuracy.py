@@ -21,6 +21,9 @@ JSON to ``bench/out/accuracy-<time>.json``.
     python -m bench.accuracy --suite chinook --limit 20
     python -m bench.accuracy --suite chinook --model DATA_DIR/models/v4/model.gguf   # a fine-tuned model
     python -m bench.accuracy --suite spider --dbs concert_singer,pets_1 --limit 60
+    python -m bench.accuracy --suite chinook --fold 1 --stages +synthetic,+candidates=3 --candidates 3 \
+        --model M --prompt-schema none
+        # the learning curve's held-out half, greedy and self-consistency over 3 samples
 
 ``--limit N`` keeps N questions per suite, evenly spaced over the file (so Spider dev
 samples every database). Skips (exit 0) when ../shared/data is absent.
@@ -80,14 +83,19 @@ def run_stage(
     label: str,
     threads: int,
     folds_of: dict[str, int],
+    only_fold: int | None = None,
 ) -> Any:
-    """One configuration over ``cases``; with examples on, two folds pooled."""
+    """One configuration over ``cases``; with examples on, two folds pooled (or fold
+    ``only_fold`` alone, its examples from the other one)."""
     from gateway.config import AskConfig
     from nl2sql.eval import EvalReport, evaluate
 
     ask = {"n_threads": threads, **overrides}
     uses_examples = ask.get("examples_k", AskConfig().examples_k) > 0
-    folds = (0, 1) if uses_examples else (None,)
+    folds: tuple[int | None, ...] = (0, 1) if uses_examples else (None,)
+    if only_fold is not None:
+        cases = [c for c in cases if folds_of[c.id] == only_fold]
+        folds = (only_fold,) if uses_examples else (None,)
     merged = EvalReport(label=f"{label} {name}")
     totals: dict[str, float] = {}
     for fold in folds:
@@ -113,13 +121,13 @@ def run_stage(
 
 def run_suite(
     label: str, cases: list[Any], pool: list[Any], backends: dict[str, Any], *, generator: Any, work: Path,
-    stages: list[tuple[str, dict[str, Any]]], threads: int, split: str,
+    stages: list[tuple[str, dict[str, Any]]], threads: int, split: str, only_fold: int | None = None,
 ) -> list[dict[str, Any]]:
     out = []
     folds_of = assign_folds(pool, split=split)
     for name, overrides in stages:
         report = run_stage(name, overrides, cases=cases, pool=pool, backends=backends, generator=generator,
-                           work=work, label=label, threads=threads, folds_of=folds_of)
+                           work=work, label=label, threads=threads, folds_of=folds_of, only_fold=only_fold)
         out.append({"stage": name, "settings": overrides, **report.to_dict()})
         s = report.summary()
         print(f"{label:<8} {name:<12} EX {s['execution_accuracy']:.1%}  valid {s['valid_sql_rate']:.1%}  "
@@ -169,6 +177,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--candidates", type=int, default=1, help="add a self-consistency stage with N candidates")
     parser.add_argument("--split", choices=["sql", "parity"], default="sql",
                         help="example folds: by gold-SQL group (default) or by question-number parity (leaks paraphrases)")
+    parser.add_argument("--fold", type=int, choices=[0, 1], default=None,
+                        help="evaluate one fold only, its examples from the other (1: the learning curve's held-out half)")
     parser.add_argument("--model", type=Path, default=None,
                         help="GGUF to evaluate instead of the bundled base (e.g. a promoted DATA_DIR/models/vN/model.gguf)")
     parser.add_argument("--full-vocab", action="store_true",
@@ -209,7 +219,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             for label, (cases, pool, backends) in suites:
                 opened.extend(backends.values())
                 results[label] = run_suite(label, cases, pool, backends, generator=generator, work=work,
-                                           stages=stages, threads=args.threads, split=args.split)
+                                           stages=stages, threads=args.threads, split=args.split,
+                                           only_fold=args.fold)
         finally:
             for b in opened:
                 b.close()

@@ -10,7 +10,12 @@ connection it opens. Like PostgreSQL's, they are strict (a ``NULL`` argument giv
   PostgreSQL's advanced regular expressions, run by Python's ``re`` after the
   differences that matter are translated (``\\m \\M \\y \\Y``, ``[[:alpha:]]``, ``$`` only
   at the end, ``.`` matching a newline unless a newline-sensitive flag is given).
-- ``md5``, ``split_part``, ``initcap``.
+- ``md5``, ``split_part``, ``initcap``, ``reverse``.
+- arrays (PostgreSQL's array text): ``array_length(a, 1)`` (``askgres_array_length``),
+  ``cardinality``, ``string_to_array``.
+- ``askgres_divisor``: its argument, or PostgreSQL's "division by zero" (22012) for a zero
+  (SQLite divides by zero into ``NULL``); the translator wraps every divisor that is not a
+  non-zero number written out.
 - JSON (``askgres_*``): the ``::json`` and ``::jsonb`` casts (validate; ``jsonb`` prints as
   PostgreSQL does), the text of a ``->>`` result, and a key, index or ``#>`` path as
   an SQLite JSON path for SQLite's own ``->`` operator.
@@ -89,6 +94,55 @@ def _int(value: Any) -> int:
         return int(value)
     except (TypeError, ValueError):
         raise E.InvalidTextRepresentation(f'invalid input syntax for type integer: "{value}"') from None
+
+
+def _divisor(value: Any) -> Any:
+    if isinstance(value, (str, bytes)):  # SQLite reads a text divisor as the number it starts with
+        try:
+            zero = float(_text(value).strip() or 0) == 0
+        except ValueError:  # not a number alone ('12abc'): SQLite's own reading decides
+            zero = False
+    else:
+        zero = value is not None and value == 0
+    if zero:
+        raise E.DivisionByZero("division by zero")
+    return value
+
+
+def _reverse(text: Any) -> str | None:
+    return None if text is None else _text(text)[::-1]
+
+
+def _array_length(array: Any, dim: Any = 1) -> int | None:
+    """``array_length(a, 1)``: the number of items of a one-dimensional array's text
+    (``NULL`` for an empty array, or any other dimension, as PostgreSQL answers)."""
+    if array is None or dim is None or _int(dim) != 1:
+        return None
+    items = parse_pg_array(_text(array))
+    if items is None:
+        raise E.InvalidTextRepresentation(f'malformed array literal: "{_text(array)}"')
+    return len(items) or None
+
+
+def _cardinality(array: Any) -> int | None:
+    return None if array is None else (_array_length(array) or 0)
+
+
+def _string_to_array(text: Any, delimiter: Any, null_text: Any = None) -> str | None:
+    """``string_to_array(text, delimiter[, null_string])`` as PostgreSQL's array text."""
+    if text is None:
+        return None
+    s = _text(text)
+    if s == "":
+        return "{}"
+    if delimiter is None:
+        parts = list(s)
+    elif _text(delimiter) == "":
+        parts = [s]
+    else:
+        parts = s.split(_text(delimiter))
+    nulls = None if null_text is None else _text(null_text)
+    return "{" + ",".join("NULL" if p == nulls else array_item_text(p) for p in parts) + "}"
 
 
 # --- regular expressions ------------------------------------------------------------------
@@ -475,6 +529,12 @@ _SCALARS: list[tuple[str, int, Callable[..., Any]]] = [
     ("md5", 1, _md5),
     ("split_part", 3, _split_part),
     ("initcap", 1, _initcap),
+    ("askgres_divisor", 1, _divisor),
+    ("reverse", 1, _reverse),
+    ("askgres_array_length", 2, _array_length),
+    ("cardinality", 1, _cardinality),
+    ("string_to_array", 2, _string_to_array),
+    ("string_to_array", 3, _string_to_array),
     ("askgres_json", 1, _json),
     ("askgres_jsonb", 1, _jsonb),
     ("askgres_json_text", 1, _json_text),

@@ -6,7 +6,9 @@ SQLite: ``extract``, ``date_trunc``, interval arithmetic, ``left``/``right``, ``
 identifiers in backticks. The functions SQLite lacks (``regexp``, ``md5``...) are Python
 functions on its connections (:mod:`connectors.sqlite_functions`). DuckDB: integer
 division, PostgreSQL array literals, ``serial`` through a sequence, ``#>``/``#>>``.
-Both: a JSON key, index or ``#>`` path as a JSON path (``$."a"[1]``).
+Both: a JSON key, index or ``#>`` path as a JSON path (``$."a"[1]``); a division or
+remainder by zero is an error (22012), as in PostgreSQL (SQLite answers ``NULL``, DuckDB
+``inf`` for a non-integer division).
 """
 
 from __future__ import annotations
@@ -26,8 +28,24 @@ from gateway.sqltree import fn, post_transform
 
 Typer = Callable[[exp.Expr], "str | None"]
 INT_TYPES = {"int2", "int4", "int8"}
+_FRACTIONAL = {"numeric", "float4", "float8"}
 # aggregate(x ORDER BY y): SQLite reads it from 3.44 on
 _SQLITE_AGGREGATE_ORDER = sqlite3.sqlite_version_info >= (3, 44)
+
+
+def _sqlite_has_mod() -> bool:
+    """Whether this SQLite has its math functions (``mod`` keeps the fraction)."""
+    conn = sqlite3.connect(":memory:")
+    try:
+        conn.execute("SELECT mod(1.5, 1)")
+    except sqlite3.OperationalError:
+        return False
+    finally:
+        conn.close()
+    return True
+
+
+_SQLITE_MOD = _sqlite_has_mod()
 
 
 class AskSQLite(SQLite):
@@ -287,8 +305,40 @@ def _sqlite_values_alias(node: exp.Values) -> exp.Expr:
     return select.subquery(exp.TableAlias(this=exp.to_identifier(alias.name)))
 
 
+def _may_be_zero(divisor: exp.Expr) -> bool:
+    """Whether ``divisor`` is anything but a non-zero number written out."""
+    if isinstance(divisor, exp.Paren):
+        return _may_be_zero(divisor.this)
+    if isinstance(divisor, exp.Literal) and not divisor.is_string:
+        try:
+            return float(str(divisor.this)) == 0
+        except ValueError:
+            return True
+    return True
+
+
+def _real_literal(node: exp.Expr) -> bool:
+    """A number written with a point or an exponent (a REAL to SQLite already)."""
+    return isinstance(node, exp.Literal) and not node.is_string and any(c in str(node.this) for c in ".eE")
+
+
 def for_sqlite(tree: exp.Expr, typer: Typer) -> exp.Expr:
     def fix(node: exp.Expr) -> exp.Expr:  # noqa: C901 - one rule per construct
+        if isinstance(node, exp.Div) and {typer(node.this), typer(node.expression)} & _FRACTIONAL \
+                and not (_real_literal(node.this) or _real_literal(node.expression)):
+            # a NUMERIC that holds a whole number is an INTEGER in SQLite: 10::numeric / 4 would be 2
+            node.set("this", exp.cast(node.this, "REAL"))
+        if isinstance(node, exp.Cast) and isinstance(node.to, exp.DataType) and node.to.this == exp.DType.ARRAY:
+            return node.this  # arrays are PostgreSQL's array text in SQLite: '{1,2}'::int[] is that text
+        if isinstance(node, exp.ArraySize):  # sqlglot's SQLite output drops the dimension
+            return fn("ASKGRES_ARRAY_LENGTH", node.this, node.expression or exp.Literal.number(1))
+        fractional_mod = isinstance(node, exp.Mod) and _SQLITE_MOD \
+            and bool({typer(node.this), typer(node.expression)} & _FRACTIONAL)
+        if isinstance(node, (exp.Div, exp.Mod)) and _may_be_zero(node.expression):
+            # SQLite divides by zero into NULL; PostgreSQL raises 22012 (connectors.sqlite_functions)
+            node.set("expression", fn("ASKGRES_DIVISOR", node.expression))
+        if fractional_mod:  # SQLite's % takes the integer parts: 1.5 % 1 would be 0
+            return fn("MOD", node.this, node.expression)
         if isinstance(node, exp.Values) and isinstance(node.args.get("alias"), exp.TableAlias) \
                 and node.args["alias"].columns:
             return _sqlite_values_alias(node)
@@ -530,6 +580,15 @@ def for_duckdb(tree: exp.Expr, typer: Typer) -> tuple[exp.Expr, list[str]]:
         # DuckDB's ``/`` always divides as floats; PostgreSQL's divides integers as integers
         if isinstance(node, exp.Div) and typer(node.this) in INT_TYPES and typer(node.expression) in INT_TYPES:
             return exp.IntDiv(this=node.this, expression=node.expression)
+        if isinstance(node, (exp.Div, exp.Mod)) and _may_be_zero(node.expression) \
+                and not (typer(node.this) in INT_TYPES and typer(node.expression) in INT_TYPES):
+            # an integer division by zero fails in DuckDB (22012); a float one gives inf or NaN
+            divisor = node.expression
+            node.set("expression", exp.Case(
+                ifs=[exp.If(this=exp.EQ(this=divisor.copy(), expression=exp.Literal.number(0)),
+                            true=fn("ERROR", exp.Literal.string("division by zero")))],
+                default=divisor))
+            return node
         return node
 
     tree = post_transform(tree, int_division)

@@ -54,6 +54,7 @@ from gateway.params import (
     expression_typer,
     infer_param_types,
     result_columns,
+    typed_by_params,
 )
 from gateway.quickread import QuickReads
 from gateway.sqlsplit import split_statements, strip_comments
@@ -480,6 +481,8 @@ class Session:
         if types is None:
             index = _CATALOG_INDEX if plan.route == "catalog" else self.state.index
             types = plan.param_types[key] = infer_param_types(plan.tree, param_types, index)
+        if types and plan.route == "backend" and typed_by_params(plan.tree):
+            plan = await self._typed_plan(plan, types)
         if len(types) in plan.described and not plan.dynamic:
             columns = plan.described[len(types)]
         else:
@@ -487,6 +490,21 @@ class Session:
             if not plan.dynamic:
                 plan.described[len(types)] = columns
         return Prepared(sql, list(types), columns, Handle("sql", text, plan=plan))
+
+    async def _typed_plan(self, plan: Plan, types: list[str]) -> Plan:
+        """``plan`` compiled for these parameter types (``"Milliseconds" / $1`` divides
+        integers as integers, and its column is an integer, only when $1 is one)."""
+        key = tuple(types)
+        variant = plan.variants.get(key)
+        if variant is None:
+            variant = Plan(tree=plan.tree, info=plan.info, route=plan.route, dynamic=plan.dynamic,
+                           n_params=plan.n_params, typed_params=list(types))
+            if not plan.dynamic:
+                await self._compile(variant, plan.tree)
+            if plan.info.returns_rows:  # DuckDB cannot type a ``?`` it is only told at Execute
+                variant.inferred = result_columns(plan.tree, self.state.index, types)
+            plan.variants[key] = variant
+        return variant
 
     async def _plan_simple(self, text: str) -> tuple[Plan, list[Any]]:
         """The plan of a simple-protocol statement: shared by all statements that differ
@@ -556,21 +574,18 @@ class Session:
             short = short_insert_table(tree)
             if short is not None:
                 name_insert_columns(tree, await self._table_columns(short[0]))
-            typer = expression_typer(tree, self.state.index)
+            typer = expression_typer(tree, self.state.index, plan.typed_params)
             plan.backend = to_backend(tree, self.backend.dialect, output_names=False, typer=typer)
 
     async def _run_plan(self, plan: Plan, params: list[Any], described: list[Column] | None = None) -> Outcome:
         """``described``: the columns Describe announced (see :meth:`_outcome`)."""
-        if len(params) < plan.n_params:
-            from gateway.errors import ProtocolViolation
-
-            raise ProtocolViolation(f"bind message supplies {len(params)} parameters, but prepared statement "
-                                    f"requires {plan.n_params}")
+        if len(params) < plan.n_params:  # a simple query naming $n (Bind checks its own count)
+            raise PgError(f"there is no parameter ${len(params) + 1}", sqlstate="42P02")
         if plan.dynamic:  # session functions take this execution's values (and parameters)
             tree = plan.tree.copy()
             fold_session_functions(tree, self.info, params=params)
             compiled = Plan(tree=tree, info=plan.info, route=plan.route, dynamic=False, inferred=plan.inferred,
-                            n_params=plan.n_params)
+                            n_params=plan.n_params, typed_params=plan.typed_params)
             await self._compile(compiled, tree)
             plan = compiled
         if plan.route == "catalog":
@@ -611,12 +626,12 @@ class Session:
             return None
         dummy: list[Any] = [None] * max(n_params, plan.n_params)
         if plan.info.verb != "SELECT":
-            cols = result_columns(plan.tree, self.state.index)
+            cols = result_columns(plan.tree, self.state.index, plan.typed_params)
             return [c or Column("?column?", "text") for c in cols] if cols is not None else None
         if plan.dynamic:
             tree = plan.tree.copy()
             fold_session_functions(tree, self.info, dry_run=True)
-            compiled = Plan(tree=tree, info=plan.info, route=plan.route, dynamic=False)
+            compiled = Plan(tree=tree, info=plan.info, route=plan.route, dynamic=False, typed_params=plan.typed_params)
             await self._compile(compiled, tree)
         else:
             compiled = plan
@@ -631,9 +646,12 @@ class Session:
         sql = f"SELECT * FROM ({compiled.backend.sql}) AS askgres_describe LIMIT 0"
         result = await self._backend_call(sql, compiled.backend.bind(dummy))
         columns = result.columns or []
+        names = _output_names(plan.tree)  # the wrapper query renamed repeated names (Name:1, Name_1)
+        if names is not None and len(names) == len(columns):
+            columns = [Column(n, c.pg_type) for n, c in zip(names, columns)]
         inferred = plan.inferred
         if inferred is None and self.backend.dialect == "sqlite":
-            inferred = result_columns(plan.tree, self.state.index)
+            inferred = result_columns(plan.tree, self.state.index, plan.typed_params)
         if inferred is not None and len(inferred) == len(columns):
             columns = [Column(c.name, inf.pg_type) if inf is not None else c for c, inf in zip(columns, inferred)]
         return columns
@@ -813,6 +831,19 @@ class Session:
             return cat.run_catalog(self._cursor, sql, bound, tree=tree)
 
         return await self._call(run)
+
+
+def _output_names(tree: exp.Expr) -> list[str] | None:
+    """The names PostgreSQL gives a query's columns (``add_pg_output_names`` aliased each
+    select item), or ``None`` where a ``*`` leaves them to the backend."""
+    while isinstance(tree, exp.SetOperation):
+        tree = tree.this
+    if not isinstance(tree, exp.Select):
+        return None
+    if any(isinstance(e, exp.Star) or (isinstance(e, exp.Column) and isinstance(e.this, exp.Star))
+           for e in tree.expressions):
+        return None
+    return [e.alias_or_name for e in tree.expressions]
 
 
 def _has_stamp(values: Sequence[Any]) -> bool:

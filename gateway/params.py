@@ -49,8 +49,9 @@ class SchemaIndex:
 class _Scope:
     """Tables named in a statement: alias or name (lower case) -> table name."""
 
-    def __init__(self, tree: exp.Expr, index: SchemaIndex) -> None:
+    def __init__(self, tree: exp.Expr, index: SchemaIndex, params: Sequence[str] | None = None) -> None:
         self.index = index
+        self.params = params  # the statement's parameter types ($1 first), where known
         self.aliases: dict[str, str] = {}
         self.order: list[tuple[str, str]] = []  # (alias, table) in FROM order
         for t in tree.find_all(exp.Table):
@@ -92,9 +93,21 @@ class _Scope:
             if item.alias_or_name.lower() == name.lower():
                 inner = self._inner.get(alias)
                 if inner is None:
-                    inner = self._inner[alias] = _Scope(select, self.index)
+                    inner = self._inner[alias] = _Scope(select, self.index, self.params)
                 return type_of(item, inner)
         return None
+
+
+PARAM_MARK = "askgres_p"
+"""The translator writes ``$n`` as the placeholder ``askgres_p<n>`` until it numbers the ``?``."""
+
+
+def marked_number(node: exp.Placeholder) -> int | None:
+    """``n`` of a placeholder :data:`PARAM_MARK` ``<n>`` (``None`` for any other)."""
+    this = node.this
+    if isinstance(this, str) and this.startswith(PARAM_MARK) and this[len(PARAM_MARK):].isdigit():
+        return int(this[len(PARAM_MARK):])
+    return None
 
 
 def _declared(p: str | None) -> str | None:
@@ -215,6 +228,10 @@ def type_of(node: exp.Expr | None, scope: _Scope) -> str | None:  # noqa: C901 -
         return type_of(node.this, scope)
     if isinstance(node, exp.Column):
         return scope.column(node)[1]
+    if isinstance(node, (exp.Parameter, exp.Placeholder)):  # $n, or $n as the translator marks it
+        n = _number(node) if isinstance(node, exp.Parameter) else marked_number(node)
+        known = scope.params
+        return known[n - 1] if known is not None and n is not None and 0 < n <= len(known) else None
     if isinstance(node, exp.Literal):
         if node.is_string:
             return "text"
@@ -255,8 +272,12 @@ def type_of(node: exp.Expr | None, scope: _Scope) -> str | None:  # noqa: C901 -
     if isinstance(node, (exp.DPipe, exp.Concat, exp.Lower, exp.Upper, exp.Trim, exp.Substring, exp.Left,
                          exp.Right, exp.GroupConcat, exp.Initcap, exp.Pad, exp.ArrayToString)):
         return "text"
-    if isinstance(node, (exp.Length, exp.StrPosition)):
+    if isinstance(node, (exp.Length, exp.StrPosition, exp.ArraySize)):
         return "int4"
+    if isinstance(node, exp.Reverse):
+        return "text"
+    if isinstance(node, exp.StringToArray):
+        return "_text"
     if isinstance(node, (exp.MD5, exp.SplitPart, exp.RegexpReplace, exp.JSONExtractScalar, exp.JSONBExtractScalar)):
         return "text"
     if isinstance(node, (exp.JSONExtract, exp.JSONBExtract)):  # -> and #>: the type of the left side
@@ -287,7 +308,7 @@ def type_of(node: exp.Expr | None, scope: _Scope) -> str | None:  # noqa: C901 -
     if isinstance(node, exp.Window):
         return type_of(node.this, scope)
     if isinstance(node, exp.Subquery) and isinstance(node.this, exp.Select) and node.this.expressions:
-        return type_of(node.this.expressions[0], _Scope(node.this, scope.index))
+        return type_of(node.this.expressions[0], _Scope(node.this, scope.index, scope.params))
     if isinstance(node, (exp.RowNumber, exp.Rank, exp.DenseRank)):
         return "int8"
     if isinstance(node, exp.Anonymous):
@@ -295,7 +316,7 @@ def type_of(node: exp.Expr | None, scope: _Scope) -> str | None:  # noqa: C901 -
         if name in ("lower", "upper", "concat", "replace", "substr", "btrim", "ltrim", "rtrim", "split_part",
                     "initcap", "md5", "to_char", "format", "string_agg"):
             return "text"
-        if name in ("strpos", "length", "char_length", "octet_length"):
+        if name in ("strpos", "length", "char_length", "octet_length", "cardinality"):
             return "int4"
     return None
 
@@ -322,9 +343,12 @@ def name_insert_columns(tree: exp.Expr, columns: list[str]) -> None:
     tree.set("this", exp.Schema(this=tree.this.copy(), expressions=cols))
 
 
-def expression_typer(tree: exp.Expr, index: SchemaIndex) -> Callable[[exp.Expr], str | None]:
-    """A function giving the type of an expression of ``tree`` (for the translator)."""
-    scope = _Scope(tree, index)
+def expression_typer(
+    tree: exp.Expr, index: SchemaIndex, params: Sequence[str] | None = None,
+) -> Callable[[exp.Expr], str | None]:
+    """A function giving the type of an expression of ``tree`` (for the translator);
+    ``params``: the types of its parameters, when a Parse gave or implied them."""
+    scope = _Scope(tree, index, params)
 
     def typer(node: exp.Expr) -> str | None:
         return type_of(node, scope)
@@ -344,7 +368,23 @@ def _arith(a: str | None, b: str | None) -> str | None:
     return None
 
 
-def result_columns(tree: exp.Expr, index: SchemaIndex) -> list[Column | None] | None:
+def typed_by_params(tree: exp.Expr) -> bool:
+    """Whether the result or the translation of ``tree`` depends on its parameters' types:
+    a parameter in arithmetic (``"Milliseconds" / $1`` divides integers as integers only
+    when $1 is one) or selected as it is."""
+    for p in tree.find_all(exp.Parameter):
+        parent = p.parent
+        while isinstance(parent, exp.Paren):
+            parent = parent.parent
+        if isinstance(parent, (*_ARITH, exp.Neg, exp.Select)) or (
+                isinstance(parent, exp.Alias) and isinstance(parent.parent, exp.Select)):
+            return True
+    return False
+
+
+def result_columns(
+    tree: exp.Expr, index: SchemaIndex, params: Sequence[str] | None = None,
+) -> list[Column | None] | None:
     """The result columns of a query as far as the schema says (``None`` entries where
     it cannot tell); ``None`` when the statement returns no rows or has a ``*`` over
     something other than known tables."""
@@ -353,13 +393,13 @@ def result_columns(tree: exp.Expr, index: SchemaIndex) -> list[Column | None] | 
         returning = select.args.get("returning")
         if returning is None:
             return None
-        scope = _Scope(tree, index)
+        scope = _Scope(tree, index, params)
         return _projection(returning.expressions, scope)
     while isinstance(select, exp.SetOperation):
         select = select.this
     if not isinstance(select, exp.Select):
         return None
-    return _projection(select.expressions, _Scope(select, index))
+    return _projection(select.expressions, _Scope(select, index, params))
 
 
 def _projection(exprs: list[exp.Expr], scope: _Scope) -> list[Column | None] | None:

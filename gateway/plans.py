@@ -61,6 +61,8 @@ class Plan:
     n_params: int = 0
     described: dict[int, list[Column] | None] = field(default_factory=dict)  # by parameter count
     param_types: dict[tuple[str | None, ...], list[str]] = field(default_factory=dict)
+    typed_params: list[str] | None = None  # the parameter types it was compiled for (a variant)
+    variants: dict[tuple[str, ...], Plan] = field(default_factory=dict)  # by parameter types
 
 
 @dataclass

@@ -21,8 +21,10 @@ from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
 
 from connectors.base import Dialect
+from gateway.casts import check_literal_cast
 from gateway.dialects import INT_TYPES, ISO_STAMP, WRITERS, Typer, for_duckdb, for_sqlite
 from gateway.errors import FeatureNotSupported, SyntaxError_
+from gateway.params import PARAM_MARK
 from gateway.pgtypes import normalize
 from gateway.sqltree import post_transform
 
@@ -31,7 +33,7 @@ __all__ = ["ISO_STAMP", "post_transform", "parse", "to_backend", "statement_info
 # sqlglot warns on stderr for every statement it keeps as an opaque Command (EXPLAIN...)
 logging.getLogger("sqlglot").setLevel(logging.ERROR)
 
-_MARK = "askgres_p"
+_MARK = PARAM_MARK
 _MARK_RE = re.compile(r"[:$@]" + _MARK + r"(\d+)")
 
 
@@ -362,6 +364,8 @@ def _common(tree: exp.Expr) -> exp.Expr:
                 return exp.Escape(this=node.copy(), expression=exp.Literal.string("\\"))
         if isinstance(node, exp.Collate) and "default" in node.expression.sql().lower():
             return node.this
+        if isinstance(node, exp.Cast):
+            return check_literal_cast(node)
         return node
 
     return post_transform(tree, fix)

@@ -39,6 +39,7 @@ from learner.records import RecordMaker, Tokens, sql_tables
 from learner.synth import Pair, synthesize
 from learner.validate_pairs import PairValidator, canonical_sql, normalize_sql
 from gateway.errors import PgError
+from nl2sql.examples import sql_identity
 from nl2sql.scoring import results_match, run_rows
 from nl2sql.store import Store
 
@@ -144,7 +145,7 @@ def _example_picker(
     by_sql: dict[str, list[Pair]] = defaultdict(list)
     by_table: dict[str, list[Pair]] = defaultdict(list)
     for p in pool:
-        by_sql[" ".join(p.sql.lower().split())].append(p)
+        by_sql[sql_identity(p.sql)].append(p)
         for t in p.tables:
             by_table[t].append(p)
     row = {id(p): i for i, p in enumerate(pool)}
@@ -168,7 +169,7 @@ def _example_picker(
             return []
         out: list[Pair] = nearest(p, k) if rng.random() < nearest_share else []
         if not out:
-            twins = [x for x in by_sql.get(" ".join(p.sql.lower().split()), []) if x.question != p.question]
+            twins = [x for x in by_sql.get(sql_identity(p.sql), []) if x.question != p.question]
             if twins and rng.random() < 0.3:
                 out.append(rng.choice(twins))
             near = [x for t in p.tables for x in by_table.get(t, []) if x.question != p.question and x.sql != p.sql]

@@ -53,10 +53,13 @@ def as_float(v: Any) -> float:
 
 
 def as_decimal(v: Any) -> Decimal:
+    """``v`` as a numeric. A float (SQLite keeps NUMERIC columns as REAL, and computes with
+    them as such) is read to 15 significant digits, what a double holds exactly: the price
+    0.99 times 3 is 2.97, as PostgreSQL's numeric says, not 2.9699999999999998."""
     if isinstance(v, Decimal):
         return v
     if isinstance(v, float):
-        return Decimal(repr(v)) if math.isfinite(v) else Decimal(str(v))
+        return Decimal(format(v, ".15g")) if math.isfinite(v) else Decimal(str(v))
     try:
         return Decimal(str(v).strip())
     except InvalidOperation:

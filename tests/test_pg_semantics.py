@@ -1,0 +1,106 @@
+"""Values and errors as PostgreSQL gives them, where SQLite or DuckDB would answer
+otherwise: division by zero, text constants that are not values of their type, a simple
+query naming a parameter, numeric arithmetic, the array and text functions SQLite lacks,
+parameters typed by the driver. Differential: the same statements through askgres (SQLite
+and DuckDB behind it) and against the reference PostgreSQL 15; SQLSTATEs, messages, values
+and column types must match, and the connection must stay usable after an error.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from clients_support import BACKENDS, Endpoint, chinook_endpoint
+from refpg import pg_ref  # noqa: F401  (fixture)
+
+psycopg = pytest.importorskip("psycopg")
+
+FAILING = [
+    "SELECT 1/0",
+    "SELECT 1.0/0",
+    "SELECT 5 % 0",
+    "SELECT 5.5 % 0",
+    'SELECT count(*) FROM "Track" WHERE "Milliseconds" / ("GenreId" - 1) > 100000',
+    "SELECT 'a'::int",
+    "SELECT CAST(' 12x' AS bigint)",
+    "SELECT '99999999999'::int",
+    "SELECT '40000'::smallint",
+    "SELECT 'abc'::numeric",
+    "SELECT 'maybe'::boolean",
+    "SELECT 'o'::boolean",
+    "SELECT '2024-13-01'::date",
+    "SELECT '2023-02-29'::date",
+    "SELECT 'abc'::date",
+    "SELECT $1",
+    "SELECT 1, $1",
+]
+
+PASSING = [
+    "SELECT 7/2, 7 % 3, 2/nullif(0, 0), 7.0/2 = 3.5",
+    'SELECT "Name" FROM "Genre" WHERE "GenreId" / 1 = 1',
+    'SELECT count(*) FROM "Track" WHERE "GenreId" > 1 AND "Milliseconds" / ("GenreId" - 1) > 100000',
+    "SELECT ' 12 '::int, '-3'::smallint, '9223372036854775807'::bigint",
+    "SELECT 'tr'::boolean, 'of'::boolean, 'YES'::boolean, ' 0 '::boolean, 'n'::boolean",
+    "SELECT '2024-2-29'::date, '1e3'::float8, ' 2.5 '::real",
+    """SELECT count(*) FROM "Invoice" WHERE "InvoiceDate" >= '2013-01-01'::date""",
+    'SELECT 10::numeric / 4 = 2.5, 1.5 % 1, -7.5 % 2, round(2.5), round(-2.5), "UnitPrice" * 3, "UnitPrice" + 0.1 '
+    'FROM "Track" WHERE "TrackId" = 1',
+    "SELECT reverse('abc'), array_length(ARRAY[1, 2, 3], 1), cardinality(ARRAY[1, 2]), string_to_array('a,b,,c', ','), "
+    "string_to_array('a b', ' '), '{1,2}'::int[]",
+]
+
+
+@pytest.fixture(params=BACKENDS)
+def ep(request: pytest.FixtureRequest) -> Endpoint:
+    return chinook_endpoint(request, request.param)
+
+
+def outcome(conn: Any, sql: str) -> tuple[str, str] | list[tuple[Any, ...]]:
+    """``sql`` sent as a simple query: ``(SQLSTATE, message)`` or the rows as text."""
+    res = conn.pgconn.exec_(sql.encode())
+    if res.error_message:
+        field = psycopg.pq.DiagnosticField
+        return (res.error_field(field.SQLSTATE) or b"").decode(), (res.error_field(field.MESSAGE_PRIMARY) or b"").decode()
+    return [tuple(res.get_value(r, c) for c in range(res.nfields)) for r in range(res.ntuples)]
+
+
+def test_data_errors_match_postgres(ep: Endpoint, pg_ref: Any) -> None:
+    with psycopg.connect(ep.dsn, autocommit=True) as ours, \
+            psycopg.connect(Endpoint.of(pg_ref).dsn, autocommit=True) as ref:
+        for sql in FAILING:
+            want = outcome(ref, sql)
+            assert isinstance(want, tuple), sql  # PostgreSQL refuses it
+            assert outcome(ours, sql) == want, sql
+            assert ours.execute("SELECT 41 + 1").fetchone() == (42,)  # the connection stays usable
+        for sql in PASSING:
+            want = outcome(ref, sql)
+            assert isinstance(want, list), (sql, want)
+            assert outcome(ours, sql) == want, sql
+
+
+def test_division_by_a_zero_parameter(ep: Endpoint, pg_ref: Any) -> None:
+    """Extended protocol: the divisor arrives at Bind."""
+    sql = 'SELECT "Milliseconds" / %s FROM "Track" WHERE "TrackId" = %s'
+    for target in (ep, Endpoint.of(pg_ref)):
+        with psycopg.connect(target.dsn, autocommit=True) as conn:
+            with pytest.raises(psycopg.errors.DivisionByZero):
+                conn.execute(sql, (0, 1))
+            assert conn.execute(sql, (1000, 1)).fetchone() == (343,)
+
+
+def test_parameters_in_arithmetic_are_typed_as_postgres_types_them(ep: Endpoint, pg_ref: Any) -> None:
+    """psycopg sends a Python int as int2/int4/int8: ``"Milliseconds" / %s`` divides
+    integers as integers and is an integer column; a parameter selected as it is keeps its
+    type; repeated column names stay as PostgreSQL writes them."""
+    sql = ('SELECT "Milliseconds" / %s, "Milliseconds" * %s, -%s, %s, "UnitPrice" * %s, "Name", "Name" '
+           'FROM "Track" WHERE "TrackId" = %s')
+    args = (1000, 2, 7, 40000, 3, 1)
+
+    def run(target: Endpoint) -> tuple[Any, Any]:
+        with psycopg.connect(target.dsn, autocommit=True) as conn:
+            cur = conn.execute(sql, args)
+            return cur.fetchall(), [(d.name, d.type_code) for d in cur.description]
+
+    assert run(ep) == run(Endpoint.of(pg_ref))
