@@ -259,7 +259,7 @@ def type_of(node: exp.Expr | None, scope: _Scope) -> str | None:  # noqa: C901 -
         return type_of(node.this, scope)
     if isinstance(node, exp.Round):
         return "numeric" if node.args.get("decimals") is not None else type_of(node.this, scope)
-    if isinstance(node, (exp.Div,)):
+    if isinstance(node, (exp.Div, exp.IntDiv)):  # IntDiv: a Div the DuckDB translation rewrote below
         a, b = type_of(node.this, scope), type_of(node.expression, scope)
         return _arith(a, b)
     if isinstance(node, (exp.Add, exp.Sub, exp.Mul, exp.Mod)):

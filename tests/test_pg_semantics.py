@@ -94,9 +94,9 @@ def test_parameters_in_arithmetic_are_typed_as_postgres_types_them(ep: Endpoint,
     """psycopg sends a Python int as int2/int4/int8: ``"Milliseconds" / %s`` divides
     integers as integers and is an integer column; a parameter selected as it is keeps its
     type; repeated column names stay as PostgreSQL writes them."""
-    sql = ('SELECT "Milliseconds" / %s, "Milliseconds" * %s, -%s, %s, "UnitPrice" * %s, "Name", "Name" '
-           'FROM "Track" WHERE "TrackId" = %s')
-    args = (1000, 2, 7, 40000, 3, 1)
+    sql = ('SELECT "Milliseconds" / %s, "Milliseconds" / 1000 / %s, "Milliseconds" * %s, -%s, %s, "UnitPrice" * %s, '
+           '"Name", "Name" FROM "Track" WHERE "TrackId" = %s')
+    args = (1000, 60, 2, 7, 40000, 3, 1)
 
     def run(target: Endpoint) -> tuple[Any, Any]:
         with psycopg.connect(target.dsn, autocommit=True) as conn:
