@@ -30,6 +30,7 @@ from connectors.sqlite_functions import FunctionErrors, install
 from connectors.sqlite_types import DeclaredTypes, describe
 from connectors.types import TEXT_TYPES, pg_type_name
 from gateway import errors as E
+from gateway.protocol.text_format import interval_text
 
 log = structlog.get_logger("askgres.connectors")
 
@@ -376,7 +377,9 @@ def _adapt(value: Any) -> Any:
         return value.isoformat()
     if isinstance(value, (bytearray, memoryview)):
         return bytes(value)
-    if isinstance(value, (uuid.UUID, dt.timedelta)):
+    if isinstance(value, dt.timedelta):  # PostgreSQL's interval text, which its decoder reads back
+        return interval_text(value)
+    if isinstance(value, uuid.UUID):
         return str(value)
     if isinstance(value, (dict, list, tuple)):
         return json.dumps(value)

@@ -39,7 +39,7 @@ from typing import Any
 
 from gateway import errors as E
 from gateway.dialects import json_index_path, json_key_path, json_path_step, parse_pg_array
-from gateway.protocol.text_format import array_item_text
+from gateway.protocol.text_format import array_item_text, parse_interval
 
 
 class FunctionErrors:
@@ -143,6 +143,20 @@ def _string_to_array(text: Any, delimiter: Any, null_text: Any = None) -> str | 
         parts = s.split(_text(delimiter))
     nulls = None if null_text is None else _text(null_text)
     return "{" + ",".join("NULL" if p == nulls else array_item_text(p) for p in parts) + "}"
+
+
+def _interval_modifier(interval: Any, sign: Any) -> str | None:
+    """An interval's text (PostgreSQL's, as the connector binds a ``timedelta``) as an
+    SQLite ``datetime()`` modifier in seconds, ``sign`` ('+' or '-') applied."""
+    if interval is None:
+        return None
+    try:
+        seconds = parse_interval(_text(interval)).total_seconds()
+    except ValueError:
+        raise E.InvalidTextRepresentation(f'invalid input syntax for type interval: "{_text(interval)}"') from None
+    if _text(sign) == "-":
+        seconds = -seconds
+    return f"{seconds:+.6f} seconds"
 
 
 # --- regular expressions ------------------------------------------------------------------
@@ -530,6 +544,7 @@ _SCALARS: list[tuple[str, int, Callable[..., Any]]] = [
     ("split_part", 3, _split_part),
     ("initcap", 1, _initcap),
     ("askgres_divisor", 1, _divisor),
+    ("askgres_interval_modifier", 2, _interval_modifier),
     ("reverse", 1, _reverse),
     ("askgres_array_length", 2, _array_length),
     ("cardinality", 1, _cardinality),

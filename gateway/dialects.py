@@ -283,6 +283,15 @@ def _is_date(node: exp.Expr, typer: Typer) -> bool:
     return typer(node) == "date"
 
 
+def _is_moment(node: exp.Expr, typer: Typer) -> bool:
+    """A date or a timestamp."""
+    if isinstance(node, (exp.CurrentTimestamp, exp.CurrentDate)):
+        return True
+    if isinstance(node, exp.Cast) and isinstance(node.to, exp.DataType):
+        return node.to.this in (exp.DType.DATE, exp.DType.TIMESTAMP, exp.DType.TIMESTAMPTZ, exp.DType.DATETIME)
+    return typer(node) in ("date", "timestamp", "timestamptz")
+
+
 def _sqlite_array_elements(value: exp.Expr) -> exp.Select:
     """``SELECT value FROM json_each(askgres_json_array(value))``: the elements of an array
     value on SQLite, where an array parameter is bound as JSON and an array column holds
@@ -466,6 +475,11 @@ def for_sqlite(tree: exp.Expr, typer: Typer) -> exp.Expr:
                 mod = _interval_modifier(left, "+")
                 if mod is not None:
                     return fn("DATETIME", right, mod)
+            # an interval that is not written out (a parameter: psycopg's timedelta): its seconds
+            if typer(right) == "interval" and _is_moment(left, typer):
+                return fn("DATETIME", left, fn("ASKGRES_INTERVAL_MODIFIER", right, exp.Literal.string(sign)))
+            if typer(left) == "interval" and sign == "+" and _is_moment(right, typer):
+                return fn("DATETIME", right, fn("ASKGRES_INTERVAL_MODIFIER", left, exp.Literal.string(sign)))
         if isinstance(node, exp.Cast) and isinstance(node.to, exp.DataType):
             t = node.to.this
             if t in (exp.DType.TIMESTAMP, exp.DType.TIMESTAMPTZ, exp.DType.DATETIME):

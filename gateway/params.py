@@ -265,6 +265,9 @@ def type_of(node: exp.Expr | None, scope: _Scope) -> str | None:  # noqa: C901 -
     if isinstance(node, (exp.Add, exp.Sub, exp.Mul, exp.Mod)):
         a, b = type_of(node.this, scope), type_of(node.expression, scope)
         if a in ("timestamp", "timestamptz", "date") or b in ("timestamp", "timestamptz", "date"):
+            if isinstance(node, (exp.Add, exp.Sub)) and "interval" in (a, b):  # a moment moved by an interval
+                stamp = a if b == "interval" else b
+                return "timestamptz" if stamp == "timestamptz" else "timestamp"
             return None
         return _arith(a, b)
     if isinstance(node, exp.Neg):

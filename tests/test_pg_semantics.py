@@ -104,3 +104,21 @@ def test_parameters_in_arithmetic_are_typed_as_postgres_types_them(ep: Endpoint,
             return cur.fetchall(), [(d.name, d.type_code) for d in cur.description]
 
     assert run(ep) == run(Endpoint.of(pg_ref))
+
+
+def test_interval_parameters_move_timestamps(ep: Endpoint, pg_ref: Any) -> None:
+    """A ``timedelta`` from psycopg is an interval parameter: a timestamp plus or minus it is
+    a timestamp (SQLite added the texts as numbers)."""
+    import datetime as dt
+
+    sql = ('SELECT "InvoiceDate" + %s, "InvoiceDate" - %s, %s + "InvoiceDate" FROM "Invoice" WHERE "InvoiceId" = %s')
+    args = (dt.timedelta(days=1, hours=2), dt.timedelta(minutes=30), dt.timedelta(days=-1), 1)
+    count = 'SELECT count(*) FROM "Invoice" WHERE "InvoiceDate" > %s::timestamp - %s'
+
+    def run(target: Endpoint) -> tuple[Any, ...]:
+        with psycopg.connect(target.dsn, autocommit=True) as conn:
+            cur = conn.execute(sql, args)
+            rows, types = cur.fetchall(), [d.type_code for d in cur.description]
+            return rows, types, conn.execute(count, (dt.datetime(2013, 12, 31), dt.timedelta(days=30))).fetchall()
+
+    assert run(ep) == run(Endpoint.of(pg_ref))
