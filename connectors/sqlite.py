@@ -308,7 +308,7 @@ def translate_error(e: sqlite3.Error, sql: str = "") -> E.PgError:
     if m := re.match(r"no such column: (.+)", msg):
         return E.UndefinedColumn(f'column "{m.group(1)}" does not exist', context=ctx)
     if m := re.match(r"no such function: (.+)", msg):
-        return E.UndefinedFunction(f"function {m.group(1)} does not exist", context=ctx)
+        return E.UndefinedFunction(f"function {m.group(1).lower()} does not exist", context=ctx)
     if msg.startswith("wrong number of arguments to function"):
         return E.UndefinedFunction(msg, context=ctx)
     if m := re.match(r'near "(.*)": syntax error', msg, re.S):

@@ -10,7 +10,11 @@ connection it opens. Like PostgreSQL's, they are strict (a ``NULL`` argument giv
   PostgreSQL's advanced regular expressions, run by Python's ``re`` after the
   differences that matter are translated (``\\m \\M \\y \\Y``, ``[[:alpha:]]``, ``$`` only
   at the end, ``.`` matching a newline unless a newline-sensitive flag is given).
-- ``md5``, ``split_part``, ``initcap``, ``reverse``.
+- ``md5``, ``split_part``, ``initcap``, ``reverse``, ``translate``, ``starts_with``,
+  ``make_date``, ``width_bucket``, ``ascii``, ``chr``, ``concat_ws``, ``left``/``right``
+  with a negative length, ``gen_random_uuid`` (as ``uuid``), ``round`` of a
+  double to even (``askgres_rint``); the aggregates ``stddev``, ``variance`` and their
+  ``_samp``/``_pop`` forms.
 - arrays (PostgreSQL's array text): ``array_length(a, 1)`` (``askgres_array_length``),
   ``cardinality``, ``string_to_array``.
 - ``askgres_divisor``: its argument, or PostgreSQL's "division by zero" (22012) for a zero
@@ -28,18 +32,22 @@ invalid regular expression: 2201B) for the connector to raise instead.
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import hashlib
 import json
+import math
 import re
 import sqlite3
+import statistics
+import uuid
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
 from gateway import errors as E
 from gateway.dialects import json_index_path, json_key_path, json_path_step, parse_pg_array
-from gateway.protocol.text_format import array_item_text, parse_interval
+from gateway.protocol.text_format import array_item_text, interval_text, parse_interval
 
 
 class FunctionErrors:
@@ -75,11 +83,15 @@ def install(conn: sqlite3.Connection) -> FunctionErrors:
     for name, nargs, fn in _SCALARS:
         conn.create_function(name, nargs, guarded(fn), deterministic=True)
 
+    conn.create_function("uuid", 0, lambda: str(uuid.uuid4()), deterministic=False)  # gen_random_uuid()
+
     class ArrayAgg(_ArrayAgg):
         step = guarded(_ArrayAgg.step)
         finalize = guarded(_ArrayAgg.finalize)
 
     conn.create_aggregate("array_agg", 1, ArrayAgg)
+    for name, spread in _SPREADS.items():
+        conn.create_aggregate(name, 1, _spread_aggregate(*spread))
     return errors
 
 
@@ -143,6 +155,135 @@ def _string_to_array(text: Any, delimiter: Any, null_text: Any = None) -> str | 
         parts = s.split(_text(delimiter))
     nulls = None if null_text is None else _text(null_text)
     return "{" + ",".join("NULL" if p == nulls else array_item_text(p) for p in parts) + "}"
+
+
+def _translate_chars(text: Any, source: Any, target: Any) -> str | None:
+    """PostgreSQL's ``translate``: each character of ``source`` becomes the one at the same
+    place in ``target``, or goes when ``target`` is shorter."""
+    if text is None or source is None or target is None:
+        return None
+    src, dst = _text(source), _text(target)
+    table: dict[int, int | None] = {}
+    for i, ch in enumerate(src):
+        table.setdefault(ord(ch), ord(dst[i]) if i < len(dst) else None)
+    return _text(text).translate(table)
+
+
+def _starts_with(text: Any, prefix: Any) -> int | None:
+    if text is None or prefix is None:
+        return None
+    return int(_text(text).startswith(_text(prefix)))
+
+
+def _make_date(year: Any, month: Any, day: Any) -> str | None:
+    if year is None or month is None or day is None:
+        return None
+    y, m, d = _int(year), _int(month), _int(day)
+    try:
+        return dt.date(y, m, d).isoformat()
+    except ValueError:
+        raise E.PgError(f"date field value out of range: {y}-{m:02d}-{d:02d}", sqlstate="22008") from None
+
+
+def _width_bucket(value: Any, low: Any, high: Any, count: Any) -> int | None:
+    """PostgreSQL's ``width_bucket(operand, low, high, count)``: 0 below, count + 1 above."""
+    if value is None or low is None or high is None or count is None:
+        return None
+    v, lo, hi, n = float(value), float(low), float(high), _int(count)
+    if n <= 0:
+        raise E.PgError("count must be greater than zero", sqlstate="2201G")
+    if lo == hi:
+        raise E.PgError("lower bound cannot equal upper bound", sqlstate="2201G")
+    if lo < hi:
+        return 0 if v < lo else n + 1 if v >= hi else int((v - lo) * n / (hi - lo)) + 1
+    return 0 if v > lo else n + 1 if v <= hi else int((lo - v) * n / (lo - hi)) + 1
+
+
+def _left(text: Any, n: Any) -> str | None:
+    """``left(s, n)``; a negative ``n`` leaves out the last ``-n`` characters."""
+    if text is None or n is None:
+        return None
+    return _text(text)[:_int(n)]
+
+
+def _right(text: Any, n: Any) -> str | None:
+    """``right(s, n)``; a negative ``n`` leaves out the first ``-n`` characters."""
+    if text is None or n is None:
+        return None
+    t, k = _text(text), _int(n)
+    return t[-k:] if k > 0 else ("" if k == 0 else t[-k:])
+
+
+def _ascii(text: Any) -> int | None:
+    if text is None:
+        return None
+    t = _text(text)
+    return ord(t[0]) if t else 0
+
+
+def _chr(code: Any) -> str | None:
+    if code is None:
+        return None
+    c = _int(code)
+    if c <= 0 or c > 0x10FFFF:
+        raise E.PgError(f"requested character too large for encoding: {c}" if c > 0
+                        else "null character not permitted", sqlstate="54000")
+    return chr(c)
+
+
+def _concat_ws(separator: Any, *parts: Any) -> str | None:
+    if separator is None:
+        return None
+    return _text(separator).join(_text(p) if not isinstance(p, float) else _float_text(p) for p in parts if p is not None)
+
+
+def _float_text(v: float) -> str:
+    return str(int(v)) if v.is_integer() and abs(v) < 1e15 else repr(v)
+
+
+def _stamp_difference(later: Any, earlier: Any) -> str | None:
+    """``timestamp - timestamp`` as PostgreSQL's interval text (SQLite subtracted the texts as numbers)."""
+    if later is None or earlier is None:
+        return None
+    try:
+        a, b = dt.datetime.fromisoformat(_text(later).strip()), dt.datetime.fromisoformat(_text(earlier).strip())
+    except ValueError:
+        raise E.InvalidTextRepresentation("invalid input syntax for type timestamp") from None
+    if (a.tzinfo is None) != (b.tzinfo is None):
+        a, b = a.replace(tzinfo=None), b.replace(tzinfo=None)
+    return interval_text(a - b)
+
+
+def _rint(value: Any) -> float | None:
+    """``round(double precision)``: to the nearest integer, ties to even (PostgreSQL's rint)."""
+    return None if value is None else float(round(float(value)))
+
+
+def _spread_aggregate(sample: bool, root: bool) -> type:
+    """``variance``/``var_samp``/``var_pop``/``stddev``...: NULL with too few rows."""
+
+    class Spread:
+        def __init__(self) -> None:
+            self.values: list[float] = []
+
+        def step(self, value: Any) -> None:
+            if value is not None:
+                self.values.append(float(value))
+
+        def finalize(self) -> float | None:
+            n = len(self.values)
+            if n < (2 if sample else 1):
+                return None
+            var = statistics.variance(self.values) if sample else statistics.pvariance(self.values)
+            return math.sqrt(var) if root else var
+
+    return Spread
+
+
+_SPREADS = {  # name -> (sample, square root); the names sqlglot writes for SQLite
+    "variance": (True, False), "var_samp": (True, False), "var_pop": (False, False), "variance_pop": (False, False),
+    "stddev": (True, True), "stddev_samp": (True, True), "stddev_pop": (False, True),
+}
 
 
 def _interval_modifier(interval: Any, sign: Any) -> str | None:
@@ -545,6 +686,17 @@ _SCALARS: list[tuple[str, int, Callable[..., Any]]] = [
     ("initcap", 1, _initcap),
     ("askgres_divisor", 1, _divisor),
     ("askgres_interval_modifier", 2, _interval_modifier),
+    ("translate", 3, _translate_chars),
+    ("starts_with", 2, _starts_with),
+    ("make_date", 3, _make_date),
+    ("width_bucket", 4, _width_bucket),
+    ("askgres_rint", 1, _rint),
+    ("askgres_left", 2, _left),
+    ("askgres_right", 2, _right),
+    ("ascii", 1, _ascii),
+    ("chr", 1, _chr),
+    ("concat_ws", -1, _concat_ws),
+    ("askgres_stamp_difference", 2, _stamp_difference),
     ("reverse", 1, _reverse),
     ("askgres_array_length", 2, _array_length),
     ("cardinality", 1, _cardinality),

@@ -52,7 +52,7 @@ def _bool(text: str) -> bool | None:
     return None
 
 
-def check_literal_cast(node: exp.Cast) -> exp.Cast:
+def check_literal_cast(node: exp.Cast) -> exp.Expr:
     """``node`` (a cast of a text constant) with the constant as both backends read it,
     or PostgreSQL's error for a constant that is not a value of the type."""
     value = node.this
@@ -79,6 +79,11 @@ def check_literal_cast(node: exp.Cast) -> exp.Cast:
         if b is None:
             raise InvalidTextRepresentation(f'invalid input syntax for type boolean: "{text}"')
         node.set("this", exp.Literal.string("true" if b else "false"))
+    elif t in (exp.DType.VARBINARY, exp.DType.BINARY) and text.startswith("\\x"):
+        digits = text[2:]
+        if len(digits) % 2 or not all(c in "0123456789abcdefABCDEF" for c in digits):
+            raise InvalidTextRepresentation(f'invalid hexadecimal data: "{text}"')
+        return exp.HexString(this=digits)  # bytea's hex input: '\\x6162' is the bytes ab
     elif t == exp.DType.DATE:
         s = text.strip()
         m = _ISO_DATE.fullmatch(s)

@@ -23,7 +23,8 @@ from sqlglot import exp
 from sqlglot.dialects.duckdb import DuckDB
 from sqlglot.dialects.sqlite import SQLite
 
-from gateway.errors import FeatureNotSupported, InvalidTextRepresentation
+from gateway.errors import FeatureNotSupported, InvalidTextRepresentation, UndefinedFunction
+from gateway.protocol.text_format import interval_text, parse_interval
 from gateway.sqltree import fn, post_transform
 
 Typer = Callable[[exp.Expr], "str | None"]
@@ -283,6 +284,44 @@ def _is_date(node: exp.Expr, typer: Typer) -> bool:
     return typer(node) == "date"
 
 
+_TEXTS = {"text": "text", "varchar": "character varying", "bpchar": "character"}
+_MOMENTS = ("date", "timestamp", "timestamptz")
+
+
+def _interval_value(text: str) -> Any:
+    try:
+        return parse_interval(text)
+    except ValueError:
+        raise InvalidTextRepresentation(f'invalid input syntax for type interval: "{text}"') from None
+
+
+def _interval_literal_text(iv: exp.Interval) -> str | None:
+    """``INTERVAL '2' HOURS`` as PostgreSQL prints it (``02:00:00``)."""
+    value, unit = iv.this, iv.args.get("unit")
+    if not isinstance(value, exp.Literal):
+        return None
+    text = str(value.this) + (f" {unit.name}" if unit is not None else "")
+    return interval_text(_interval_value(text))
+
+
+def similar_to_regex(pattern: str) -> str:
+    """A ``SIMILAR TO`` pattern as an anchored regular expression, as PostgreSQL's
+    ``similar_to_escape`` writes it: ``%`` any text, ``_`` one character, ``\\`` escapes
+    the next character; ``| * + ? {} () []`` are regular expression syntax; ``.``, ``^``
+    and ``$`` stand for themselves."""
+    out: list[str] = []
+    i = 0
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "\\" and i + 1 < len(pattern):
+            out.append(re.escape(pattern[i + 1]))
+            i += 2
+            continue
+        out.append({"%": ".*", "_": ".", ".": "\\.", "^": "\\^", "$": "\\$"}.get(c, c))
+        i += 1
+    return "^(?:" + "".join(out) + ")$"
+
+
 def _is_moment(node: exp.Expr, typer: Typer) -> bool:
     """A date or a timestamp."""
     if isinstance(node, (exp.CurrentTimestamp, exp.CurrentDate)):
@@ -337,6 +376,35 @@ def for_sqlite(tree: exp.Expr, typer: Typer) -> exp.Expr:
                 and not (_real_literal(node.this) or _real_literal(node.expression)):
             # a NUMERIC that holds a whole number is an INTEGER in SQLite: 10::numeric / 4 would be 2
             node.set("this", exp.cast(node.this, "REAL"))
+        if isinstance(node, exp.Sub) and typer(node.this) in _MOMENTS and typer(node.expression) in _MOMENTS:
+            a, b = node.this, node.expression
+            if typer(a) == "date" and typer(b) == "date":  # days between two dates, an integer
+                return exp.cast(exp.paren(exp.Sub(this=fn("JULIANDAY", a), expression=fn("JULIANDAY", b))), "INTEGER")
+            return fn("ASKGRES_STAMP_DIFFERENCE", a, b)  # an interval
+        if isinstance(node, (exp.Sum, exp.Avg)) and typer(node.this) in _TEXTS:
+            # SQLite sums text as 0; PostgreSQL has no such function
+            raise UndefinedFunction(f"function {node.key}({_TEXTS[str(typer(node.this))]}) does not exist")
+        if isinstance(node, exp.Cast) and isinstance(node.to, exp.DataType) and node.to.this == exp.DType.DECIMAL \
+                and len(node.to.expressions) == 2:  # numeric(p, s) rounds to s places
+            return fn("ROUND", exp.cast(node.this, "REAL"), node.to.expressions[1].this.copy())
+        if isinstance(node, exp.Round):
+            places = node.args.get("decimals")
+            if places is None and typer(node.this) in ("float4", "float8"):
+                return fn("ASKGRES_RINT", node.this)  # round(double) ties to even, as rint()
+            if isinstance(places, exp.Neg) and isinstance(places.this, exp.Literal) and not places.this.is_string \
+                    and str(places.this.this).isdigit():
+                # SQLite rounds to no fewer than 0 places: round(1234.5, -2) is ROUND(x / 100.0) * 100
+                scale = exp.Literal.number(10 ** int(str(places.this.this)))
+                return exp.paren(exp.Mul(this=fn("ROUND", exp.Div(this=exp.paren(node.this),
+                                                                   expression=exp.cast(scale, "REAL"))),
+                                         expression=scale.copy()))
+        if isinstance(node, exp.Cast) and isinstance(node.to, exp.DataType) and node.to.this == exp.DType.INTERVAL \
+                and isinstance(node.this, exp.Literal) and node.this.is_string:
+            return exp.Literal.string(interval_text(_interval_value(str(node.this.this))))
+        if isinstance(node, exp.Interval) and not isinstance(node.parent, (exp.Add, exp.Sub)):
+            text = _interval_literal_text(node)  # an interval on its own is its text in SQLite
+            if text is not None:
+                return exp.Literal.string(text)
         if isinstance(node, exp.Cast) and isinstance(node.to, exp.DataType) and node.to.this == exp.DType.ARRAY:
             return node.this  # arrays are PostgreSQL's array text in SQLite: '{1,2}'::int[] is that text
         if isinstance(node, exp.ArraySize):  # sqlglot's SQLite output drops the dimension
@@ -452,10 +520,16 @@ def for_sqlite(tree: exp.Expr, typer: Typer) -> exp.Expr:
             if fmt is None:
                 raise FeatureNotSupported(f"date_trunc('{unit.lower()}', ...) is not supported on SQLite")
             return fn("STRFTIME", exp.Literal.string(fmt), value)
-        if isinstance(node, exp.Left):
-            return fn("SUBSTR", node.this, exp.Literal.number(1), node.expression)
-        if isinstance(node, exp.Right):
-            return fn("SUBSTR", node.this, exp.Neg(this=node.expression))
+        if isinstance(node, (exp.Left, exp.Right)):
+            n = node.expression
+            if not (isinstance(n, exp.Literal) and not n.is_string and str(n.this).isdigit()):
+                # a negative length counts from the other end, as in PostgreSQL
+                return fn("ASKGRES_LEFT" if isinstance(node, exp.Left) else "ASKGRES_RIGHT", node.this, n)
+            if isinstance(node, exp.Left):
+                return fn("SUBSTR", node.this, exp.Literal.number(1), n)
+            if not int(str(n.this)):  # right(x, 0): empty text (NULL for NULL)
+                return fn("SUBSTR", node.this, exp.Literal.number(1), exp.Literal.number(0))
+            return fn("SUBSTR", node.this, exp.Neg(this=n))
         if isinstance(node, (exp.Concat, exp.ConcatWs)) and not isinstance(node, exp.ConcatWs):
             parts = [exp.Coalesce(this=exp.cast(a, "TEXT"), expressions=[exp.Literal.string("")]) for a in node.expressions]
             out: exp.Expr = parts[0] if parts else exp.Literal.string("")
@@ -594,6 +668,14 @@ def for_duckdb(tree: exp.Expr, typer: Typer) -> tuple[exp.Expr, list[str]]:
         # DuckDB's ``/`` always divides as floats; PostgreSQL's divides integers as integers
         if isinstance(node, exp.Div) and typer(node.this) in INT_TYPES and typer(node.expression) in INT_TYPES:
             return exp.IntDiv(this=node.this, expression=node.expression)
+        if isinstance(node, exp.Format) and isinstance(node.this, exp.Literal) and node.this.is_string \
+                and not re.search(r"%(?!s|%)", str(node.this.this)):  # DuckDB's format() takes {} holes
+            return fn("PRINTF", node.this, *[exp.cast(a, "VARCHAR") for a in node.expressions])
+        if isinstance(node, exp.Round) and node.args.get("decimals") is None and typer(node.this) in ("float4", "float8"):
+            return fn("ROUND_EVEN", node.this, exp.Literal.number(0))  # round(double) ties to even, as rint()
+        if isinstance(node, exp.Anonymous) and str(node.this).lower() == "regexp_matches":
+            raise FeatureNotSupported("regexp_matches() is not supported on DuckDB databases (DuckDB's "
+                                      "function of that name answers true or false)")
         if isinstance(node, (exp.Div, exp.Mod)) and _may_be_zero(node.expression) \
                 and not (typer(node.this) in INT_TYPES and typer(node.expression) in INT_TYPES):
             # an integer division by zero fails in DuckDB (22012); a float one gives inf or NaN

@@ -255,7 +255,8 @@ def type_of(node: exp.Expr | None, scope: _Scope) -> str | None:  # noqa: C901 -
     if isinstance(node, exp.Avg):
         t = type_of(node.this, scope)
         return "float8" if t in ("float4", "float8") else "numeric"
-    if isinstance(node, (exp.Max, exp.Min, exp.Abs, exp.Coalesce, exp.Greatest, exp.Least, exp.Nullif)):
+    if isinstance(node, (exp.Max, exp.Min, exp.Abs, exp.Coalesce, exp.Greatest, exp.Least, exp.Nullif, exp.Ceil,
+                         exp.Floor)):
         return type_of(node.this, scope)
     if isinstance(node, exp.Round):
         return "numeric" if node.args.get("decimals") is not None else type_of(node.this, scope)
@@ -264,6 +265,8 @@ def type_of(node: exp.Expr | None, scope: _Scope) -> str | None:  # noqa: C901 -
         return _arith(a, b)
     if isinstance(node, (exp.Add, exp.Sub, exp.Mul, exp.Mod)):
         a, b = type_of(node.this, scope), type_of(node.expression, scope)
+        if isinstance(node, exp.Sub) and a in ("timestamp", "timestamptz", "date") and b == a:
+            return "int4" if a == "date" else "interval"  # days between dates; the time between moments
         if a in ("timestamp", "timestamptz", "date") or b in ("timestamp", "timestamptz", "date"):
             if isinstance(node, (exp.Add, exp.Sub)) and "interval" in (a, b):  # a moment moved by an interval
                 stamp = a if b == "interval" else b
@@ -277,8 +280,18 @@ def type_of(node: exp.Expr | None, scope: _Scope) -> str | None:  # noqa: C901 -
         return "text"
     if isinstance(node, (exp.Length, exp.StrPosition, exp.ArraySize)):
         return "int4"
-    if isinstance(node, exp.Reverse):
+    if isinstance(node, (exp.Reverse, exp.Translate, exp.Format)):
         return "text"
+    if isinstance(node, (exp.LogicalAnd, exp.LogicalOr, exp.StartsWith)):
+        return "bool"
+    if isinstance(node, exp.WidthBucket):
+        return "int4"
+    if isinstance(node, exp.Uuid):
+        return "uuid"
+    if isinstance(node, exp.Interval):
+        return "interval"
+    if isinstance(node, (exp.Stddev, exp.StddevPop, exp.StddevSamp, exp.Variance, exp.VariancePop)):
+        return "float8" if type_of(node.this, scope) in ("float4", "float8") else "numeric"
     if isinstance(node, exp.StringToArray):
         return "_text"
     if isinstance(node, (exp.MD5, exp.SplitPart, exp.RegexpReplace, exp.JSONExtractScalar, exp.JSONBExtractScalar)):
@@ -321,6 +334,14 @@ def type_of(node: exp.Expr | None, scope: _Scope) -> str | None:  # noqa: C901 -
             return "text"
         if name in ("strpos", "length", "char_length", "octet_length", "cardinality"):
             return "int4"
+        if name == "make_date":
+            return "date"
+        if name == "every":
+            return "bool"
+        if name in ("ascii",):
+            return "int4"
+        if name in ("chr", "concat_ws"):
+            return "text"
     return None
 
 

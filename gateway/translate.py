@@ -22,8 +22,8 @@ from sqlglot.errors import ParseError, TokenError
 
 from connectors.base import Dialect
 from gateway.casts import check_literal_cast
-from gateway.dialects import INT_TYPES, ISO_STAMP, WRITERS, Typer, for_duckdb, for_sqlite
-from gateway.errors import FeatureNotSupported, SyntaxError_
+from gateway.dialects import INT_TYPES, ISO_STAMP, WRITERS, Typer, for_duckdb, for_sqlite, similar_to_regex
+from gateway.errors import FeatureNotSupported, PgError, SyntaxError_
 from gateway.params import PARAM_MARK
 from gateway.pgtypes import normalize
 from gateway.sqltree import post_transform
@@ -364,8 +364,40 @@ def _common(tree: exp.Expr) -> exp.Expr:
                 return exp.Escape(this=node.copy(), expression=exp.Literal.string("\\"))
         if isinstance(node, exp.Collate) and "default" in node.expression.sql().lower():
             return node.this
+        if isinstance(node, exp.Cast) and isinstance(node.to, exp.DataType) and node.to.this == exp.DType.VARCHAR \
+                and len(node.to.expressions) == 1 and str(node.to.expressions[0].this).isdigit():
+            # an explicit cast to varchar(n) cuts the text to n characters (SQLite and DuckDB keep it whole)
+            length = int(str(node.to.expressions[0].this))
+            value = node.this
+            if isinstance(value, exp.Literal) and value.is_string:
+                node.set("this", exp.Literal.string(str(value.this)[:length]))
+                return node
+            return exp.Substring(this=exp.cast(value, "TEXT"), start=exp.Literal.number(1),
+                                 length=exp.Literal.number(length))
         if isinstance(node, exp.Cast):
             return check_literal_cast(node)
+        if isinstance(node, exp.SimilarTo):
+            pattern = node.expression
+            if not (isinstance(pattern, exp.Literal) and pattern.is_string) or node.args.get("escape") is not None:
+                raise FeatureNotSupported("SIMILAR TO is supported with a constant pattern and no ESCAPE clause")
+            return exp.RegexpLike(this=node.this, expression=exp.Literal.string(similar_to_regex(str(pattern.this))))
+        if isinstance(node, exp.Anonymous) and str(node.this).lower() == "every" and len(node.expressions) == 1:
+            return exp.LogicalAnd(this=node.expressions[0])  # every(x) is bool_and(x)
+        if isinstance(node, exp.Select):
+            _check_order_positions(node)
         return node
 
     return post_transform(tree, fix)
+
+
+def _check_order_positions(select: exp.Select) -> None:
+    """``ORDER BY 5`` past the select list: PostgreSQL's 42P10 (the backends word it otherwise)."""
+    order = select.args.get("order")
+    if order is None or any(isinstance(e, exp.Star) or (isinstance(e, exp.Column) and isinstance(e.this, exp.Star))
+                            for e in select.expressions):
+        return
+    for item in order.expressions:
+        key = item.this if isinstance(item, exp.Ordered) else item
+        if isinstance(key, exp.Literal) and not key.is_string and str(key.this).isdigit() \
+                and not 1 <= int(str(key.this)) <= len(select.expressions):
+            raise PgError(f"ORDER BY position {key.this} is not in select list", sqlstate="42P10")

@@ -59,6 +59,8 @@ def as_decimal(v: Any) -> Decimal:
     if isinstance(v, Decimal):
         return v
     if isinstance(v, float):
+        if v == 0:  # -0.0 (SQLite's ceil(-0.5)) is 0 to numeric
+            return Decimal(0)
         return Decimal(format(v, ".15g")) if math.isfinite(v) else Decimal(str(v))
     try:
         return Decimal(str(v).strip())

@@ -182,6 +182,11 @@ def _text_of_timestamp(v: Any) -> str:
 def _text_of_timestamptz(v: Any) -> str:
     if isinstance(v, date):
         return timestamptz_text(as_datetime(v))
+    if isinstance(v, str):  # SQLite keeps UTC text without an offset: PostgreSQL prints +00
+        try:
+            return timestamptz_text(datetime.fromisoformat(v.strip()))
+        except ValueError:
+            return v
     return to_text(v)
 
 
