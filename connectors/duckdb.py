@@ -29,11 +29,13 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+from duckdb.sqltypes import VARCHAR
 import structlog
 
 from connectors.base import Column, ColumnInfo, Connection, Dialect, ForeignKey, Result, SchemaInfo, TableInfo
 from connectors.ddl import META_SCHEMA
 from connectors.guard import StatementGuard
+from connectors.sqlite_functions import to_char
 from connectors.types import TEXT_TYPES, pg_type_name
 from gateway import errors as E
 
@@ -67,6 +69,8 @@ class DuckdbBackend:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             log.info("db.created", db=name, path=str(self.path))
         self._db: duckdb.DuckDBPyConnection | None = duckdb.connect(str(self.path), read_only=read_only)
+        # PostgreSQL's to_char templates, which DuckDB's strftime does not read (the translator casts to text)
+        self._db.create_function("askgres_to_char", to_char, [VARCHAR, VARCHAR], VARCHAR)
         self._lock = threading.Lock()
 
     def connect(self, *, read_only: bool = False) -> DuckdbConnection:

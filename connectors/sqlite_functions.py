@@ -12,7 +12,8 @@ connection it opens. Like PostgreSQL's, they are strict (a ``NULL`` argument giv
   at the end, ``.`` matching a newline unless a newline-sensitive flag is given).
 - ``md5``, ``split_part``, ``initcap``, ``reverse``, ``translate``, ``starts_with``,
   ``make_date``, ``width_bucket``, ``ascii``, ``chr``, ``concat_ws``, ``left``/``right``
-  with a negative length, ``gen_random_uuid`` (as ``uuid``), ``round`` of a
+  with a negative length, ``to_char`` of timestamps and numbers (``askgres_to_char``: PostgreSQL's
+  templates, which SQLite's ``strftime`` does not read), ``gen_random_uuid`` (as ``uuid``), ``round`` of a
   double to even (``askgres_rint``); the aggregates ``stddev``, ``variance`` and their
   ``_samp``/``_pop`` forms.
 - arrays (PostgreSQL's array text): ``array_length(a, 1)`` (``askgres_array_length``),
@@ -42,7 +43,7 @@ import sqlite3
 import statistics
 import uuid
 from collections.abc import Callable
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from gateway import errors as E
@@ -298,6 +299,140 @@ def _interval_modifier(interval: Any, sign: Any) -> str | None:
     if _text(sign) == "-":
         seconds = -seconds
     return f"{seconds:+.6f} seconds"
+
+
+# --- to_char ----------------------------------------------------------------------------------
+
+_DAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
+_MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+           "November", "December"]
+_ROMAN = ["I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X", "XI", "XII"]
+
+
+def _date_field(token: str, t: dt.datetime, fill: bool) -> str:
+    """One to_char template pattern of a timestamp (``fill``: pad names and numbers, no FM)."""
+    def num(v: int, width: int) -> str:
+        return f"{v:0{width}d}" if fill else str(v)
+
+    def name(full: str, upper: bool, lower: bool, width: int) -> str:
+        text = full.upper() if upper else full.lower() if lower else full
+        return text.ljust(width) if fill else text
+
+    hour12 = t.hour % 12 or 12
+    fields: dict[str, Callable[[], str]] = {
+        "YYYY": lambda: num(t.year, 4), "YYY": lambda: num(t.year % 1000, 3), "YY": lambda: num(t.year % 100, 2),
+        "Y": lambda: str(t.year % 10), "MM": lambda: num(t.month, 2), "DDD": lambda: num(t.timetuple().tm_yday, 3),
+        "DD": lambda: num(t.day, 2), "D": lambda: str(t.isoweekday() % 7 + 1), "ID": lambda: str(t.isoweekday()),
+        "HH24": lambda: num(t.hour, 2), "HH12": lambda: num(hour12, 2), "HH": lambda: num(hour12, 2),
+        "MI": lambda: num(t.minute, 2), "SS": lambda: num(t.second, 2), "MS": lambda: num(t.microsecond // 1000, 3),
+        "US": lambda: num(t.microsecond, 6), "Q": lambda: str((t.month - 1) // 3 + 1),
+        "IW": lambda: num(t.isocalendar()[1], 2), "WW": lambda: num((t.timetuple().tm_yday - 1) // 7 + 1, 2),
+        "AM": lambda: "AM" if t.hour < 12 else "PM", "PM": lambda: "AM" if t.hour < 12 else "PM",
+        "am": lambda: "am" if t.hour < 12 else "pm", "pm": lambda: "am" if t.hour < 12 else "pm",
+        "MONTH": lambda: name(_MONTHS[t.month - 1], True, False, 9),
+        "Month": lambda: name(_MONTHS[t.month - 1], False, False, 9),
+        "month": lambda: name(_MONTHS[t.month - 1], False, True, 9),
+        "MON": lambda: _MONTHS[t.month - 1][:3].upper(), "Mon": lambda: _MONTHS[t.month - 1][:3],
+        "mon": lambda: _MONTHS[t.month - 1][:3].lower(),
+        "DAY": lambda: name(_DAYS[t.weekday()], True, False, 9), "Day": lambda: name(_DAYS[t.weekday()], False, False, 9),
+        "day": lambda: name(_DAYS[t.weekday()], False, True, 9),
+        "DY": lambda: _DAYS[t.weekday()][:3].upper(), "Dy": lambda: _DAYS[t.weekday()][:3],
+        "dy": lambda: _DAYS[t.weekday()][:3].lower(), "RM": lambda: _ROMAN[t.month - 1],
+    }
+    return fields[token]()
+
+
+_DATE_TOKENS = re.compile(
+    r"FM|HH24|HH12|YYYY|MONTH|Month|month|DAY|Day|day|DDD|YYY|MON|Mon|mon|HH|MI|SS|MS|US|YY|MM|DD|DY|Dy|dy|IW|WW"
+    r"|ID|AM|PM|am|pm|RM|Y|D|Q|\"[^\"]*\"|\\\\.|.", re.S)
+
+
+def _to_char_date(t: dt.datetime, fmt: str) -> str:
+    out: list[str] = []
+    fill = True
+    for m in _DATE_TOKENS.finditer(fmt):
+        tok = m.group(0)
+        if tok == "FM":
+            fill = False
+            continue
+        if tok.startswith('"'):
+            out.append(tok[1:-1])
+        elif tok.startswith("\\"):
+            out.append(tok[1:])
+        elif len(tok) > 1 or tok in ("Y", "D", "Q"):
+            out.append(_date_field(tok, t, fill))
+        else:
+            out.append(tok)
+        fill = True
+    return "".join(out)
+
+
+def _to_char_number(value: Decimal, fmt: str) -> str:
+    """PostgreSQL's numeric template: ``9`` a digit (a blank when a leading zero), ``0`` a
+    digit, ``.``/``D`` the point, ``,``/``G`` a group separator, ``FM`` no padding; the sign
+    takes a place before the number."""
+    fill = "FM" not in fmt.upper()
+    body = re.sub("(?i)fm", "", fmt).replace("D", ".").replace("G", ",")
+    int_part, _, frac_part = body.partition(".")
+    int_slots = [c for c in int_part if c in "90"]
+    frac_slots = [c for c in frac_part if c in "90"]
+    rounded = abs(value).quantize(Decimal(1).scaleb(-len(frac_slots)), rounding=ROUND_HALF_UP)
+    whole, _, frac = f"{rounded:f}".partition(".")
+    if len(whole) > len(int_slots) or (whole == "0" and not int_slots):
+        digits = "#" * len(int_slots)  # too wide for the template, as PostgreSQL prints it
+        frac = "#" * len(frac_slots)
+        whole = digits
+    out: list[str] = []
+    digits = whole.rjust(len(int_slots), " ") if whole != "0" or "0" in int_slots else " " * len(int_slots)
+    if whole == "0" and int_slots and int_slots[-1] == "9" and not frac_slots:
+        digits = digits[:-1] + "0"
+    first_zero = next((i for i, c in enumerate(int_slots) if c == "0"), len(int_slots))
+    lead = True
+    k = 0
+    for c in int_part:
+        if c in "90":
+            d = digits[k]
+            if d == " " and k >= first_zero:
+                d = "0"
+            if d != " ":
+                lead = False
+            out.append(d)
+            k += 1
+        elif c == ",":
+            out.append(" " if lead else ",")
+        else:
+            out.append(c)
+    text = "".join(out)
+    if frac_slots:
+        text += "." + frac.ljust(len(frac_slots), "0")[: len(frac_slots)]
+    sign = "-" if value < 0 else " "
+    stripped = text.lstrip(" ")
+    text = " " * (len(text) - len(stripped)) + sign + stripped
+    return text.strip() if not fill else text
+
+
+_PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+
+
+def to_char(value: Any, fmt: Any) -> str | None:
+    """``to_char`` for DuckDB, whose connector registers it (values arrive as text)."""
+    return _to_char(value, fmt)
+
+
+def _to_char(value: Any, fmt: Any) -> str | None:
+    """PostgreSQL's ``to_char`` of a timestamp, a date or a number."""
+    if value is None or fmt is None:
+        return None
+    template = _text(fmt)
+    if isinstance(value, (int, float, Decimal)) and not isinstance(value, bool):
+        return _to_char_number(Decimal(format(value, ".15g")) if isinstance(value, float) else Decimal(value), template)
+    if _PLAIN_NUMBER.fullmatch(_text(value).strip()):  # DuckDB passes its numbers as text
+        return _to_char_number(Decimal(_text(value).strip()), template)
+    try:
+        moment = dt.datetime.fromisoformat(_text(value).strip())
+    except ValueError:
+        raise E.InvalidTextRepresentation(f'invalid input syntax for type timestamp: "{_text(value)}"') from None
+    return _to_char_date(moment, template)
 
 
 # --- regular expressions ------------------------------------------------------------------
@@ -691,6 +826,7 @@ _SCALARS: list[tuple[str, int, Callable[..., Any]]] = [
     ("make_date", 3, _make_date),
     ("width_bucket", 4, _width_bucket),
     ("askgres_rint", 1, _rint),
+    ("askgres_to_char", 2, _to_char),
     ("askgres_left", 2, _left),
     ("askgres_right", 2, _right),
     ("ascii", 1, _ascii),

@@ -23,7 +23,7 @@ from sqlglot import exp
 from sqlglot.dialects.duckdb import DuckDB
 from sqlglot.dialects.sqlite import SQLite
 
-from gateway.errors import FeatureNotSupported, InvalidTextRepresentation, UndefinedFunction
+from gateway.errors import FeatureNotSupported, InvalidTextRepresentation, PgError, UndefinedFunction
 from gateway.protocol.text_format import interval_text, parse_interval
 from gateway.sqltree import fn, post_transform
 
@@ -322,6 +322,16 @@ def similar_to_regex(pattern: str) -> str:
     return "^(?:" + "".join(out) + ")$"
 
 
+def _pg_template(node: exp.TimeToStr) -> str | None:
+    """The template of ``to_char(x, 'Mon DD')`` as written (sqlglot keeps it as strftime's)."""
+    fmt = node.args.get("format")
+    if not (isinstance(fmt, exp.Literal) and fmt.is_string):
+        return None
+    written = exp.TimeToStr(this=exp.column("x"), format=fmt.copy()).sql("postgres")  # maps the template back
+    m = re.fullmatch(r"TO_CHAR\(x, '((?:[^']|'')*)'\)", written, re.S)
+    return m.group(1).replace("''", "'") if m else None
+
+
 def _is_moment(node: exp.Expr, typer: Typer) -> bool:
     """A date or a timestamp."""
     if isinstance(node, (exp.CurrentTimestamp, exp.CurrentDate)):
@@ -381,6 +391,10 @@ def for_sqlite(tree: exp.Expr, typer: Typer) -> exp.Expr:
             if typer(a) == "date" and typer(b) == "date":  # days between two dates, an integer
                 return exp.cast(exp.paren(exp.Sub(this=fn("JULIANDAY", a), expression=fn("JULIANDAY", b))), "INTEGER")
             return fn("ASKGRES_STAMP_DIFFERENCE", a, b)  # an interval
+        if isinstance(node, exp.TimeToStr):  # to_char: PostgreSQL's template, which strftime does not read
+            template = _pg_template(node)
+            if template is not None:
+                return fn("ASKGRES_TO_CHAR", node.this, exp.Literal.string(template))
         if isinstance(node, (exp.Sum, exp.Avg)) and typer(node.this) in _TEXTS:
             # SQLite sums text as 0; PostgreSQL has no such function
             raise UndefinedFunction(f"function {node.key}({_TEXTS[str(typer(node.this))]}) does not exist")
@@ -569,15 +583,19 @@ def for_sqlite(tree: exp.Expr, typer: Typer) -> exp.Expr:
             if t in (exp.DType.JSON, exp.DType.JSONB):  # SQLite would read the text as a number
                 return fn("ASKGRES_JSONB" if t == exp.DType.JSONB else "ASKGRES_JSON", node.this)
             if t == exp.DType.BOOLEAN and isinstance(node.this, exp.Literal) and node.this.is_string:
-                return exp.Literal.number(1 if node.this.this.strip().lower() in ("t", "true", "y", "yes", "on", "1") else 0)
+                return exp.Boolean(this=node.this.this.strip().lower() in ("t", "true", "y", "yes", "on", "1"))
+            if t in (exp.DType.TEXT, exp.DType.VARCHAR) and typer(node.this) == "bool":
+                # a boolean as text is 'true' or 'false' (SQLite's would be 1 or 0)
+                return exp.Case(ifs=[exp.If(this=node.this.copy(), true=exp.Literal.string("true")),
+                                     exp.If(this=exp.Not(this=node.this.copy()), true=exp.Literal.string("false"))])
         if isinstance(node, exp.ColumnDef):
             kind = node.args.get("kind")
             if isinstance(kind, exp.DataType) and kind.this in (exp.DType.SERIAL, exp.DType.BIGSERIAL, exp.DType.SMALLSERIAL):
                 node.set("kind", exp.DataType.build("INTEGER"))
         return node
 
+    _sqlite_generate_series(tree, typer)  # first: it reads the series' PostgreSQL arguments
     tree = post_transform(tree, fix)
-    _sqlite_generate_series(tree)
     return _sqlite_distinct_on_limit(tree)
 
 
@@ -622,19 +640,19 @@ def _pad(node: exp.Pad) -> exp.Expr:
     return exp.Case(ifs=[exp.If(this=short, true=fn("SUBSTR", value, exp.Literal.number(1), length))], default=padded)
 
 
-def _sqlite_generate_series(tree: exp.Expr) -> None:
+def _sqlite_generate_series(tree: exp.Expr, typer: Typer) -> None:
     """``FROM generate_series(a, b[, step]) [AS s[(c)]]`` -> a recursive CTE subquery."""
     for table in list(tree.find_all(exp.Table)):
-        fn = table.this
-        if not isinstance(fn, (exp.Anonymous, exp.GenerateSeries)):
+        func = table.this
+        if not isinstance(func, (exp.Anonymous, exp.GenerateSeries)):
             continue
-        name = fn.name.lower() if isinstance(fn, exp.Anonymous) else "generate_series"
+        name = func.name.lower() if isinstance(func, exp.Anonymous) else "generate_series"
         if name != "generate_series":
             continue
-        if isinstance(fn, exp.GenerateSeries):
-            args = [fn.args.get("start"), fn.args.get("end"), fn.args.get("step")]
+        if isinstance(func, exp.GenerateSeries):
+            args = [func.args.get("start"), func.args.get("end"), func.args.get("step")]
         else:
-            args = list(fn.expressions) + [None]
+            args = list(func.expressions) + [None]
         start, end, step = args[0], args[1], args[2] or exp.Literal.number(1)
         if start is None or end is None:
             continue
@@ -645,10 +663,30 @@ def _sqlite_generate_series(tree: exp.Expr) -> None:
         cte_sql = exp.select(exp.alias_(exp.column("v"), exp.to_identifier(col, quoted=True))).from_(
             exp.Table(this=exp.to_identifier("_gs"))
         )
-        seed = exp.select(exp.alias_(start.copy(), "v"))
-        step_sel = exp.select(exp.Add(this=exp.column("v"), expression=step.copy())).from_("_gs").where(
-            exp.LTE(this=exp.Add(this=exp.column("v"), expression=step.copy()), expression=end.copy())
-        )
+        if isinstance(step, exp.Interval) or _is_moment(start, typer):
+            # moments: PostgreSQL steps a timestamp by the interval (SQLite would add the texts as numbers)
+            modifier = _interval_modifier(step, "+") if isinstance(step, exp.Interval) else None
+            if modifier is None:
+                modifier = fn("ASKGRES_INTERVAL_MODIFIER", step.copy(), exp.Literal.string("+"))
+            seed = exp.select(exp.alias_(fn("DATETIME", start.copy()), "v"))
+            following: exp.Expr = fn("DATETIME", exp.column("v"), modifier)
+            step_sel = exp.select(following).from_("_gs").where(
+                exp.LTE(this=following.copy(), expression=fn("DATETIME", end.copy())))
+        else:
+            seed = exp.select(exp.alias_(start.copy(), "v"))
+            following = exp.Add(this=exp.column("v"), expression=step.copy())
+            if isinstance(step, exp.Literal) and not step.is_string and float(str(step.this)) == 0:
+                raise PgError("step size cannot equal zero", sqlstate="22023")
+            up = exp.LTE(this=following.copy(), expression=end.copy())
+            down = exp.GTE(this=following.copy(), expression=end.copy())
+            if isinstance(step, exp.Literal) and not step.is_string:  # a positive step counts up
+                more: exp.Expr = up
+            elif isinstance(step, exp.Neg) and isinstance(step.this, exp.Literal):
+                more = down
+            else:  # a step from a column or parameter: 0 stops after the start instead of looping for ever
+                more = exp.or_(exp.and_(exp.GT(this=step.copy(), expression=exp.Literal.number(0)), up),
+                               exp.and_(exp.LT(this=step.copy(), expression=exp.Literal.number(0)), down))
+            step_sel = exp.select(following).from_("_gs").where(more)
         recursive = exp.union(seed, step_sel, distinct=False)
         cte = exp.CTE(this=recursive, alias=exp.TableAlias(this=exp.to_identifier("_gs"), columns=[exp.to_identifier("v")]))
         cte_sql.set("with_", exp.With(expressions=[cte], recursive=True))
@@ -668,6 +706,10 @@ def for_duckdb(tree: exp.Expr, typer: Typer) -> tuple[exp.Expr, list[str]]:
         # DuckDB's ``/`` always divides as floats; PostgreSQL's divides integers as integers
         if isinstance(node, exp.Div) and typer(node.this) in INT_TYPES and typer(node.expression) in INT_TYPES:
             return exp.IntDiv(this=node.this, expression=node.expression)
+        if isinstance(node, exp.TimeToStr):  # to_char: PostgreSQL's template (connectors.duckdb registers it)
+            template = _pg_template(node)
+            if template is not None:
+                return fn("ASKGRES_TO_CHAR", exp.cast(node.this, "VARCHAR"), exp.Literal.string(template))
         if isinstance(node, exp.Format) and isinstance(node.this, exp.Literal) and node.this.is_string \
                 and not re.search(r"%(?!s|%)", str(node.this.this)):  # DuckDB's format() takes {} holes
             return fn("PRINTF", node.this, *[exp.cast(a, "VARCHAR") for a in node.expressions])

@@ -376,6 +376,10 @@ def _common(tree: exp.Expr) -> exp.Expr:
                                  length=exp.Literal.number(length))
         if isinstance(node, exp.Cast):
             return check_literal_cast(node)
+        if isinstance(node, exp.GenerateSeries):
+            step = node.args.get("step")
+            if isinstance(step, exp.Literal) and not step.is_string and float(str(step.this)) == 0:
+                raise PgError("step size cannot equal zero", sqlstate="22023")
         if isinstance(node, exp.SimilarTo):
             pattern = node.expression
             if not (isinstance(pattern, exp.Literal) and pattern.is_string) or node.args.get("escape") is not None:

@@ -36,6 +36,7 @@ FAILING = [
     "SELECT $1",
     "SELECT 1, $1",
     'SELECT "GenreId" FROM "Genre" ORDER BY 5',
+    "SELECT * FROM generate_series(1, 3, 0)",
 ]
 
 SQLSTATE_ONLY = [  # the backend words these otherwise; the code is PostgreSQL's
@@ -64,6 +65,15 @@ PASSING = [
     'variance("Total")::numeric(10, 4), var_pop("Total")::numeric(10, 4) FROM "Invoice"',
     "SELECT format('%s-%s', 'a', 1), starts_with('abc', 'ab'), make_date(2024, 3, 5), now() - now()",
     "SELECT '2024-01-01 10:00+02'::timestamptz, '\\x6162'::bytea, '1 day'::interval, interval '2 hours 30 minutes'",
+    "SELECT to_char(timestamp '2024-03-05 14:07:09', 'YYYY-MM-DD HH24:MI:SS'), to_char(date '2024-03-05', 'Mon DD, YYYY'), "
+    "to_char(date '2024-03-05', 'Day'), to_char(timestamp '2024-03-05 14:07:09', 'FMDay, FMMonth FMDD'), "
+    "to_char(timestamp '2024-03-05 14:07:09', 'HH12:MI AM'), to_char(date '2024-03-05', 'Q IW DY dy MONTH month')",
+    "SELECT to_char(1234.5, '9999.99'), to_char(5, '000'), to_char(1234.5, 'FM9,999.00'), to_char(-12.5, '999.9'), "
+    "to_char(0.5, '9.99'), to_char(0, '999'), to_char(12345, '999'), to_char(1234567.891, '9,999,999.99')",
+    'SELECT to_char("InvoiceDate", \'YYYY-MM\'), to_char("Total", \'FM999.00\') FROM "Invoice" ORDER BY "InvoiceId" LIMIT 2',
+    "SELECT 'f'::boolean::text, true::text, (1 > 2)::text",
+    "SELECT * FROM generate_series(10, 1, -3)",
+    "SELECT g::date FROM generate_series(timestamp '2024-01-01', timestamp '2024-01-03', interval '1 day') AS g",
 ]
 
 
