@@ -8,7 +8,7 @@ The gateway and the ask pipeline import only this module; ``connectors.sqlite`` 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -30,12 +30,20 @@ class Result:
     ``columns`` is ``None`` for statements that return no rows (INSERT, CREATE...).
     ``rowcount`` is the number of rows affected for DML, or of rows returned for queries.
     ``truncated`` is true when ``max_rows`` cut the result short.
+    ``rows`` is an iterator for a long result that the connector streams (``rowcount`` -1):
+    it reads the backend as it is consumed, once; use :meth:`all_rows` to hold them all.
     """
 
     columns: list[Column] | None
-    rows: list[tuple[Any, ...]] = field(default_factory=list)
+    rows: list[tuple[Any, ...]] | Iterator[tuple[Any, ...]] = field(default_factory=list)
     rowcount: int = 0
     truncated: bool = False
+
+    def all_rows(self) -> list[tuple[Any, ...]]:
+        """The rows in a list (a streamed result is read to its end)."""
+        if not isinstance(self.rows, list):
+            self.rows = list(self.rows)
+        return self.rows
 
 
 @dataclass(frozen=True)

@@ -320,7 +320,7 @@ def _q(name: str) -> str:
 
 def _introspect(conn: DuckdbConnection, samples: int) -> list[TableInfo]:
     def rows(sql: str) -> list[tuple[Any, ...]]:
-        return conn.execute(sql).rows
+        return conn.execute(sql).all_rows()
 
     where = f"database_name = current_database() AND NOT internal AND NOT temporary AND schema_name <> '{META_SCHEMA}'"
     objects = rows(
@@ -382,7 +382,7 @@ def meta_rows(conn: Connection, table: str, columns: str) -> list[tuple[Any, ...
     if not conn.execute(f"SELECT 1 FROM duckdb_tables() WHERE database_name = current_database() AND "
                         f"schema_name = '{META_SCHEMA}' AND table_name = '{table}'").rows:
         return []
-    return conn.execute(f"SELECT {columns} FROM {META_SCHEMA}.{table}").rows
+    return conn.execute(f"SELECT {columns} FROM {META_SCHEMA}.{table}").all_rows()
 
 
 def _declared(dtype: str, declared: str | None) -> str:
@@ -395,7 +395,7 @@ def _declared(dtype: str, declared: str | None) -> str:
 
 def _count(conn: DuckdbConnection, qualified: str) -> int:
     try:
-        return int(conn.execute(f"SELECT count(*) FROM {qualified}", timeout=10.0).rows[0][0])
+        return int(conn.execute(f"SELECT count(*) FROM {qualified}", timeout=10.0).all_rows()[0][0])
     except E.PgError as e:  # a slow or broken view: no count rather than no schema
         log.warning("introspect.count_failed", table=qualified, sqlstate=e.sqlstate, error=e.message)
         return 0

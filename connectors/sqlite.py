@@ -16,7 +16,7 @@ import re
 import sqlite3
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
@@ -24,10 +24,10 @@ from urllib.parse import quote
 
 import structlog
 
-from connectors.base import ColumnInfo, Dialect, ForeignKey, Result, SchemaInfo, TableInfo
+from connectors.base import Column, ColumnInfo, Dialect, ForeignKey, Result, SchemaInfo, TableInfo
 from connectors.guard import StatementGuard
 from connectors.sqlite_functions import FunctionErrors, install
-from connectors.sqlite_types import DeclaredTypes, describe
+from connectors.sqlite_types import DeclaredTypes, conform, describe
 from connectors.types import TEXT_TYPES, pg_type_name
 from gateway import errors as E
 from gateway.protocol.text_format import interval_text
@@ -58,6 +58,8 @@ _ACTION_NAMES = {
 _DDL = re.compile(r"\s*(?:create|alter|drop|attach|detach|commit|end|rollback|release)\b", re.IGNORECASE)
 # sqlite3.connect's default busy timeout (ms), restored after a no-wait quick read.
 _BUSY_TIMEOUT_MS = 5000
+STREAM_AFTER = 10_000
+"""A result longer than this many rows is streamed: read from SQLite as the client takes it."""
 MMAP_BYTES = 256 << 20  # memory-mapped reads: no read() call per page (address space only, not memory)
 # VM instructions between two deadline checks of a quick read.
 _QUICK_STEPS = 1000
@@ -148,6 +150,7 @@ class SqliteConnection:
         self._denied = None
         self._function_errors.error = None
         truncated = False
+        streaming = False
         try:
             with self._guard.running(timeout):
                 cur = self._conn.cursor()
@@ -159,13 +162,15 @@ class SqliteConnection:
                             self._backend._types.changed()
                         return Result(None, [], max(cur.rowcount, 0))
                     if max_rows is None:
-                        rows = cur.fetchall()
+                        rows = cur.fetchmany(STREAM_AFTER + 1)
+                        streaming = len(rows) > STREAM_AFTER
                     else:
                         rows = cur.fetchmany(max_rows + 1)
                         truncated = len(rows) > max_rows
                         rows = rows[:max_rows]
                 finally:
-                    cur.close()
+                    if not streaming:
+                        cur.close()
         except sqlite3.Error as e:
             raise self._translate(e, sql) from e
         names = [d[0] for d in desc]
@@ -174,7 +179,30 @@ class SqliteConnection:
         except sqlite3.Error:
             declared = [None] * len(names)
         columns, rows = describe(names, declared, rows)
+        if streaming:  # the rest is read as the client takes it, never held whole
+            return Result(columns, self._rest(cur, rows, columns, sql, timeout), -1)
         return Result(columns, rows, len(rows), truncated)
+
+    def _rest(
+        self, cur: sqlite3.Cursor, first: list[tuple[Any, ...]], columns: list[Column], sql: str,
+        timeout: float | None,
+    ) -> Iterator[tuple[Any, ...]]:
+        """The rows of a long result: those read already, then the cursor's, a chunk at a
+        time (each under the statement's time limit and cancellable). The cursor closes when
+        the rows run out or the consumer drops them."""
+        try:
+            yield from first
+            while True:
+                try:
+                    with self._guard.running(timeout):
+                        chunk = cur.fetchmany(STREAM_AFTER)
+                except sqlite3.Error as e:
+                    raise self._translate(e, sql) from e
+                if not chunk:
+                    return
+                yield from conform(columns, chunk)
+        finally:
+            cur.close()
 
     def try_quick_read(
         self, sql: str, params: Sequence[Any], *, max_steps: int, max_rows: int, max_s: float
@@ -406,7 +434,7 @@ def _introspect(conn: SqliteConnection, samples: int) -> list[TableInfo]:
 
 def _table(conn: SqliteConnection, name: str, kind: Literal["table", "view"], samples: int) -> TableInfo:
     def rows(sql: str) -> list[tuple[Any, ...]]:
-        return conn.execute(sql).rows
+        return conn.execute(sql).all_rows()
 
     info = rows(f"PRAGMA table_info({_q(name)})")  # cid, name, type, notnull, default, pk
     pk = tuple(r[1] for r in sorted((r for r in info if r[5]), key=lambda r: r[5]))
@@ -439,7 +467,7 @@ def _table(conn: SqliteConnection, name: str, kind: Literal["table", "view"], sa
 
 def _count(conn: SqliteConnection, table: str) -> int:
     try:
-        return int(conn.execute(f"SELECT count(*) FROM {_q(table)}", timeout=10.0).rows[0][0])
+        return int(conn.execute(f"SELECT count(*) FROM {_q(table)}", timeout=10.0).all_rows()[0][0])
     except E.PgError as e:  # a slow or broken view: no count rather than no schema
         log.warning("introspect.count_failed", table=table, sqlstate=e.sqlstate, error=e.message)
         return 0

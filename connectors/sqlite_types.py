@@ -173,6 +173,25 @@ def describe(
     return columns, rows
 
 
+def conform(columns: Sequence[Column], rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """More rows of a result whose columns :func:`describe` typed from its first rows,
+    converted the same way (a value that does not fit its column's type stays as it is,
+    and the encoder writes its text)."""
+    if not rows:
+        return rows
+    transposed = list(zip(*rows))
+    changed = False
+    for i, col in enumerate(columns):
+        values = transposed[i]
+        kinds = set(map(type, values))
+        kinds.discard(_NONE)
+        fitted = _fit_declared(col.pg_type, values, kinds) if kinds else None
+        if fitted is not None and fitted[1] is not values:
+            transposed[i] = fitted[1]
+            changed = True
+    return list(zip(*transposed)) if changed else rows
+
+
 @functools.lru_cache(maxsize=1024)
 def _pg_name(declared: str | None) -> str | None:
     return pg_type_name(declared, "sqlite")

@@ -614,9 +614,10 @@ class Session:
         elif columns is not None and plan.inferred is not None and len(plan.inferred) == len(columns):
             columns = [Column(c.name, inf.pg_type) if inf is not None else c for c, inf in zip(columns, plan.inferred)]
         if plan.info.returns_rows or (columns is not None and plan.info.verb == "SELECT"):
-            count = len(result.rows)
-            if plan.info.verb in ("INSERT", "UPDATE", "DELETE"):
-                return Outcome(tag=command_tag(plan.info, count), columns=columns, rows=result.rows)
+            if plan.info.verb in ("INSERT", "UPDATE", "DELETE"):  # RETURNING: the tag counts them all
+                rows = result.all_rows()
+                return Outcome(tag=command_tag(plan.info, len(rows)), columns=columns, rows=rows)
+            count = len(result.rows) if isinstance(result.rows, list) else 0  # streamed: the tag counts what is sent
             return Outcome(tag=command_tag(plan.info, count), columns=columns or [], rows=result.rows)
         return Outcome(tag=command_tag(plan.info, result.rowcount))
 

@@ -67,6 +67,18 @@ class _Scope:
             sq.alias.lower(): sq.this for sq in tree.find_all(exp.Subquery)
             if sq.alias and isinstance(sq.this, exp.Select)
         }
+        # common table expressions, ``WITH s(g) AS (SELECT 1 UNION ALL ...)``: their first SELECT
+        self.named: dict[str, list[str]] = {}  # a CTE's column list, where it has one
+        for cte in tree.find_all(exp.CTE):
+            body = cte.this
+            while isinstance(body, exp.SetOperation):
+                body = body.this
+            cte_alias = cte.args.get("alias")
+            if not cte.alias or not isinstance(body, exp.Select):
+                continue
+            self.derived.setdefault(cte.alias.lower(), body)
+            if isinstance(cte_alias, exp.TableAlias) and cte_alias.columns:
+                self.named[cte.alias.lower()] = [c.name.lower() for c in cte_alias.columns]
         self._inner: dict[str, _Scope] = {}  # the scope of each derived table's SELECT, made once
 
     def column(self, col: exp.Column) -> tuple[str | None, str | None]:
@@ -89,8 +101,9 @@ class _Scope:
     def _derived(self, alias: str, name: str) -> str | None:
         """The type of column ``name`` of the derived table ``alias`` (its select item's)."""
         select = self.derived[alias]
-        for item in select.expressions:
-            if item.alias_or_name.lower() == name.lower():
+        names = self.named.get(alias)
+        for i, item in enumerate(select.expressions):
+            if (names[i] if names is not None and i < len(names) else item.alias_or_name.lower()) == name.lower():
                 inner = self._inner.get(alias)
                 if inner is None:
                     inner = self._inner[alias] = _Scope(select, self.index, self.params)

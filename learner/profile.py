@@ -187,10 +187,10 @@ def _kind(col_type: str, pg_type: str, name: str, is_key: bool) -> Kind:
 
 def _fetch_values(conn: Connection, table: str, col: str, *, timeout: float) -> tuple[list[tuple[Any, int]], int]:
     q = f'SELECT "{col}", COUNT(*) FROM "{table}" WHERE "{col}" IS NOT NULL GROUP BY "{col}" ORDER BY 2 DESC LIMIT {MAX_VALUES}'
-    rows = conn.execute(q, timeout=timeout, max_rows=MAX_VALUES).rows
+    rows = conn.execute(q, timeout=timeout, max_rows=MAX_VALUES).all_rows()
     values = sorted(((r[0], int(r[1])) for r in rows), key=lambda vc: (-vc[1], str(vc[0])))  # deterministic ties
     if len(values) >= MAX_VALUES:
-        n = conn.execute(f'SELECT COUNT(DISTINCT "{col}") FROM "{table}"', timeout=timeout).rows[0][0]
+        n = conn.execute(f'SELECT COUNT(DISTINCT "{col}") FROM "{table}"', timeout=timeout).all_rows()[0][0]
         return values, int(n or 0)
     return values, len(values)
 

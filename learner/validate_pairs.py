@@ -164,7 +164,7 @@ class PairValidator:
         probe.set("distinct", None)
         probe.set("limit", exp.Limit(expression=exp.Literal.number(k + 1)))
         try:
-            rows = self.conn.execute(probe.sql(dialect=self.dialect), timeout=self.timeout, max_rows=k + 1).rows
+            rows = self.conn.execute(probe.sql(dialect=self.dialect), timeout=self.timeout, max_rows=k + 1).all_rows()
         except PgError:
             return False
         return len(rows) == k + 1 and rows[k] == rows[k - 1]
@@ -178,18 +178,19 @@ class PairValidator:
             return Verdict(False, e.kind, e.message)
         try:
             res = self.conn.execute(sql.strip().rstrip(";"), timeout=self.timeout, max_rows=self.max_rows)
+            rows = res.all_rows()
         except QueryCanceled as e:
             return Verdict(False, "timeout", e.message)
         except PgError as e:
             return Verdict(False, "error", e.message)
         if res.truncated:
-            return Verdict(False, "too_many_rows", f"more than {self.max_rows} rows", len(res.rows))
+            return Verdict(False, "too_many_rows", f"more than {self.max_rows} rows", len(rows))
         empty_ok = asks_for_nothing(question) if allow_empty is None else allow_empty
-        if not empty_ok and trivially_empty(res.rows):
-            return Verdict(False, "empty", "the query returns nothing", len(res.rows))
+        if not empty_ok and trivially_empty(rows):
+            return Verdict(False, "empty", "the query returns nothing", len(rows))
         if no_ties and self.ties_at_limit(sql):
-            return Verdict(False, "tie", "rows tie where LIMIT cuts: the answer is arbitrary", len(res.rows))
-        return Verdict(True, rows=len(res.rows))
+            return Verdict(False, "tie", "rows tie where LIMIT cuts: the answer is arbitrary", len(rows))
+        return Verdict(True, rows=len(rows))
 
     def keys(self, question: str, sql: str) -> tuple[str, str]:
         return normalize_question(question), normalize_sql(sql, self.dialect)
