@@ -69,8 +69,13 @@ class DuckdbBackend:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             log.info("db.created", db=name, path=str(self.path))
         self._db: duckdb.DuckDBPyConnection | None = duckdb.connect(str(self.path), read_only=read_only)
-        # PostgreSQL's to_char templates, which DuckDB's strftime does not read (the translator casts to text)
-        self._db.create_function("askgres_to_char", to_char, [VARCHAR, VARCHAR], VARCHAR)
+        # PostgreSQL's to_char templates, which DuckDB's strftime does not read (the translator casts to text).
+        # A module-level function: DuckDB shares it with every connection to the same file in this
+        # process, and keeps calling it after the connection that registered it has closed.
+        try:
+            self._db.create_function("askgres_to_char", to_char, [VARCHAR, VARCHAR], VARCHAR)
+        except duckdb.CatalogException:
+            pass  # registered by another backend on the same file: the same function
         self._lock = threading.Lock()
 
     def connect(self, *, read_only: bool = False) -> DuckdbConnection:

@@ -497,3 +497,19 @@ def test_sqlite_connections_have_postgres_functions(tmp_path: Path) -> None:
             assert c.execute("SELECT count(*) FROM artist WHERE name REGEXP 'a'").rows == [(2,)]  # error forgotten
         finally:
             c.close()
+
+
+def test_duckdb_to_char_with_two_backends_on_one_file(tmp_path: Path) -> None:
+    """DuckDB shares a Python function among the connections to one file in a process: the
+    second backend finds it registered, and it still works once the first has closed."""
+    path = tmp_path / "d.duckdb"
+    first = DuckdbBackend("a", path)
+    second = DuckdbBackend("b", path)
+    first.close()
+    c = second.connect()
+    try:
+        res = c.execute("SELECT askgres_to_char(CAST(DATE '2024-03-05' AS VARCHAR), 'Mon DD, YYYY')")
+        assert res.rows == [("Mar 05, 2024",)]
+    finally:
+        c.close()
+        second.close()
