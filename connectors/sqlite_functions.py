@@ -255,6 +255,23 @@ def _stamp_difference(later: Any, earlier: Any) -> str | None:
     return interval_text(a - b)
 
 
+def _add_months(moment: Any, months: Any) -> str | None:
+    """A timestamp (or date) plus whole months as PostgreSQL adds them: the day kept, or the
+    month's last day where it has fewer (Jan 31 + 1 month is Feb 29 in a leap year)."""
+    if moment is None or months is None:
+        return None
+    try:
+        t = dt.datetime.fromisoformat(_text(moment).strip())
+    except ValueError:
+        raise E.InvalidTextRepresentation(f'invalid input syntax for type timestamp: "{_text(moment)}"') from None
+    total = t.year * 12 + (t.month - 1) + _int(months)
+    year, month = divmod(total, 12)
+    if not 1 <= year <= 9999:
+        raise E.PgError("timestamp out of range", sqlstate="22008")
+    last = (dt.date(year + (month == 11), (month + 1) % 12 + 1, 1) - dt.timedelta(days=1)).day
+    return t.replace(year=year, month=month + 1, day=min(t.day, last)).isoformat(sep=" ")
+
+
 def _rint(value: Any) -> float | None:
     """``round(double precision)``: to the nearest integer, ties to even (PostgreSQL's rint)."""
     return None if value is None else float(round(float(value)))
@@ -826,6 +843,7 @@ _SCALARS: list[tuple[str, int, Callable[..., Any]]] = [
     ("make_date", 3, _make_date),
     ("width_bucket", 4, _width_bucket),
     ("askgres_rint", 1, _rint),
+    ("askgres_add_months", 2, _add_months),
     ("askgres_to_char", 2, _to_char),
     ("askgres_left", 2, _left),
     ("askgres_right", 2, _right),

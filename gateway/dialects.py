@@ -192,6 +192,19 @@ def _unit(node: exp.Expr) -> str:
     return text.upper().strip("'")
 
 
+def _shifted(moment: exp.Expr, modifier: exp.Expr) -> exp.Expr:
+    """``moment`` moved by an SQLite modifier. Months and years as PostgreSQL counts them
+    (``askgres_add_months``: Jan 31 + 1 month is Feb 29; SQLite's modifier would overflow into
+    March); anything else by ``DATETIME``."""
+    if isinstance(modifier, exp.Literal) and modifier.is_string:
+        m = re.fullmatch(r"([+-])(\d+) (months|years)", str(modifier.this))
+        if m:
+            n = int(m.group(2)) * (12 if m.group(3) == "years" else 1) * (-1 if m.group(1) == "-" else 1)
+            return fn("ASKGRES_ADD_MONTHS", moment, exp.Literal.number(n) if n >= 0 else exp.Neg(
+                this=exp.Literal.number(-n)))
+    return fn("DATETIME", moment, modifier)
+
+
 def _interval_modifier(iv: exp.Interval, sign: str) -> exp.Expr | None:
     """``INTERVAL '2' HOURS`` -> ``'+2 hours'`` (SQLite datetime modifier)."""
     value = iv.this
@@ -558,11 +571,11 @@ def for_sqlite(tree: exp.Expr, typer: Typer) -> exp.Expr:
             if isinstance(right, exp.Interval):
                 mod = _interval_modifier(right, sign)
                 if mod is not None:
-                    return fn("DATETIME", left, mod)
+                    return _shifted(left, mod)
             if isinstance(left, exp.Interval) and sign == "+":
                 mod = _interval_modifier(left, "+")
                 if mod is not None:
-                    return fn("DATETIME", right, mod)
+                    return _shifted(right, mod)
             # an interval that is not written out (a parameter: psycopg's timedelta): its seconds
             if typer(right) == "interval" and _is_moment(left, typer):
                 return fn("DATETIME", left, fn("ASKGRES_INTERVAL_MODIFIER", right, exp.Literal.string(sign)))
@@ -669,7 +682,7 @@ def _sqlite_generate_series(tree: exp.Expr, typer: Typer) -> None:
             if modifier is None:
                 modifier = fn("ASKGRES_INTERVAL_MODIFIER", step.copy(), exp.Literal.string("+"))
             seed = exp.select(exp.alias_(fn("DATETIME", start.copy()), "v"))
-            following: exp.Expr = fn("DATETIME", exp.column("v"), modifier)
+            following: exp.Expr = _shifted(exp.column("v"), modifier)
             step_sel = exp.select(following).from_("_gs").where(
                 exp.LTE(this=following.copy(), expression=fn("DATETIME", end.copy())))
         else:

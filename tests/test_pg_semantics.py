@@ -74,6 +74,9 @@ PASSING = [
     "SELECT 'f'::boolean::text, true::text, (1 > 2)::text",
     "SELECT * FROM generate_series(10, 1, -3)",
     "SELECT g::date FROM generate_series(timestamp '2024-01-01', timestamp '2024-01-03', interval '1 day') AS g",
+    "SELECT timestamp '2024-01-31' + interval '1 month', timestamp '2024-03-31 10:00' - interval '1 month', "
+    "timestamp '2024-02-29' + interval '1 year', timestamp '2024-01-31' + interval '2 days'",
+    "SELECT g FROM generate_series(timestamp '2024-01-31', timestamp '2024-05-01', interval '1 month') AS g",
 ]
 
 
