@@ -1,4 +1,5 @@
-"""A text constant cast to a number, a boolean or a date, read as PostgreSQL reads it.
+"""Constants as PostgreSQL reads them: a text cast to a number, a boolean or a date, and a
+value written into a column by INSERT or UPDATE (:func:`check_assignments`).
 
 SQLite casts any text to a number (``'a'::int`` is 0, ``'2024-13-01'::date`` is ``NULL``,
 ``'tr'::boolean`` false) and DuckDB has its own messages and spellings; PostgreSQL
@@ -11,9 +12,12 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Callable
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from sqlglot import exp
 
+from connectors.base import ColumnInfo, TableInfo
 from gateway.errors import InvalidTextRepresentation, PgError
 
 _INT_RANGES = {
@@ -96,3 +100,163 @@ def check_literal_cast(node: exp.Cast) -> exp.Expr:
         elif not any(c.isdigit() for c in s) and s.lower() not in _DATE_WORDS:
             raise PgError(f'invalid input syntax for type date: "{text}"', sqlstate="22007")
     return node
+
+
+# --- values written into columns (assignment) ------------------------------------------------
+
+_NUMERIC_DECL = re.compile(r"(?:NUMERIC|DECIMAL)\s*\(\s*(\d+)\s*(?:,\s*(\d+)\s*)?\)", re.I)
+_CHAR_DECL = re.compile(r"(?:N?VARCHAR|CHARACTER VARYING|VARYING CHARACTER|N?CHAR|CHARACTER|BPCHAR)\s*\(\s*(\d+)\s*\)", re.I)
+_INT_NAMES = {"int2": ("smallint", 2**15), "int4": ("integer", 2**31), "int8": ("bigint", 2**63)}
+_MOMENT_WORDS = _DATE_WORDS | {"allballs"}
+
+
+def _number_literal(node: exp.Expr) -> Decimal | None:
+    negative = isinstance(node, exp.Neg)
+    inner = node.this if negative else node
+    if isinstance(inner, exp.Literal) and not inner.is_string:
+        try:
+            value = Decimal(str(inner.this))
+        except InvalidOperation:
+            return None
+        return -value if negative else value
+    return None
+
+
+def _written(value: Decimal) -> exp.Expr:
+    text = format(value, "f")
+    return exp.Neg(this=exp.Literal.number(text[1:])) if text.startswith("-") else exp.Literal.number(text)
+
+
+def assigned_value(node: exp.Expr, column: ColumnInfo) -> exp.Expr:
+    """A constant written into ``column`` by INSERT or UPDATE, as PostgreSQL's assignment
+    reads it (SQLite stores whatever it is given: ``'abc'`` in an integer column, 2.7 in an
+    integer, twelve characters in a ``varchar(5)``): converted where PostgreSQL converts
+    (2.7 -> 3, ``numeric(10,2)`` rounds), PostgreSQL's error where it refuses."""
+    pg = column.pg_type
+    number = _number_literal(node)
+    text = str(node.this) if isinstance(node, exp.Literal) and node.is_string else None
+    if number is None and text is None:
+        return node
+    if pg in _INT_NAMES:
+        name, bound = _INT_NAMES[pg]
+        if text is not None:
+            if not _INTEGER.fullmatch(text.strip()):
+                raise InvalidTextRepresentation(f'invalid input syntax for type {name}: "{text}"')
+            if not -bound <= int(text.strip()) < bound:
+                raise PgError(f'value "{text}" is out of range for type {name}', sqlstate="22003")
+            return exp.Literal.number(int(text.strip()))
+        assert number is not None
+        whole = number.quantize(Decimal(1), rounding=ROUND_HALF_UP)
+        if not -bound <= whole < bound:
+            raise PgError(f"{name} out of range", sqlstate="22003")
+        return _written(whole) if whole != number else node
+    if pg == "numeric":
+        if text is not None:
+            if not _NUMBER.fullmatch(text.strip()):
+                raise InvalidTextRepresentation(f'invalid input syntax for type numeric: "{text}"')
+            number = Decimal(text.strip())
+        assert number is not None
+        m = _NUMERIC_DECL.search(column.type or "")
+        if m is None:
+            return node if text is None else _written(number)
+        precision, scale = int(m.group(1)), int(m.group(2) or 0)
+        rounded = number.quantize(Decimal(1).scaleb(-scale), rounding=ROUND_HALF_UP)
+        if rounded != 0 and rounded.adjusted() >= precision - scale:
+            raise PgError("numeric field overflow", sqlstate="22003",
+                          detail=f"A field with precision {precision}, scale {scale} must round to an absolute "
+                                 f"value less than 10^{precision - scale}.")
+        return _written(rounded)
+    if text is None:
+        return node
+    if pg == "bool":
+        b = _bool(text)
+        if b is None:
+            raise InvalidTextRepresentation(f'invalid input syntax for type boolean: "{text}"')
+        return exp.Literal.number(int(b))
+    if pg in ("date", "timestamp", "timestamptz"):
+        s = text.strip()
+        m = _ISO_DATE.match(s)
+        kind = {"date": "date", "timestamp": "timestamp", "timestamptz": "timestamp with time zone"}[pg]
+        if m is not None:
+            try:
+                dt.date(int(m[1]), int(m[2]), int(m[3]))
+            except ValueError:
+                raise PgError(f'date/time field value out of range: "{text}"', sqlstate="22008") from None
+        elif not any(c.isdigit() for c in s) and s.lower() not in _MOMENT_WORDS:
+            raise PgError(f'invalid input syntax for type {kind}: "{text}"', sqlstate="22007")
+        try:  # stored as SQLite's datetime() writes it (UTC, a space before the time): compared as text
+            moment = dt.datetime.fromisoformat(s)
+        except ValueError:
+            return node
+        if moment.tzinfo is not None:
+            moment = moment.astimezone(dt.timezone.utc).replace(tzinfo=None)
+        return exp.Literal.string(moment.date().isoformat() if pg == "date" else moment.isoformat(sep=" "))
+    if pg in ("varchar", "bpchar"):
+        m = _CHAR_DECL.search(column.type or "")
+        if m is not None and len(text.rstrip(" ")) > int(m.group(1)):
+            kind = "character varying" if pg == "varchar" else "character"
+            raise PgError(f"value too long for type {kind}({m.group(1)})", sqlstate="22001")
+    return node
+
+
+def assigned_parameter(value: object, column: ColumnInfo) -> object:
+    """A parameter's value written into ``column``, through :func:`assigned_value` (the
+    constants of a simple-protocol INSERT arrive as parameters of its shared plan)."""
+    if isinstance(value, bool) or not isinstance(value, (str, int, float, Decimal)):
+        return value
+    node: exp.Expr = exp.Literal.string(value) if isinstance(value, str) else _written(Decimal(str(value)))
+    fixed = assigned_value(node, column)
+    if fixed is node:
+        return value
+    number = _number_literal(fixed)
+    if number is not None:
+        return int(number) if column.pg_type in _INT_NAMES or column.pg_type == "bool" else number
+    if isinstance(fixed, exp.Literal) and fixed.is_string:
+        return str(fixed.this)
+    return value
+
+
+def check_assignments(
+    tree: exp.Expr, table_of: Callable[[str], TableInfo | None],
+) -> list[tuple[int, ColumnInfo]]:
+    """Every constant of ``INSERT ... VALUES`` and ``UPDATE ... SET`` through
+    :func:`assigned_value`, in place (the translator's SQLite path). Returns the parameters
+    written into columns, ``($n, column)``, for :func:`assigned_parameter` at execution."""
+    params: list[tuple[int, ColumnInfo]] = []
+
+    def take(item: exp.Expr, column: ColumnInfo) -> exp.Expr:
+        if isinstance(item, exp.Parameter) and isinstance(item.this, exp.Literal) and str(item.this.this).isdigit():
+            params.append((int(str(item.this.this)), column))
+            return item
+        return assigned_value(item, column)
+
+    if isinstance(tree, exp.Insert):
+        target = tree.this
+        table = table_of(target.this.name if isinstance(target, exp.Schema) else target.name)
+        values = tree.expression
+        if table is None or not isinstance(values, exp.Values):
+            return params
+        by_name = {c.name.lower(): c for c in table.columns}
+        names = ([c.name.lower() for c in target.expressions] if isinstance(target, exp.Schema)
+                 else [c.name.lower() for c in table.columns])
+        for row in values.expressions:
+            items = row.expressions if isinstance(row, exp.Tuple) else [row]
+            for name, item in zip(names, list(items)):
+                column = by_name.get(name)
+                if column is not None:
+                    fixed = take(item, column)
+                    if fixed is not item:
+                        item.replace(fixed)
+    elif isinstance(tree, exp.Update) and isinstance(tree.this, exp.Table):
+        table = table_of(tree.this.name)
+        if table is None:
+            return params
+        by_name = {c.name.lower(): c for c in table.columns}
+        for eq in tree.expressions:
+            if isinstance(eq, exp.EQ) and isinstance(eq.this, exp.Column):
+                column = by_name.get(eq.this.name.lower())
+                if column is not None:
+                    fixed = take(eq.expression, column)
+                    if fixed is not eq.expression:
+                        eq.set("expression", fixed)
+    return params

@@ -47,6 +47,7 @@ from gateway.functions import SessionInfo, fold_session_functions
 from gateway.guc import SessionSettings
 from gateway.plans import PLAN_CACHE, DatabaseState, Handle, Plan, copy_outcome, outcome_from_answer
 from gateway.parsecache import ParseCache, SimplePlans
+from gateway.casts import assigned_parameter, check_assignments
 from gateway.params import (
     SchemaIndex,
     name_insert_columns,
@@ -574,6 +575,8 @@ class Session:
             short = short_insert_table(tree)
             if short is not None:
                 name_insert_columns(tree, await self._table_columns(short[0]))
+            if self.backend.dialect == "sqlite" and plan.info.is_write:  # SQLite stores whatever it is given
+                plan.assigned = check_assignments(tree, self.state.index.table)
             typer = expression_typer(tree, self.state.index, plan.typed_params)
             plan.backend = to_backend(tree, self.backend.dialect, output_names=False, typer=typer)
 
@@ -588,6 +591,11 @@ class Session:
                             n_params=plan.n_params, typed_params=plan.typed_params)
             await self._compile(compiled, tree)
             plan = compiled
+        if plan.assigned:
+            params = list(params)
+            for n, column in plan.assigned:
+                if n <= len(params):
+                    params[n - 1] = assigned_parameter(params[n - 1], column)
         if plan.route == "catalog":
             result = await self._catalog_call(plan, params)
         else:

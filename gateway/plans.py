@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from sqlglot import exp
 
-from connectors.base import Backend, Column, SchemaInfo
+from connectors.base import Backend, Column, ColumnInfo, SchemaInfo
 from gateway.api import AskAnswer, Notice, Outcome
 from gateway.catalog import ShadowCatalog
 from gateway.params import SchemaIndex
@@ -62,6 +62,7 @@ class Plan:
     described: dict[int, list[Column] | None] = field(default_factory=dict)  # by parameter count
     param_types: dict[tuple[str | None, ...], list[str]] = field(default_factory=dict)
     typed_params: list[str] | None = None  # the parameter types it was compiled for (a variant)
+    assigned: list[tuple[int, ColumnInfo]] = field(default_factory=list)  # ($n, the column it is written into)
     variants: dict[tuple[str, ...], Plan] = field(default_factory=dict)  # by parameter types
 
 

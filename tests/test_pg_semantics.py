@@ -153,3 +153,51 @@ def test_interval_parameters_move_timestamps(ep: Endpoint, pg_ref: Any) -> None:
             return rows, types, conn.execute(count, (dt.datetime(2013, 12, 31), dt.timedelta(days=30))).fetchall()
 
     assert run(ep) == run(Endpoint.of(pg_ref))
+
+
+ASSIGNMENTS = [  # a scratch table on the writable SQLite demo and on PostgreSQL
+    "CREATE TABLE t_assign (id int PRIMARY KEY, qty int, price numeric(10,2), ok boolean, at timestamp, "
+    "note varchar(5))",
+    "INSERT INTO t_assign (id, qty) VALUES (1, 'abc')",
+    "INSERT INTO t_assign (id, qty) VALUES (1, 99999999999)",
+    "INSERT INTO t_assign (id, qty) VALUES (1, '99999999999')",
+    "INSERT INTO t_assign (id, ok) VALUES (1, 'maybe')",
+    "INSERT INTO t_assign (id, at) VALUES (1, 'not a date')",
+    "INSERT INTO t_assign (id, at) VALUES (1, '2024-02-30 10:00')",
+    "INSERT INTO t_assign (id, price) VALUES (1, 123456789012.5)",
+    "INSERT INTO t_assign (id, note) VALUES (1, 'toolongvalue')",
+    "INSERT INTO t_assign (id, qty, price, ok, note) VALUES (1, 2.7, 2.345, 'yes', 'ab   ') RETURNING qty, price, ok, note",
+    "INSERT INTO t_assign VALUES (2, '-3', '1.005', 'f', '2024-01-31', 'xyz') RETURNING qty, price, ok, at, note",
+    "UPDATE t_assign SET qty = 'x' WHERE id = 1",
+    "UPDATE t_assign SET qty = 4.5, price = 0.125 WHERE id = 1 RETURNING qty, price",
+    "SELECT id, qty, price, ok, at, note FROM t_assign ORDER BY id",
+]
+
+
+def test_values_written_into_columns_as_postgres_assigns_them(request: pytest.FixtureRequest, pg_ref: Any) -> None:
+    """SQLite stores whatever it is given ('abc' in an integer column, twelve characters in a
+    varchar(5)); PostgreSQL converts or refuses. Simple and extended protocol."""
+    ours_ep = chinook_endpoint(request, "chinook")
+    with psycopg.connect(ours_ep.dsn, autocommit=True) as ours, \
+            psycopg.connect(Endpoint.of(pg_ref).dsn, autocommit=True) as ref:
+        for conn in (ours, ref):
+            conn.execute("DROP TABLE IF EXISTS t_assign")
+        try:
+            for sql in ASSIGNMENTS:
+                assert outcome(ours, sql) == outcome(ref, sql), sql
+            insert = "INSERT INTO t_assign (id, qty, price, note) VALUES (%s, %s, %s, %s) RETURNING qty, price"
+            for args in ((3, 7, "2.345", "ok"), (4, 1, 1, "toolongvalue")):
+                got: Any
+                want: Any
+                try:
+                    want = ref.execute(insert, args).fetchall()
+                except psycopg.Error as e:
+                    want = e.sqlstate
+                try:
+                    got = ours.execute(insert, args).fetchall()
+                except psycopg.Error as e:
+                    got = e.sqlstate
+                assert got == want, args
+        finally:
+            for conn in (ours, ref):
+                conn.execute("DROP TABLE IF EXISTS t_assign")
