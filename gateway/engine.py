@@ -48,6 +48,7 @@ from gateway.guc import SessionSettings
 from gateway.plans import PLAN_CACHE, DatabaseState, Handle, Plan, copy_outcome, outcome_from_answer
 from gateway.parsecache import ParseCache, SimplePlans
 from gateway.casts import assigned_parameter, check_assignments
+from gateway.grouping import check_grouping
 from gateway.params import (
     SchemaIndex,
     name_insert_columns,
@@ -577,6 +578,8 @@ class Session:
                 name_insert_columns(tree, await self._table_columns(short[0]))
             if self.backend.dialect == "sqlite" and plan.info.is_write:  # SQLite stores whatever it is given
                 plan.assigned = check_assignments(tree, self.state.index.table)
+            elif self.backend.dialect == "sqlite" and plan.info.returns_rows:  # and answers ungrouped columns
+                check_grouping(tree, self.state.index.table)
             typer = expression_typer(tree, self.state.index, plan.typed_params)
             plan.backend = to_backend(tree, self.backend.dialect, output_names=False, typer=typer)
 
