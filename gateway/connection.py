@@ -139,6 +139,7 @@ class Connection(Handshake):
         self._debug = False  # whether wire-level debug events are logged (decided after startup)
         self._info = True  # whether each query is logged (its level is enabled)
         self._shutdown: PgError | None = None
+        self._sealed = False  # a FATAL went out: nothing may follow it
         self._parked = False  # the task waits for input with nothing buffered: take_now may answer
         self._inflight: asyncio.Task[None] | None = None  # an answer take_now began that had to wait
         self._inflight_error: Exception | None = None  # how it ended, when it failed
@@ -241,6 +242,9 @@ class Connection(Handshake):
         up as end of stream on the next read)."""
         if not self._out:
             return None
+        if self._sealed:
+            self._out.clear()
+            return None
         data, self._out = self._out, bytearray()  # never written to again: no copy needed
         if self._debug:
             self._log.debug("wire.send", bytes=len(data), head=bytes(data[:200]))
@@ -267,6 +271,7 @@ class Connection(Handshake):
             await asyncio.wait_for(self.flush(), timeout=5)
         except (ClientGone, asyncio.TimeoutError):
             pass
+        self._sealed = True  # a read cancelled by the shutdown may finish after it: its answer is dropped
 
     async def _next(self) -> FrontendMessage | StartupPacket | None:
         """The next complete message; ``None`` at end of stream."""
