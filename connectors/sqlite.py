@@ -16,7 +16,7 @@ import re
 import sqlite3
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
@@ -27,7 +27,7 @@ import structlog
 from connectors.base import Column, ColumnInfo, Dialect, ForeignKey, Result, SchemaInfo, TableInfo
 from connectors.guard import StatementGuard
 from connectors.sqlite_functions import FunctionErrors, install
-from connectors.sqlite_types import DeclaredTypes, conform, describe
+from connectors.sqlite_types import DeclaredTypes, conform, describe, needs_fit as _pg_name_needs_fit
 from connectors.types import TEXT_TYPES, pg_type_name
 from gateway import errors as E
 from gateway.protocol.text_format import interval_text
@@ -134,6 +134,11 @@ class SqliteConnection:
         self._denied: str | None = None
         self._closed = False
         self._no_wait = False  # busy timeout switched off by try_quick_read
+        # the budget of the quick read under way (_quick_progress)
+        self._quick_calls = 0
+        self._quick_max = 0
+        self._quick_deadline = 0.0
+        self._quick_why = "steps"
 
     def execute(
         self,
@@ -174,11 +179,7 @@ class SqliteConnection:
         except sqlite3.Error as e:
             raise self._translate(e, sql) from e
         names = [d[0] for d in desc]
-        try:
-            declared = self._backend._types.for_query(self._conn, sql, len(names))
-        except sqlite3.Error:
-            declared = [None] * len(names)
-        columns, rows = describe(names, declared, rows)
+        columns, rows = describe(names, self._declared(sql, len(names)), rows)
         if streaming:  # the rest is read as the client takes it, never held whole
             return Result(columns, self._rest(cur, rows, columns, sql, timeout), -1)
         return Result(columns, rows, len(rows), truncated)
@@ -221,30 +222,77 @@ class SqliteConnection:
             raise E.PgError("connection is closed", sqlstate="08003")
         if _REGEX_CALL.search(sql):
             return "steps"
+        read = self._quick_rows(sql, [_adapt(p) for p in params], max_steps, max_rows, max_s)
+        if isinstance(read, str):
+            return read
+        desc, rows, rowcount = read
+        if desc is None:
+            return Result(None, [], rowcount)
+        names = [d[0] for d in desc]
+        columns, rows = describe(names, self._declared(sql, len(names)), rows)
+        return Result(columns, rows, len(rows))
+
+    def hot_reader(
+        self, sql: str, ncols: int, *, max_steps: int, max_rows: int, max_s: float
+    ) -> Callable[[Sequence[Any]], list[tuple[Any, ...]] | None] | None:
+        """:meth:`try_quick_read` of one statement, made once for a statement run over and
+        over (a driver's prepared point select): a function of the parameters that returns
+        the rows, converted as :func:`describe` converts them, or ``None`` for anything
+        else (not quick this time, an error, another shape of result), which the caller
+        then runs the general way. Nothing it declines has changed anything: it only reads.
+        ``None``: no such function for this statement."""
+        if self._closed or _REGEX_CALL.search(sql):
+            return None
+        plain_types = (int, str, float, type(None))
+        declared_seen: list[str | None] | None = None
+        as_is = False  # the last declared types need no conversion of a single row
+
+        def read(params: Sequence[Any]) -> list[tuple[Any, ...]] | None:
+            nonlocal declared_seen, as_is
+            if self._closed:
+                return None
+            try:
+                got = self._quick_rows(sql, [p if type(p) in plain_types else _adapt(p) for p in params],
+                                       max_steps, max_rows, max_s)
+            except E.PgError:  # reported by the general way, which runs it again
+                return None
+            if isinstance(got, str) or got[0] is None or len(got[0]) != ncols:
+                return None
+            desc, rows, _ = got
+            declared = self._declared(sql, ncols)
+            if declared is not declared_seen:
+                declared_seen, as_is = declared, not any(_pg_name_needs_fit(d) for d in declared)
+            if as_is and len(rows) <= 1:
+                return rows
+            return describe([d[0] for d in desc], declared, rows)[1]
+
+        return read
+
+    def _declared(self, sql: str, ncols: int) -> list[str | None]:
+        try:
+            return self._backend._types.for_query(self._conn, sql, ncols)
+        except sqlite3.Error:
+            return [None] * ncols
+
+    def _quick_rows(
+        self, sql: str, params: list[Any], max_steps: int, max_rows: int, max_s: float
+    ) -> tuple[Any, list[tuple[Any, ...]], int] | str:
+        """The quick read of :meth:`try_quick_read`: (cursor description, rows, rowcount),
+        or why it gave up."""
         conn = self._conn
         if not self._no_wait:
             self._wait_when_busy(False)
-        deadline = time.perf_counter() + max_s
-        calls = 0
-        why = "steps"
-
-        def progress() -> bool:  # called every _QUICK_STEPS VM instructions
-            nonlocal calls, why
-            calls += 1
-            if calls > max_steps:
-                return True
-            if calls % 8 == 0 and time.perf_counter() > deadline:
-                why = "time"
-                return True
-            return False
-
+        self._quick_calls = 0
+        self._quick_max = max_steps
+        self._quick_deadline = time.perf_counter() + max_s
+        self._quick_why = "steps"
         self._denied = None
         self._function_errors.error = None
-        conn.set_progress_handler(progress, _QUICK_STEPS)
+        conn.set_progress_handler(self._quick_progress, _QUICK_STEPS)
         try:
             cur = conn.cursor()
             try:
-                cur.execute(sql, [_adapt(p) for p in params])
+                cur.execute(sql, params)
                 desc = cur.description
                 rows = cur.fetchmany(max_rows + 1) if desc is not None else []
             finally:
@@ -252,7 +300,7 @@ class SqliteConnection:
         except sqlite3.OperationalError as e:
             code = getattr(e, "sqlite_errorname", "") or ""
             if code == "SQLITE_INTERRUPT" or str(e) == "interrupted":
-                return why
+                return self._quick_why
             if code.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")) or str(e) == "database is locked":
                 return "busy"
             raise self._quick_error(e, sql) from e
@@ -260,17 +308,20 @@ class SqliteConnection:
             raise self._quick_error(e, sql) from e
         finally:
             conn.set_progress_handler(None, 0)
-        if desc is None:
-            return Result(None, [], max(cur.rowcount, 0))
         if len(rows) > max_rows:
             return "rows"
-        names = [d[0] for d in desc]
-        try:
-            declared = self._backend._types.for_query(conn, sql, len(names))
-        except sqlite3.Error:
-            declared = [None] * len(names)
-        columns, rows = describe(names, declared, rows)
-        return Result(columns, rows, len(rows))
+        return desc, rows, max(cur.rowcount, 0)
+
+    def _quick_progress(self) -> bool:
+        """SQLite's progress handler during a quick read (every _QUICK_STEPS VM
+        instructions): stop it past its budget of steps or time."""
+        self._quick_calls += 1
+        if self._quick_calls > self._quick_max:
+            return True
+        if self._quick_calls % 8 == 0 and time.perf_counter() > self._quick_deadline:
+            self._quick_why = "time"
+            return True
+        return False
 
     def _quick_error(self, e: sqlite3.Error, sql: str) -> E.PgError:
         # no guard here: a quick read is never cancelled, only stopped by its deadline

@@ -61,6 +61,10 @@ class DeclaredTypes:
         :meth:`changed`; a type gone stale meanwhile only costs the value-based guess that
         :func:`describe` falls back on."""
         now = time.monotonic()
+        if self._version is not None and now - self._checked <= _RECHECK_S:
+            known = self._cache.get(sql)  # a statement run again: no lock (one dict read under the GIL)
+            if known is not None:
+                return known if len(known) == ncols else [None] * ncols
         version = None
         if self._version is None or now - self._checked > _RECHECK_S:
             version = conn.execute("PRAGMA schema_version").fetchone()[0]
@@ -197,6 +201,14 @@ def _pg_name(declared: str | None) -> str | None:
     return pg_type_name(declared, "sqlite")
 
 
+@functools.lru_cache(maxsize=1024)
+def needs_fit(declared: str | None) -> bool:
+    """Whether :func:`describe` may convert a single value of a column declared so (a
+    boolean's 0/1, the text of a date or time); any other single value stays as SQLite
+    gives it."""
+    return _pg_name(declared) in _CONVERTED
+
+
 def fit(pg: str | None, values: tuple[Any, ...]) -> tuple[str, tuple[Any, ...]]:
     """A column's type and values: the declared type when the values fit it (converted
     where needed), else a type inferred from the values. Set-based, so that wide results
@@ -285,6 +297,7 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "timestamptz": _parse_timestamptz,
     "time": _parse_time,
 }
+_CONVERTED = frozenset({"bool", *_PARSERS})  # types whose single values describe() may convert
 
 
 def _to_text(value: Any) -> str:

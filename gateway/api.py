@@ -11,7 +11,7 @@ the column's PostgreSQL type name.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -97,6 +97,12 @@ class SessionEngine(Protocol):
     def execute_now(self, prepared: Prepared, params: Sequence[Any]) -> Outcome | None:
         """Like :meth:`execute` when the answer can be had without waiting (a short read);
         ``None``: call :meth:`execute`."""
+        ...
+
+    def hot_reader(self, prepared: Prepared) -> Callable[[Sequence[Any]], list[Any] | None] | None:
+        """For a read run over and over: a function of the parameters giving the rows that
+        :meth:`execute_now` would (tag ``SELECT n``, the described columns), or ``None``
+        when it would not answer so; ``None``: no such function."""
         ...
 
     def prepare_now(self, sql: str, param_types: Sequence[str | None]) -> Prepared | None:

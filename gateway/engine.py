@@ -394,6 +394,37 @@ class Session:
             return None
         return self._outcome_now(handle.plan, list(params), prepared.columns)
 
+    def hot_reader(self, prepared: Prepared) -> Callable[[Sequence[Any]], list[Any] | None] | None:
+        """For a prepared read that :meth:`execute_now` answered and that a driver runs over
+        and over (pgbench ``-M prepared``): a function of the parameters that answers as
+        :meth:`execute_now` does, with the rows of its outcome (in the columns Describe
+        announced) or ``None`` (then :meth:`execute_now` runs it: a transaction in error,
+        a busy session, a read that turned out long, an error to report); its command tag
+        is ``SELECT`` and the row count. The checks that depend on the plan are made here, once; those that
+        depend on the session, at every call. ``None``: not such a statement."""
+        handle = prepared.handle
+        columns = prepared.columns
+        if not isinstance(handle, Handle) or handle.kind != "sql" or columns is None or self._conn is None:
+            return None
+        plan = handle.plan
+        if plan is None or plan.dynamic or plan.route != "backend" or plan.backend is None or plan.backend.pre \
+                or plan.info.verb != "SELECT" or plan.info.is_write or not plan.info.returns_rows:
+            return None
+        conn, sql, bind, n_params = self._conn, plan.backend.sql, plan.backend.bind, plan.n_params
+        read = self.engine.quick.hot_reader(conn, sql, len(columns))
+        if read is None:
+            return None
+        lock = self._lock
+
+        def hot(params: Sequence[Any]) -> list[Any] | None:
+            if self._conn is not conn or self.closed or self._status == "E" or lock.locked() \
+                    or len(params) < n_params:
+                return None
+            self.current_query = sql
+            return read(bind(params))  # type: ignore[arg-type]
+
+        return hot
+
     def _outcome_now(self, plan: Plan, params: list[Any], described: list[Column] | None) -> Outcome | None:
         """``plan`` run as a quick read when it can be (:meth:`execute_now`,
         :meth:`run_simple_now`); ``None``: not one."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any
@@ -61,6 +61,9 @@ class BindShape:
     result_formats: list[int]
     description: bytes
     encoder: RowEncoder | None  # None: the statement returns no rows
+    # the session's reader of this statement once it was answered at once (SessionEngine.hot_reader)
+    hot: Callable[[Sequence[Any]], list[Any] | None] | None = None
+    hot_tried: bool = False
 
 
 def declared_type_names(oids: Sequence[int]) -> list[str | None]:

@@ -14,7 +14,7 @@ event loop: at most one budget per statement text.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import structlog
@@ -60,3 +60,22 @@ class QuickReads:
             self._misses[sql] = misses
         log.debug("engine.not_quick", reason=result, sql=sql[:200])
         return None
+
+    def hot_reader(self, conn: Connection, sql: str, ncols: int) -> Callable[[Sequence[Any]], list[Any] | None] | None:
+        """The backend's reader of one statement as a quick read, for a statement run over
+        and over (``hot_reader`` of :class:`connectors.sqlite.SqliteConnection`), under the
+        same budget; it declines (``None``) once the statement is known not to be quick,
+        so that :meth:`try_read` keeps the count. ``None``: the backend has none."""
+        make = getattr(conn, "hot_reader", None)
+        if make is None or sql in self._slow:
+            return None
+        read: Callable[[Sequence[Any]], list[Any] | None] | None = make(
+            sql, ncols, max_steps=MAX_STEPS, max_rows=MAX_ROWS, max_s=MAX_S)
+        if read is None:
+            return None
+        slow = self._slow
+
+        def hot(params: Sequence[Any]) -> list[Any] | None:
+            return None if sql in slow else read(params)
+
+        return hot

@@ -157,13 +157,13 @@ _BATCHES: list[list[Any]] = [
 ]
 
 
-async def _answers(harness: EngineHarness, *, together: bool) -> list[bytes]:
+async def _answers(harness: EngineHarness, *, together: bool, batches: list[list[Any]] = _BATCHES) -> list[bytes]:
     """The answer to each batch, sent in one piece or a message at a time (each one read
     by the server before the next arrives)."""
     driven = _Driven(harness)
     writer = driven.writer
     answers = []
-    for batch in [[StartupMessage({"user": "tester", "database": "small"})], *_BATCHES]:
+    for batch in [[StartupMessage({"user": "tester", "database": "small"})], *batches]:
         writer.writes.clear()
         writer.ready.clear()
         pieces = [b"".join(m.encode() for m in batch)] if together else [m.encode() for m in batch]
@@ -296,3 +296,79 @@ def test_a_statement_parsed_again_keeps_what_its_binds_decode_to(tmp_path: Path)
         await harness.aclose()
 
     asyncio.run(go())
+
+
+# --- a statement run over and over: the hot reader answers as the general way -----------
+
+_HOT_PARSES = [
+    _POINT_S,
+    Parse("albums", 'SELECT "AlbumId", "Title" FROM "Album" WHERE "ArtistId" = $1 ORDER BY 1', []),
+    Parse("invoice", 'SELECT "InvoiceDate", "Total", "Total" > $1 AS big FROM "Invoice" WHERE "InvoiceId" = $2', []),
+    Parse("ratio", 'SELECT 100 / $1::int AS q', []),
+    Parse("count", "WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c WHERE n < $1) "
+                   "SELECT count(*) FROM c", []),
+    Sync(),
+]
+_HOT_BATCHES: list[list[Any]] = [
+    _HOT_PARSES,
+    *[_run("s1", str(i).encode()) for i in (1, 2, 3, 99)],
+    _run("s1", struct.pack("!q", 4), formats=[1], results=[1]),  # another Bind shape
+    _run("s1", None),
+    *[_run("albums", str(i).encode()) for i in (2, 7, 1, 99)],  # several rows, none
+    *[_run("invoice", b"5", str(i).encode()) for i in (3, 4, 1)],  # a timestamp, numeric, a boolean expression
+    *[_run("invoice", b"5", str(i).encode(), results=[1]) for i in (2, 6, 5)],  # in binary
+    *[_run("ratio", v) for v in (b"4", b"0", b"7", b"0", b"3")],  # 22012 among quick reads
+    [Query("CREATE TABLE flags (id integer PRIMARY KEY, ok boolean, day date); "
+           "INSERT INTO flags VALUES (1, true, '2024-02-29'), (2, false, NULL), (3, NULL, '1999-12-31')")],
+    [Parse("flag", "SELECT ok, day FROM flags WHERE id = $1", []), Sync()],
+    *[_run("flag", str(i).encode(), results=r) for r in ([], [1]) for i in (1, 2, 3)],  # SQLite's 0/1 and text
+    *[_run("count", v) for v in (b"10", b"300000", b"5")],  # turns out long: the executor from then on
+    [Query("BEGIN")],
+    _run("s1", b"5"),
+    [Execute("", 0), Sync()],  # the portal lives on in the transaction block
+    _run("ratio", b"0"),  # fails the block ...
+    _run("s1", b"6"),  # ... so this is refused (25P02)
+    [Query("ROLLBACK")],
+    [Query('ALTER TABLE "Artist" RENAME COLUMN "Name" TO "Called"')],
+    _run("s1", b"2"),  # the column is gone: an error, as the general way reports it
+    [Query('ALTER TABLE "Artist" RENAME COLUMN "Called" TO "Name"')],
+    *[_run("s1", str(i).encode()) for i in (2, 7)],
+]
+
+
+def test_a_statement_run_over_and_over_is_answered_as_the_first_time(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A prepared read answered at once is read again by the session's hot reader
+    (BindShape.hot, Session.hot_reader): byte for byte what the message handlers answer,
+    with its types converted (timestamps), several rows, errors, a failed transaction
+    block, a read that turns out long and a schema change; the handlers never use it."""
+    hot_answers = []
+    hot_answer = Connection._hot_answer
+
+    def counted(self: Connection, *args: Any) -> Any:
+        hot_answers.append(args[0].statement)
+        return hot_answer(self, *args)
+
+    monkeypatch.setattr(Connection, "_hot_answer", counted)
+
+    async def answers(together: bool) -> list[bytes]:
+        data = tmp_path / ("together" if together else "one_by_one")  # each its own database
+        data.mkdir()
+        harness = EngineHarness(data)
+        out = await _answers(harness, together=together, batches=_HOT_BATCHES)
+        await harness.aclose()
+        return out
+
+    one_by_one = asyncio.run(answers(False))
+    assert hot_answers == []
+    together = asyncio.run(answers(True))
+    assert together == one_by_one
+    replies = [split(a)[0] for a in together]
+    assert [r.error.code for batch in replies for r in batch if r.type == b"E"] == [
+        "22012", "22012", "22012", "25P02", "42703"]
+    assert _types(replies[-1]) == b"2TDCZ" and replies[-1][2].payload.endswith(b"Led Zeppelin")
+    assert [r.payload for r in replies[7] if r.type == b"C"] == [b"SELECT 2\x00"]  # albums of artist 2
+    # the hot reader answered the runs after each statement's first quick one (not the long count)
+    assert hot_answers.count("s1") >= 6 and hot_answers.count("albums") == 3
+    assert hot_answers.count("flag") == 4 and hot_answers.count("invoice") == 4 and hot_answers.count("ratio") >= 2
+    assert hot_answers.count("count") == 0
