@@ -14,6 +14,10 @@ from typing import Any, Literal, Protocol
 
 Dialect = Literal["sqlite", "duckdb"]
 
+STREAM_AFTER = 10_000
+"""A result longer than this many rows is streamed: read from the backend as the client
+takes it (:attr:`Result.rows` is then an iterator)."""
+
 
 @dataclass(frozen=True)
 class Column:

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +32,9 @@ import duckdb
 from duckdb.sqltypes import VARCHAR
 import structlog
 
-from connectors.base import Column, ColumnInfo, Connection, Dialect, ForeignKey, Result, SchemaInfo, TableInfo
+from connectors.base import (
+    STREAM_AFTER, Column, ColumnInfo, Connection, Dialect, ForeignKey, Result, SchemaInfo, TableInfo,
+)
 from connectors.ddl import META_SCHEMA
 from connectors.guard import StatementGuard
 from connectors.sqlite_functions import to_char
@@ -103,6 +105,16 @@ class DuckdbBackend:
         return f"DuckdbBackend({self.name!r}, {str(self.path)!r}, read_only={self.read_only})"
 
 
+class _Pending:
+    """A streamed result of :class:`DuckdbConnection` whose rows are still in the cursor."""
+
+    __slots__ = ("end_txn", "rest")
+
+    def __init__(self, end_txn: bool) -> None:
+        self.end_txn = end_txn  # the guarded read-only transaction ends with it
+        self.rest: list[tuple[Any, ...]] | None = None  # read into memory by _settle
+
+
 class DuckdbConnection:
     """One session's cursor. ``execute`` runs one statement at a time; ``interrupt`` may be
     called from any thread. ``guarded`` turns on the read-only fences of the module docstring."""
@@ -114,6 +126,7 @@ class DuckdbConnection:
         self._in_txn = False  # guarded only: a client BEGIN opened our rolled-back transaction
         self._guard = StatementGuard(cursor.interrupt)
         self._closed = False
+        self._pending: _Pending | None = None  # a long result still being read from the cursor
 
     def execute(
         self,
@@ -134,6 +147,7 @@ class DuckdbConnection:
         if len(statements) > 1:
             raise E.SyntaxError_("cannot insert multiple commands into a prepared statement")
         stmt = statements[0]
+        self._settle()
         if self._guarded:
             return self._execute_guarded(stmt, list(params), timeout, max_rows)
         return self._run(stmt, list(params), timeout, max_rows)
@@ -154,10 +168,13 @@ class DuckdbConnection:
         if self._in_txn:
             return self._run(stmt, params, timeout, max_rows)
         self._begin()
+        result: Result | None = None
         try:
-            return self._run(stmt, params, timeout, max_rows)
+            result = self._run(stmt, params, timeout, max_rows, end_txn=True)
+            return result
         finally:
-            self._rollback()
+            if result is None or isinstance(result.rows, list):  # a streamed result ends it when read
+                self._rollback()
 
     def _begin(self) -> None:
         try:
@@ -173,9 +190,14 @@ class DuckdbConnection:
             pass  # no transaction left to undo
 
     def _run(
-        self, stmt: duckdb.Statement, params: list[Any], timeout: float | None, max_rows: int | None
+        self, stmt: duckdb.Statement, params: list[Any], timeout: float | None, max_rows: int | None,
+        *, end_txn: bool = False,
     ) -> Result:
+        """One statement. A result longer than :data:`STREAM_AFTER` rows (with no
+        ``max_rows``) is streamed: the rows come from the cursor as they are taken
+        (:class:`_Pending`); ``end_txn``: the guarded transaction ends when they run out."""
         truncated = False
+        streaming = False
         try:
             with self._guard.running(timeout):
                 cur = self._cur
@@ -193,7 +215,8 @@ class DuckdbConnection:
                         cur.fetchall()  # drain the Count row
                     return Result(None, [], max(count, 0))
                 if max_rows is None:
-                    rows = cur.fetchall()
+                    rows = cur.fetchmany(STREAM_AFTER + 1)
+                    streaming = len(rows) > STREAM_AFTER
                 else:
                     rows = cur.fetchmany(max_rows + 1)
                     truncated = len(rows) > max_rows
@@ -203,7 +226,51 @@ class DuckdbConnection:
                 raise self._guard.error() from e
             raise translate_error(e) from e
         columns = [Column(d[0], pg_type_name(str(d[1]), "duckdb") or "text") for d in desc]
+        if streaming:
+            pending = self._pending = _Pending(end_txn)
+            return Result(columns, self._rest(pending, rows, timeout), -1)
         return Result(columns, rows, len(rows), truncated)
+
+    def _rest(self, pending: _Pending, first: list[tuple[Any, ...]], timeout: float | None) -> Iterator[tuple[Any, ...]]:
+        """The rows of a long result: those read already, then the cursor's, a chunk at a
+        time (each under the statement's time limit and cancellable). DuckDB's cursor holds
+        one result: a statement run before these rows are all taken (a suspended portal)
+        first reads the rest into memory (:meth:`_settle`), and they come from there."""
+        yield from first
+        while pending.rest is None:
+            try:
+                with self._guard.running(timeout):
+                    chunk = self._cur.fetchmany(STREAM_AFTER)
+            except duckdb.Error as e:
+                self._stream_ended(pending)
+                if self._guard.canceled:
+                    raise self._guard.error() from e
+                raise translate_error(e) from e
+            if not chunk:
+                self._stream_ended(pending)
+                return
+            yield from chunk
+        yield from pending.rest
+
+    def _stream_ended(self, pending: _Pending) -> None:
+        """A streamed result read to its end (or failed), on the thread that reads it."""
+        if self._pending is pending:
+            self._pending = None
+            if pending.end_txn:
+                self._rollback()
+
+    def _settle(self) -> None:
+        """Before another statement: the rows of a streamed result not read yet, read into
+        memory (the client may still take them), and its guarded transaction ended."""
+        pending, self._pending = self._pending, None
+        if pending is None:
+            return
+        try:
+            pending.rest = self._cur.fetchall()
+        except duckdb.Error:
+            pending.rest = []  # the error was the cursor's to report; the next statement goes on
+        if pending.end_txn:
+            self._rollback()
 
     def interrupt(self) -> None:
         self._guard.cancel("user")
@@ -211,7 +278,8 @@ class DuckdbConnection:
     def close(self) -> None:
         if not self._closed:
             self._closed = True
-            if self._in_txn:
+            pending, self._pending = self._pending, None
+            if self._in_txn or (pending is not None and pending.end_txn):
                 self._rollback()
             try:
                 self._cur.close()

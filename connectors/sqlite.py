@@ -24,7 +24,7 @@ from urllib.parse import quote
 
 import structlog
 
-from connectors.base import Column, ColumnInfo, Dialect, ForeignKey, Result, SchemaInfo, TableInfo
+from connectors.base import STREAM_AFTER, Column, ColumnInfo, Dialect, ForeignKey, Result, SchemaInfo, TableInfo
 from connectors.guard import StatementGuard
 from connectors.sqlite_functions import FunctionErrors, install
 from connectors.sqlite_types import DeclaredTypes, conform, describe, needs_fit as _pg_name_needs_fit
@@ -58,8 +58,6 @@ _ACTION_NAMES = {
 _DDL = re.compile(r"\s*(?:create|alter|drop|attach|detach|commit|end|rollback|release)\b", re.IGNORECASE)
 # sqlite3.connect's default busy timeout (ms), restored after a no-wait quick read.
 _BUSY_TIMEOUT_MS = 5000
-STREAM_AFTER = 10_000
-"""A result longer than this many rows is streamed: read from SQLite as the client takes it."""
 MMAP_BYTES = 256 << 20  # memory-mapped reads: no read() call per page (address space only, not memory)
 # VM instructions between two deadline checks of a quick read.
 _QUICK_STEPS = 1000

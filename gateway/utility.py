@@ -412,8 +412,9 @@ async def _copy(s: Session, u: Utility) -> Outcome:
         cols = ", ".join(f'"{c}"' for c in u.columns) if u.columns else "*"
         query = f"SELECT {cols} FROM {u.name}"
     out = await _query_rows(s, query)
-    rows = list(out.rows)
-    return Outcome(tag=f"COPY {len(rows)}", columns=out.columns or [], rows=rows, copy_out=True)
+    rows = out.rows  # a long result stays streamed: its tag counts the rows sent
+    tag = f"COPY {len(rows)}" if isinstance(rows, list) else ""
+    return Outcome(tag=tag, columns=out.columns or [], rows=rows, copy_out=True)
 
 
 _HANDLERS = {

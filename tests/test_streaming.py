@@ -1,6 +1,6 @@
-"""Long results are streamed: read from SQLite as the client takes them, never held whole
-in the gateway's memory, with the statement's errors, time limit and cancel still applied
-to the rows read late.
+"""Long results are streamed: read from SQLite or DuckDB as the client takes them, never
+held whole in the gateway's memory, with the statement's errors, time limit and cancel still
+applied to the rows read late.
 """
 
 from __future__ import annotations
@@ -10,7 +10,9 @@ from typing import Any
 
 import pytest
 
-from connectors.sqlite import STREAM_AFTER, SqliteBackend
+from connectors.base import STREAM_AFTER
+from connectors.duckdb import DuckdbBackend
+from connectors.sqlite import SqliteBackend
 from gateway.errors import PgError
 
 psycopg = pytest.importorskip("psycopg")
@@ -21,13 +23,19 @@ def _series(n: int) -> str:
             "SELECT g, g * 2 AS twice, 'row ' || g AS label FROM s")
 
 
-def test_connector_streams_past_the_first_chunk(tmp_path: Path) -> None:
-    conn = SqliteBackend("s", tmp_path / "s.sqlite").connect()
+def _backend(kind: str, tmp_path: Path) -> Any:
+    return SqliteBackend("s", tmp_path / "s.sqlite") if kind == "sqlite" else DuckdbBackend("d", tmp_path / "d.duckdb")
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "duckdb"])
+def test_connector_streams_past_the_first_chunk(tmp_path: Path, kind: str) -> None:
+    backend = _backend(kind, tmp_path)
+    conn = backend.connect()
     try:
         n = STREAM_AFTER * 2 + 7
         res = conn.execute(_series(n))
         assert not isinstance(res.rows, list) and res.rowcount == -1
-        assert res.columns is not None and [c.pg_type for c in res.columns] == ["int8", "int8", "text"]
+        assert res.columns is not None and [c.pg_type for c in res.columns][2] in ("text", "varchar")
         rows = list(res.rows)
         assert len(rows) == n and rows[-1] == (n, 2 * n, f"row {n}")
         short = conn.execute(_series(5))  # a short result stays a list
@@ -37,6 +45,35 @@ def test_connector_streams_past_the_first_chunk(tmp_path: Path) -> None:
         assert conn.execute("SELECT 41 + 1").rows == [(42,)]  # the connection goes on
     finally:
         conn.close()
+        backend.close()
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "duckdb"])
+@pytest.mark.parametrize("read_only", [False, True])
+def test_a_statement_run_before_a_stream_is_read_leaves_its_rows(tmp_path: Path, kind: str, read_only: bool) -> None:
+    """A suspended portal: another statement runs on the connection before the streamed
+    rows are all taken (DuckDB's cursor holds one result: the rest is read into memory
+    first); the rows still arrive whole and in order, and a read-only connection's
+    transaction ends (a write by another connection is seen by the next read)."""
+    backend = _backend(kind, tmp_path)
+    writer = backend.connect()
+    writer.execute("CREATE TABLE t (x integer)")
+    conn = backend.connect(read_only=read_only)
+    try:
+        n = STREAM_AFTER + 2345
+        res = conn.execute(_series(n))
+        assert not isinstance(res.rows, list)
+        head = [next(res.rows) for _ in range(STREAM_AFTER + 100)]  # past the first chunk
+        assert conn.execute("SELECT count(*) FROM t").rows == [(0,)]
+        writer.execute("INSERT INTO t VALUES (1)")
+        assert conn.execute("SELECT count(*) FROM t").rows == [(1,)]
+        rows = head + list(res.rows)
+        assert [r[0] for r in rows] == list(range(1, n + 1))
+        assert conn.execute("SELECT 41 + 1").rows == [(42,)]
+    finally:
+        conn.close()
+        writer.close()
+        backend.close()
 
 
 def test_connector_error_in_a_late_chunk(tmp_path: Path) -> None:
@@ -63,18 +100,21 @@ def _peak_rss_kib(pid: int) -> int:
 
 
 @pytest.mark.slow
-def test_gateway_streams_a_long_result_in_bounded_memory(gateway_factory: Any) -> None:
+@pytest.mark.parametrize("db", ["chinook", "chinook_duckdb"])
+def test_gateway_streams_a_long_result_in_bounded_memory(gateway_factory: Any, db: str) -> None:
     """A million rows through psycopg's row-by-row mode: all arrive, and the gateway's peak
     memory grows by far less than the rows would take held whole (~150 MB)."""
     gw = gateway_factory()
     n = 1_000_000
-    with psycopg.connect(gw.dsn(), autocommit=True) as conn:
+    series = _series(n) if db == "chinook" else (  # DuckDB computes a recursive CTE whole
+        f"SELECT g, g * 2 AS twice, 'row ' || g AS label FROM generate_series(1, {n}) AS s(g)")
+    with psycopg.connect(gw.dsn(db), autocommit=True) as conn:
         conn.execute("SELECT 1")
         before = _peak_rss_kib(gw.proc.pid)
         count = total = 0
         last: Any = None
         with conn.cursor() as cur:
-            for row in cur.stream(_series(n)):
+            for row in cur.stream(series):
                 count += 1
                 total += row[1]
                 last = row
@@ -84,11 +124,40 @@ def test_gateway_streams_a_long_result_in_bounded_memory(gateway_factory: Any) -
         assert conn.execute("SELECT 41 + 1").fetchone() == (42,)
 
 
-def test_gateway_error_after_rows_were_sent(gateway: Any) -> None:
+@pytest.mark.parametrize("db", ["chinook", "chinook_duckdb"])
+def test_gateway_error_after_rows_were_sent(gateway: Any, db: str) -> None:
     """PostgreSQL sends the rows it has, then the error; the connection stays usable."""
     late = STREAM_AFTER + 500
-    with psycopg.connect(gateway.dsn(), autocommit=True) as conn:
+    with psycopg.connect(gateway.dsn(db), autocommit=True) as conn:
         with pytest.raises(psycopg.errors.DivisionByZero):
-            conn.execute(f"WITH RECURSIVE s(g) AS (SELECT 1 UNION ALL SELECT g + 1 FROM s WHERE g < {late + 10}) "
-                         f"SELECT g, 1 / (g - {late}) FROM s").fetchall()
+            conn.execute(f"SELECT g, 1 / (g - {late}) FROM generate_series(1, {late + 10}) AS s(g)").fetchall()
+        assert conn.execute("SELECT 41 + 1").fetchone() == (42,)
+
+
+@pytest.mark.parametrize("db", ["chinook", "chinook_duckdb"])
+def test_gateway_portal_suspended_in_a_long_result(gateway: Any, db: str) -> None:
+    """A named cursor of psycopg (DECLARE ... FETCH) and a portal read a chunk at a time
+    while other statements run between the chunks: every row arrives once, in order."""
+    n = STREAM_AFTER * 2 + 11
+    with psycopg.connect(gateway.dsn(db)) as conn:
+        with conn.cursor(name="long") as cur:
+            cur.execute(f"SELECT g FROM generate_series(1, {n}) AS s(g) ORDER BY g")
+            seen: list[int] = []
+            while chunk := cur.fetchmany(7000):
+                seen += [r[0] for r in chunk]
+                assert conn.execute("SELECT count(*) FROM \"Genre\"").fetchone() == (25,)
+        assert seen == list(range(1, n + 1))
+
+
+@pytest.mark.parametrize("db", ["chinook", "chinook_duckdb"])
+def test_gateway_copy_out_of_a_long_result(gateway: Any, db: str) -> None:
+    """COPY (query) TO STDOUT of a streamed result: every row, then the tag with the count."""
+    n = STREAM_AFTER * 2 + 3
+    with psycopg.connect(gateway.dsn(db), autocommit=True) as conn:
+        with conn.cursor() as cur:
+            with cur.copy(f"COPY (SELECT g, 'r' || g AS label FROM generate_series(1, {n}) AS s(g)) TO STDOUT") as copy:
+                data = b"".join(bytes(chunk) for chunk in copy)
+            assert cur.rowcount == n
+        lines = data.decode().splitlines()
+        assert len(lines) == n and lines[0] == "1\tr1" and lines[-1] == f"{n}\tr{n}"
         assert conn.execute("SELECT 41 + 1").fetchone() == (42,)
