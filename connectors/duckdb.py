@@ -108,11 +108,12 @@ class DuckdbBackend:
 class _Pending:
     """A streamed result of :class:`DuckdbConnection` whose rows are still in the cursor."""
 
-    __slots__ = ("end_txn", "rest")
+    __slots__ = ("end_txn", "rest", "dropped")
 
     def __init__(self, end_txn: bool) -> None:
         self.end_txn = end_txn  # the guarded read-only transaction ends with it
         self.rest: list[tuple[Any, ...]] | None = None  # read into memory by _settle
+        self.dropped = False  # nobody will take the rest: _settle reads none of it
 
 
 class DuckdbConnection:
@@ -236,21 +237,24 @@ class DuckdbConnection:
         time (each under the statement's time limit and cancellable). DuckDB's cursor holds
         one result: a statement run before these rows are all taken (a suspended portal)
         first reads the rest into memory (:meth:`_settle`), and they come from there."""
-        yield from first
-        while pending.rest is None:
-            try:
-                with self._guard.running(timeout):
-                    chunk = self._cur.fetchmany(STREAM_AFTER)
-            except duckdb.Error as e:
-                self._stream_ended(pending)
-                if self._guard.canceled:
-                    raise self._guard.error() from e
-                raise translate_error(e) from e
-            if not chunk:
-                self._stream_ended(pending)
-                return
-            yield from chunk
-        yield from pending.rest
+        try:
+            yield from first
+            while pending.rest is None:
+                try:
+                    with self._guard.running(timeout):
+                        chunk = self._cur.fetchmany(STREAM_AFTER)
+                except duckdb.Error as e:
+                    self._stream_ended(pending)
+                    if self._guard.canceled:
+                        raise self._guard.error() from e
+                    raise translate_error(e) from e
+                if not chunk:
+                    self._stream_ended(pending)
+                    return
+                yield from chunk
+            yield from pending.rest
+        finally:  # closed or dropped (a portal closed early): only a flag, the cursor is _settle's
+            pending.dropped = True
 
     def _stream_ended(self, pending: _Pending) -> None:
         """A streamed result read to its end (or failed), on the thread that reads it."""
@@ -265,10 +269,11 @@ class DuckdbConnection:
         pending, self._pending = self._pending, None
         if pending is None:
             return
-        try:
-            pending.rest = self._cur.fetchall()
-        except duckdb.Error:
-            pending.rest = []  # the error was the cursor's to report; the next statement goes on
+        if not pending.dropped:
+            try:
+                pending.rest = self._cur.fetchall()
+            except duckdb.Error:
+                pending.rest = []  # the error was the cursor's to report; the next statement goes on
         if pending.end_txn:
             self._rollback()
 

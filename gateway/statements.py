@@ -29,6 +29,7 @@ class Utility:
     count: int | None = None  # FETCH/MOVE: rows; None = ALL
     direction: str = "forward"
     hold: bool = False
+    scroll: bool = False  # DECLARE ... SCROLL CURSOR
     options: dict[str, str] = field(default_factory=dict)
     columns: list[str] = field(default_factory=list)
     isolation: str | None = None
@@ -239,8 +240,10 @@ def _classify(first: str, text: str, flat: str, low: str) -> Utility | None:  # 
             return None
         if "binary" in m.group(2).lower():
             raise FeatureNotSupported("binary cursors are not supported by askgres")
+        opts = m.group(2).lower().split()
         return Utility("declare", tag="DECLARE CURSOR", name=unquote_ident(m.group(1)),
-                       hold=(m.group(3) or "").lower() == "with", query=m.group(4))
+                       hold=(m.group(3) or "").lower() == "with", query=m.group(4),
+                       scroll="scroll" in opts and "no" not in opts)
     if first in ("fetch", "move"):
         return _classify_fetch(flat)
     if first == "close":

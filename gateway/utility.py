@@ -9,10 +9,12 @@ back (tag ROLLBACK).
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 import sqlglot
@@ -55,15 +57,53 @@ class DuplicateCursor(PgError):
 
 @dataclass
 class Cursor:
-    """A DECLAREd cursor: its rows, materialised when declared, and where FETCH is."""
+    """A DECLAREd cursor and where FETCH is. Its rows are read from the backend as FETCH
+    needs them (a long result is streamed by the connector), and kept for FETCH BACKWARD
+    and ABSOLUTE; a cursor not declared SCROLL forgets rows far behind it, so that reading
+    a long result forward holds only a window of it. WITH HOLD cursors are read whole when
+    declared (PostgreSQL materialises them at COMMIT)."""
 
     name: str
     columns: list[Column]
-    rows: list[tuple[Any, ...]]
+    rows: list[tuple[Any, ...]]  # rows first+1 .. first+len(rows) of the result
     hold: bool = False
     pos: int = 0  # rows before the cursor (0: before the first row)
     statement: str = ""
     created: float = 0.0
+    source: Iterator[tuple[Any, ...]] | None = None  # the rows not read yet (None: all read)
+    first: int = 0  # rows forgotten before rows[0]
+    scroll: bool = False
+
+    @property
+    def known(self) -> int:
+        return self.first + len(self.rows)
+
+    async def read_to(self, n: int | None) -> None:
+        """Read rows from the source until ``n`` are known (``None``: all of them)."""
+        source = self.source
+        if source is None or (n is not None and n <= self.known):
+            return
+        want = None if n is None else n - self.known
+        more = await asyncio.get_running_loop().run_in_executor(None, lambda: list(islice(source, want)))
+        self.rows.extend(more)
+        if want is None or len(more) < want:
+            self.source = None
+
+    def slice(self, start: int, stop: int) -> list[tuple[Any, ...]]:
+        """Rows start+1 .. stop (0-based, as list slicing)."""
+        if start < self.first:
+            raise PgError("cursor can only scan forward", sqlstate="55000",
+                          hint="Declare it with SCROLL option to enable backward scan.")
+        return self.rows[start - self.first:stop - self.first]
+
+    def forget_behind(self) -> None:
+        if not self.scroll and self.pos - 1 - self.first > CURSOR_WINDOW:
+            drop = self.pos - 1 - self.first
+            del self.rows[:drop]
+            self.first += drop
+
+
+CURSOR_WINDOW = 10_000  # rows a cursor without SCROLL keeps behind its position
 
 
 def session_setup(dialect: str) -> list[str]:
@@ -364,8 +404,15 @@ async def _declare(s: Session, u: Utility) -> Outcome:
     if u.name in s.cursors:
         raise DuplicateCursor(f'cursor "{u.name}" already exists')
     out = await _query_rows(s, u.query)
-    s.cursors[u.name] = Cursor(u.name, out.columns or [], list(out.rows), hold=u.hold, statement=s.current_text,
-                               created=time.time())
+    cursor = Cursor(u.name, out.columns or [], [], hold=u.hold, statement=s.current_text, created=time.time(),
+                    scroll=u.scroll)
+    if isinstance(out.rows, list):
+        cursor.rows = out.rows
+    else:
+        cursor.source = iter(out.rows)
+        if u.hold:
+            await cursor.read_to(None)
+    s.cursors[u.name] = cursor
     return Outcome(tag="DECLARE CURSOR")
 
 
@@ -373,25 +420,31 @@ async def _fetch(s: Session, u: Utility) -> Outcome:
     cur = s.cursors.get(u.name)
     if cur is None:
         raise InvalidCursorName(f'cursor "{u.name}" does not exist')
-    n = len(cur.rows)
     rows: list[tuple[Any, ...]] = []
     if u.direction == "forward":
+        await cur.read_to(None if u.count is None else cur.pos + u.count)
+        n = cur.known  # all of them, or at least pos + count
         count = n - cur.pos if u.count is None else u.count
-        rows = cur.rows[cur.pos:cur.pos + count]
+        rows = cur.slice(cur.pos, cur.pos + count)
         cur.pos = min(n + 1, cur.pos + count) if cur.pos + count > n else cur.pos + count
+        cur.forget_behind()
     elif u.direction == "backward":
         count = cur.pos - 1 if u.count is None else u.count
         start = max(0, cur.pos - 1 - count)
-        rows = list(reversed(cur.rows[start:max(0, cur.pos - 1)]))
+        rows = list(reversed(cur.slice(start, max(0, cur.pos - 1))))
         cur.pos = max(0, cur.pos - count)
     elif u.direction in ("first", "last", "absolute", "relative"):
-        target = {"first": 1, "last": n}.get(u.direction)
-        if target is None:
+        target = {"first": 1}.get(u.direction)
+        if target is None and u.direction != "last":
             target = (u.count or 0) if u.direction == "absolute" else cur.pos + (u.count or 0)
-            if target < 0:
-                target = n + 1 + target
+        await cur.read_to(None if target is None or target < 0 else target)
+        n = cur.known
+        if target is None:
+            target = n
+        elif target < 0:
+            target = n + 1 + target
         cur.pos = max(0, min(n + 1, target))
-        rows = [cur.rows[cur.pos - 1]] if 1 <= cur.pos <= n else []
+        rows = cur.slice(cur.pos - 1, cur.pos) if 1 <= cur.pos <= n else []
     if u.kind == "move":
         return Outcome(tag=f"MOVE {len(rows)}")
     return Outcome(tag=f"FETCH {len(rows)}", columns=cur.columns, rows=rows)

@@ -70,6 +70,10 @@ def test_a_statement_run_before_a_stream_is_read_leaves_its_rows(tmp_path: Path,
         rows = head + list(res.rows)
         assert [r[0] for r in rows] == list(range(1, n + 1))
         assert conn.execute("SELECT 41 + 1").rows == [(42,)]
+        dropped = conn.execute(_series(n))  # a result dropped half read: the next statement goes on
+        assert next(iter(dropped.rows)) == (1, 2, "row 1")
+        del dropped
+        assert conn.execute("SELECT count(*) FROM t").rows == [(1,)]
     finally:
         conn.close()
         writer.close()
@@ -122,6 +126,63 @@ def test_gateway_streams_a_long_result_in_bounded_memory(gateway_factory: Any, d
         assert count == n and total == n * (n + 1) and last == (n, 2 * n, f"row {n}")
         assert after - before < 60 * 1024, f"peak RSS grew by {(after - before) // 1024} MB"
         assert conn.execute("SELECT 41 + 1").fetchone() == (42,)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("db", ["chinook", "chinook_duckdb"])
+def test_gateway_cursor_over_a_long_result_in_bounded_memory(gateway_factory: Any, db: str) -> None:
+    """A million rows through a server-side cursor (psycopg's named cursor: DECLARE, then
+    FETCH FORWARD 5000 until none are left): read as FETCH asks, not when declared."""
+    gw = gateway_factory()
+    n = 1_000_000
+    with psycopg.connect(gw.dsn(db)) as conn:
+        conn.execute("SELECT 1")
+        before = _peak_rss_kib(gw.proc.pid)
+        count = total = 0
+        with conn.cursor(name="big") as cur:
+            cur.itersize = 5000
+            cur.execute(f"SELECT g, 'row ' || g AS label FROM generate_series(1, {n}) AS s(g)")
+            for row in cur:
+                count += 1
+                total += row[0]
+        after = _peak_rss_kib(gw.proc.pid)
+        assert count == n and total == n * (n + 1) // 2
+        assert after - before < 60 * 1024, f"peak RSS grew by {(after - before) // 1024} MB"
+
+
+@pytest.mark.parametrize("db", ["chinook", "chinook_duckdb"])
+def test_gateway_cursor_moves_over_a_long_result(gateway: Any, db: str) -> None:
+    """FETCH in every direction over a streamed result: a SCROLL cursor keeps every row it
+    read; one without SCROLL forgets rows far behind it (then 55000, as PostgreSQL answers
+    a NO SCROLL cursor)."""
+    n = STREAM_AFTER * 3
+    query = f"SELECT g FROM generate_series(1, {n}) AS s(g)"
+
+    def values(cur: Any, sql: str) -> list[int]:
+        cur.execute(sql)
+        return [r[0] for r in cur.fetchall()]
+
+    with psycopg.connect(gateway.dsn(db)) as conn, conn.cursor() as cur:
+        cur.execute(f"DECLARE s SCROLL CURSOR FOR {query}")
+        assert values(cur, "FETCH 3 FROM s") == [1, 2, 3]
+        assert values(cur, "FETCH ABSOLUTE 25000 FROM s") == [25000]
+        assert values(cur, "FETCH BACKWARD 2 FROM s") == [24999, 24998]
+        assert values(cur, "FETCH FIRST FROM s") == [1]
+        assert values(cur, "FETCH ABSOLUTE -1 FROM s") == [n]
+        assert values(cur, "FETCH RELATIVE -29999 FROM s") == [1]
+        assert values(cur, "FETCH LAST FROM s") == [n] and values(cur, "FETCH NEXT FROM s") == []
+        cur.execute(f"DECLARE f CURSOR FOR {query}")
+        assert values(cur, "FETCH FORWARD 5 FROM f") == [1, 2, 3, 4, 5]
+        assert values(cur, "FETCH BACKWARD 2 FROM f") == [4, 3]  # still held
+        cur.execute("MOVE FORWARD 25000 IN f")
+        assert values(cur, "FETCH 2 FROM f") == [25004, 25005]
+        with pytest.raises(psycopg.errors.ObjectNotInPrerequisiteState):
+            cur.execute("FETCH ABSOLUTE 1 FROM f")
+        conn.rollback()
+        cur.execute(f"DECLARE h CURSOR WITH HOLD FOR {query}")  # read whole when declared
+        conn.commit()
+        assert values(cur, "FETCH ALL FROM h") == list(range(1, n + 1))
+        cur.execute("CLOSE h")
 
 
 @pytest.mark.parametrize("db", ["chinook", "chinook_duckdb"])
