@@ -740,7 +740,10 @@ class Connection(Handshake):
             t0 = time.perf_counter()
             read = hot(params)
             if read is not None:
-                return True, self._hot_answer(run, stmt, shape, params, read, t0)
+                try:
+                    return True, self._hot_answer(run, stmt, shape, params, read, t0)
+                except PgError as e:
+                    return True, self._encoding_failed(e, t0)
         self._bound_head(run, shape)
         prepared = stmt.prepared
         t0 = time.perf_counter()
@@ -756,7 +759,10 @@ class Connection(Handshake):
             if outcome is not None:
                 self._opened_portal(portal, outcome)
             return True, self._bound_rest(self._execute(_EXECUTE_ALL, portal, t0, True))
-        self._send_at_once(outcome, rows, shape.encoder.encode, t0)
+        try:
+            self._send_at_once(outcome, rows, shape.encoder.encode, t0)
+        except PgError as e:
+            return True, self._encoding_failed(e, t0)
         if session.tx_status != "I":  # the portal lives on until the transaction ends (Sync drops it otherwise)
             self._registry.portals[""] = Portal(stmt, params, list(shape.result_formats), outcome=outcome,
                                                 source=RowSource(()), done=True)
@@ -764,6 +770,14 @@ class Connection(Handshake):
             shape.hot_tried = True
             shape.hot = session.hot_reader(prepared)
         return True, self._on_sync(_SYNC)
+
+    def _encoding_failed(self, error: PgError, t0: float) -> Awaitable[None] | None:
+        """A row of a run answered at once that its encoder refused (a value past its
+        column's binary range): the rows before it, the error and ReadyForQuery, as the
+        message handlers answer; the connection goes on."""
+        self._execution_failed(_EXECUTE_ALL, t0, error)
+        self._execute_error(error)
+        return self._on_sync(_SYNC)
 
     def _bound_head(self, run: BoundExecute, shape: BindShape) -> bytearray:
         """A run taken up: BindComplete and the portal's description; the output buffer."""

@@ -307,6 +307,7 @@ _HOT_PARSES = [
     Parse("ratio", 'SELECT 100 / $1::int AS q', []),
     Parse("count", "WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c WHERE n < $1) "
                    "SELECT count(*) FROM c", []),
+    Parse("plus", 'SELECT $1::int + "ArtistId" AS n FROM "Artist" WHERE "ArtistId" <= 2 ORDER BY 1', []),
     Sync(),
 ]
 _HOT_BATCHES: list[list[Any]] = [
@@ -323,6 +324,8 @@ _HOT_BATCHES: list[list[Any]] = [
     [Parse("flag", "SELECT ok, day FROM flags WHERE id = $1", []), Sync()],
     *[_run("flag", str(i).encode(), results=r) for r in ([], [1]) for i in (1, 2, 3)],  # SQLite's 0/1 and text
     *[_run("count", v) for v in (b"10", b"300000", b"5")],  # turns out long: the executor from then on
+    # SQLite computes in 64 bits: a value past an integer column's binary range, after a first row
+    *[_run("plus", v, results=[1]) for v in (b"5", b"2147483646", b"6", b"2147483646", b"7")],
     [Query("BEGIN")],
     _run("s1", b"5"),
     [Execute("", 0), Sync()],  # the portal lives on in the transaction block
@@ -365,10 +368,30 @@ def test_a_statement_run_over_and_over_is_answered_as_the_first_time(
     assert together == one_by_one
     replies = [split(a)[0] for a in together]
     assert [r.error.code for batch in replies for r in batch if r.type == b"E"] == [
-        "22012", "22012", "22012", "25P02", "42703"]
+        "22012", "22012", "22003", "22003", "22012", "25P02", "42703"]
+    overflow = next(batch for batch in replies if any(r.type == b"E" and r.error.code == "22003" for r in batch))
+    assert _types(overflow) == b"2TDEZ"  # the row that fits, then the error
     assert _types(replies[-1]) == b"2TDCZ" and replies[-1][2].payload.endswith(b"Led Zeppelin")
     assert [r.payload for r in replies[7] if r.type == b"C"] == [b"SELECT 2\x00"]  # albums of artist 2
     # the hot reader answered the runs after each statement's first quick one (not the long count)
     assert hot_answers.count("s1") >= 6 and hot_answers.count("albums") == 3
     assert hot_answers.count("flag") == 4 and hot_answers.count("invoice") == 4 and hot_answers.count("ratio") >= 2
-    assert hot_answers.count("count") == 0
+    assert hot_answers.count("count") == 0 and hot_answers.count("plus") >= 2
+
+
+def test_a_value_past_its_binary_range_is_an_error_and_the_connection_goes_on(raw: RawClient) -> None:
+    """SQLite computes in 64 bits; a result column typed integer gets a value past 32 bits:
+    in binary that is 22003 after the rows that fit, whether the run is answered as it
+    arrives (Connection.take_now, the hot reader) or not, and the connection goes on (it
+    was closed when the error came from a run answered as it arrived)."""
+    raw.send(Parse("big", 'SELECT $1::int + "ArtistId" AS n FROM "Artist" WHERE "ArtistId" <= 2 ORDER BY 1', []),
+             Sync())
+    assert _types(raw.until_ready()) == b"1Z"
+    answers = []
+    for value in (b"5", b"2147483646", b"6", b"2147483646", b"7"):
+        raw.send(*_run("big", value, results=[1]))
+        answers.append(raw.until_ready())
+    assert [_types(a) for a in answers] == [b"2TDDCZ", b"2TDEZ", b"2TDDCZ", b"2TDEZ", b"2TDDCZ"]
+    assert answers[1][3].error.code == "22003" and answers[1][2].payload == struct.pack("!hii", 1, 4, 2147483647)
+    raw.send(Query("SELECT 41 + 1"))
+    assert _types(raw.until_ready()) == b"TDCZ"
