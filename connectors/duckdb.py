@@ -293,6 +293,9 @@ class DuckdbConnection:
 
 
 _PREFIX = re.compile(r"^[A-Za-z ]*Error: ")
+_CONVERT = re.compile(r"""Could not convert string (['"])(.*)\1 to ([A-Z0-9_(), ]+)$""")
+_CONVERT_NAMES = {"INT16": "smallint", "INT32": "integer", "INT64": "bigint", "DECIMAL": "numeric",
+                  "DOUBLE": "double precision", "FLOAT": "real", "BOOL": "boolean"}
 
 
 def translate_error(e: duckdb.Error) -> E.PgError:
@@ -360,6 +363,11 @@ def translate_error(e: duckdb.Error) -> E.PgError:
     if isinstance(e, duckdb.OutOfRangeException) or "out of range" in low:
         return E.PgError(msg, sqlstate="22003", **kw)
     if isinstance(e, duckdb.ConversionException):
+        m = _CONVERT.match(msg)
+        if m is not None:  # in PostgreSQL's words
+            name = _CONVERT_NAMES.get(m.group(3).split("(")[0])
+            if name is not None:
+                return E.InvalidTextRepresentation(f'invalid input syntax for type {name}: "{m.group(2)}"', **kw)
         return E.InvalidTextRepresentation(msg, **kw)
     if isinstance(e, duckdb.TransactionException):
         if "aborted" in low:

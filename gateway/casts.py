@@ -102,6 +102,69 @@ def check_literal_cast(node: exp.Cast) -> exp.Expr:
     return node
 
 
+# --- text constants compared with typed expressions ---------------------------------------
+
+_COMPARED_INTS = {"int2": ("smallint", 2**15), "int4": ("integer", 2**31), "int8": ("bigint", 2**63)}
+_COMPARED_NUMBERS = {"numeric": "numeric", "float4": "real", "float8": "double precision"}
+_ISO_DAY = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
+_ISO_DAY_AND_TIME = re.compile(r"(\d{4}-\d{2}-\d{2})[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?")
+
+
+def compared_constant(text: str, pg_type: str | None) -> exp.Expr | None:
+    """A text constant compared with an expression of type ``pg_type`` (``"ArtistId" =
+    '5'``, ``"InvoiceDate" >= '2010-01-01'``): PostgreSQL reads the constant as a value of
+    that type, SQLite compares it as text. The constant as SQLite must see it to compare
+    alike (a number; a timestamp's text as SQLite stores it: ``'2010-01-01'`` is midnight,
+    ``'2010-01-01 00:00:00'``; a date's day), PostgreSQL's error for one that is not a value
+    of the type, or ``None``: leave it."""
+    s = text.strip()
+    if pg_type in _COMPARED_INTS:
+        name, bound = _COMPARED_INTS[pg_type]
+        if not _INTEGER.fullmatch(s):
+            raise InvalidTextRepresentation(f'invalid input syntax for type {name}: "{text}"')
+        if not -bound <= int(s) < bound:
+            raise PgError(f'value "{text}" is out of range for type {name}', sqlstate="22003")
+        return exp.Literal.number(int(s))
+    if pg_type in _COMPARED_NUMBERS:
+        if s.lower() in _SPECIAL_NUMBERS:
+            return None
+        if not _NUMBER.fullmatch(s):
+            raise InvalidTextRepresentation(f'invalid input syntax for type {_COMPARED_NUMBERS[pg_type]}: "{text}"')
+        return exp.Literal.number(s)
+    if pg_type == "bool":
+        b = _bool(text)
+        if b is None:
+            raise InvalidTextRepresentation(f'invalid input syntax for type boolean: "{text}"')
+        return exp.Literal.number(1 if b else 0)  # SQLite keeps booleans as 0 and 1
+    if pg_type in ("timestamp", "timestamptz", "date"):
+        day = _ISO_DAY.fullmatch(s)
+        if day is not None:
+            try:
+                dt.date(int(day[1]), int(day[2]), int(day[3]))
+            except ValueError:
+                raise PgError(f'date/time field value out of range: "{text}"', sqlstate="22008") from None
+            return exp.Literal.string(s if pg_type == "date" else f"{s} 00:00:00")
+        stamp = _ISO_DAY_AND_TIME.fullmatch(s)
+        if stamp is not None and pg_type == "date":  # the day of it, as PostgreSQL casts it to a date
+            return exp.Literal.string(stamp[1])
+    return None
+
+
+def compared_parameter(value: object, pg_type: str) -> object:
+    """A simple query's constant that reaches SQLite as a parameter of the plan it shares
+    with statements differing only in their constants, compared with an expression of
+    ``pg_type``: read as :func:`compared_constant` reads the constant."""
+    if not isinstance(value, str):
+        return value
+    typed = compared_constant(value, pg_type)
+    if not isinstance(typed, exp.Literal):
+        return value
+    text = str(typed.this)
+    if typed.is_string:
+        return text
+    return int(text) if _INTEGER.fullmatch(text) else Decimal(text)
+
+
 # --- values written into columns (assignment) ------------------------------------------------
 
 _NUMERIC_DECL = re.compile(r"(?:NUMERIC|DECIMAL)\s*\(\s*(\d+)\s*(?:,\s*(\d+)\s*)?\)", re.I)

@@ -23,6 +23,7 @@ from sqlglot import exp
 from sqlglot.dialects.duckdb import DuckDB
 from sqlglot.dialects.sqlite import SQLite
 
+from gateway.casts import compared_constant
 from gateway.errors import FeatureNotSupported, InvalidTextRepresentation, PgError, UndefinedFunction
 from gateway.protocol.text_format import interval_text, parse_interval
 from gateway.sqltree import fn, post_transform
@@ -252,6 +253,36 @@ def sqlite_stamp(text: str) -> str | None:
 
 
 _COMPARISONS = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.Between, exp.In)
+
+
+COMPARED_TYPES = frozenset({"int2", "int4", "int8", "numeric", "float4", "float8", "bool", "date", "timestamp",
+                            "timestamptz"})
+
+
+def compared_parameters(
+    tree: exp.Expr, typer: Typer, number: Callable[[exp.Parameter], int | None],
+) -> list[tuple[int, str]]:
+    """``($n, type)`` for each parameter compared with an expression of a type whose text
+    constants SQLite compares otherwise than PostgreSQL (see :func:`compared_constant`)."""
+    out = []
+    for p in tree.find_all(exp.Parameter):
+        n = number(p)
+        other = _compared_with(p) if n is not None else None
+        kind = typer(other) if other is not None else None
+        if n is not None and kind in COMPARED_TYPES:
+            out.append((n, str(kind)))
+    return out
+
+
+def _compared_with(node: exp.Expr) -> exp.Expr | None:
+    """What a constant in a comparison is compared with: the other side, or the tested
+    expression of BETWEEN and IN (``None``: the constant is that expression)."""
+    parent = node.parent
+    if isinstance(parent, (exp.Between, exp.In)):
+        return None if node is parent.this else parent.this
+    if isinstance(parent, _COMPARISONS):
+        return parent.expression if node is parent.this else parent.this
+    return None
 
 
 def like_to_glob(pattern: str, escape: str | None) -> str:
@@ -515,9 +546,20 @@ def for_sqlite(tree: exp.Expr, typer: Typer) -> exp.Expr:
             if glob is not None:
                 return glob
         if isinstance(node, exp.Literal) and node.is_string and isinstance(node.parent, _COMPARISONS):
+            other = _compared_with(node)
+            typed = compared_constant(str(node.this), typer(other)) if other is not None else None
+            if typed is not None:
+                return typed
             stamp = sqlite_stamp(str(node.this))
             if stamp is not None:
                 return exp.Literal.string(stamp)
+        if isinstance(node, exp.Cast) and isinstance(node.parent, _COMPARISONS) and isinstance(node.to, exp.DataType) \
+                and node.to.this == exp.DType.DATE and isinstance(node.this, exp.Literal) and node.this.is_string:
+            other = _compared_with(node)  # '2009-01-01'::date compared with a timestamp: its midnight
+            if other is not None and typer(other) in ("timestamp", "timestamptz"):
+                typed = compared_constant(str(node.this.this), typer(other))
+                if typed is not None:
+                    return typed
         if isinstance(node, exp.Extract):
             part = node.this.name.upper() if isinstance(node.this, (exp.Var, exp.Identifier)) else str(node.this).upper()
             value = node.expression

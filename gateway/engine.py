@@ -47,7 +47,7 @@ from gateway.functions import SessionInfo, fold_session_functions
 from gateway.guc import SessionSettings
 from gateway.plans import PLAN_CACHE, DatabaseState, Handle, Plan, copy_outcome, outcome_from_answer
 from gateway.parsecache import ParseCache, SimplePlans
-from gateway.casts import assigned_parameter, check_assignments
+from gateway.casts import assigned_parameter, check_assignments, compared_parameter
 from gateway.grouping import check_grouping
 from gateway.params import (
     SchemaIndex,
@@ -61,10 +61,12 @@ from gateway.params import (
 from gateway.quickread import QuickReads
 from gateway.sqlsplit import split_statements, strip_comments
 from gateway.statements import Utility, classify
+from gateway.dialects import compared_parameters
 from gateway.translate import (
     ISO_STAMP,
     add_pg_output_names,
     command_tag,
+    param_number,
     parse,
     statement_info,
     to_backend,
@@ -431,6 +433,7 @@ class Session:
         if plan.dynamic or plan.route != "backend" or len(params) < plan.n_params:
             return None
         try:
+            params = _compared(plan, params)
             result = self._quick_read(plan, params)
             if result is None:
                 return None
@@ -612,6 +615,8 @@ class Session:
             elif self.backend.dialect == "sqlite" and plan.info.returns_rows:  # and answers ungrouped columns
                 check_grouping(tree, self.state.index.table)
             typer = expression_typer(tree, self.state.index, plan.typed_params)
+            if self.backend.dialect == "sqlite":  # text constants that SQLite would compare as text
+                plan.compared = compared_parameters(tree, typer, param_number)
             plan.backend = to_backend(tree, self.backend.dialect, output_names=False, typer=typer)
 
     async def _run_plan(self, plan: Plan, params: list[Any], described: list[Column] | None = None) -> Outcome:
@@ -630,6 +635,7 @@ class Session:
             for n, column in plan.assigned:
                 if n <= len(params):
                     params[n - 1] = assigned_parameter(params[n - 1], column)
+        params = _compared(plan, params)
         if plan.route == "catalog":
             result = await self._catalog_call(plan, params)
         else:
@@ -887,6 +893,18 @@ def _output_names(tree: exp.Expr) -> list[str] | None:
            for e in tree.expressions):
         return None
     return [e.alias_or_name for e in tree.expressions]
+
+
+def _compared(plan: Plan, params: list[Any]) -> list[Any]:
+    """``params`` with the text constants a SQLite plan compares with typed expressions
+    read as that type (:attr:`Plan.compared`, :func:`gateway.casts.compared_parameter`)."""
+    if not plan.compared:
+        return params
+    params = list(params)
+    for n, kind in plan.compared:
+        if n <= len(params):
+            params[n - 1] = compared_parameter(params[n - 1], kind)
+    return params
 
 
 def _has_stamp(values: Sequence[Any]) -> bool:

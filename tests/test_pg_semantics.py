@@ -37,6 +37,9 @@ FAILING = [
     "SELECT 1, $1",
     'SELECT "GenreId" FROM "Genre" ORDER BY 5',
     "SELECT * FROM generate_series(1, 3, 0)",
+    # a text constant compared with a typed column is read as that type (SQLite compared it as text)
+    """SELECT count(*) FROM "Artist" WHERE "ArtistId" = 'abc'""",
+    """SELECT count(*) FROM "Track" WHERE "UnitPrice" > 'cheap'""",
 ]
 
 SQLSTATE_ONLY = [  # the backend words these otherwise; the code is PostgreSQL's
@@ -88,6 +91,17 @@ PASSING = [
     'SELECT "ArtistId", max("Title") FROM "Album" GROUP BY "ArtistId" ORDER BY 1 LIMIT 2',
     'SELECT upper("BillingCountry"), count(*) FROM "Invoice" GROUP BY upper("BillingCountry") ORDER BY 1 LIMIT 2',
     'SELECT max("Total") - min("Total"), count(*) FROM "Invoice"',
+    # a date compared with a timestamp is its midnight (SQLite compared the texts:
+    # '2009-01-01 00:00:00' = '2009-01-01' was false, '2013-12-22 00:00:00' > '2013-12-22' true)
+    """SELECT count(*) FROM "Invoice" WHERE "InvoiceDate" = '2009-01-01'""",
+    """SELECT count(*) FROM "Invoice" WHERE "InvoiceDate" > '2013-12-22'""",
+    """SELECT count(*) FROM "Invoice" WHERE "InvoiceDate" BETWEEN '2009-01-01' AND '2009-01-02'""",
+    """SELECT count(*) FROM "Invoice" WHERE "InvoiceDate" IN ('2009-01-01', '2009-01-02', '2009-01-03')""",
+    """SELECT count(*) FROM "Invoice" WHERE "InvoiceDate" = '2009-01-01'::date""",
+    """SELECT count(*) FROM "Invoice" WHERE date_trunc('day', "InvoiceDate") = '2009-01-01'""",
+    """SELECT count(*), sum("Total") FROM "Invoice" WHERE "InvoiceDate" >= '2010-01-01' AND "InvoiceDate" < '2011-01-01'""",
+    """SELECT count(*) FROM "Artist" WHERE "ArtistId" + 0 = '5' OR "ArtistId" IN ('6', '7')""",
+    """SELECT count(*) FROM "Track" WHERE "UnitPrice" = '0.99' AND "Milliseconds" > ' 300000 '""",
 ]
 
 
