@@ -417,12 +417,18 @@ class Session:
         if read is None:
             return None
         lock = self._lock
+        compared = plan.compared
 
         def hot(params: Sequence[Any]) -> list[Any] | None:
             if self._conn is not conn or self.closed or self._status == "E" or lock.locked() \
                     or len(params) < n_params:
                 return None
             self.current_query = sql
+            if compared:
+                try:
+                    params = _compared(plan, list(params))
+                except PgError:  # execute_now reports it
+                    return None
             return read(bind(params))  # type: ignore[arg-type]
 
         return hot

@@ -242,3 +242,21 @@ def test_columns_a_grouped_primary_key_determines(request: pytest.FixtureRequest
         for sql in queries:
             want = outcome(ref, sql)
             assert isinstance(want, list) and outcome(ours, sql) == want, sql
+
+
+def test_text_parameters_compared_with_typed_columns(ep: Endpoint, pg_ref: Any) -> None:
+    """Dates sent as text parameters compared with a timestamp column, prepared and run
+    again and again (the hot reader from the second run on): the same rows each time, as
+    PostgreSQL casts the text to a timestamp; text that is not a number compared with an
+    integer column is 22P02 and the connection goes on."""
+    sql = 'SELECT count(*) FROM "Invoice" WHERE "InvoiceDate" >= %s AND "InvoiceDate" <= %s'
+    days = [("2009-01-01", "2009-01-02"), ("2009-06-01", "2010-01-01"), ("2009-01-01", "2009-01-02"),
+            ("2013-12-22", "2014-01-01"), ("2009-01-01", "2009-01-02")]
+    results = []
+    for target in (Endpoint.of(pg_ref), ep):
+        with psycopg.connect(target.dsn, autocommit=True, prepare_threshold=0) as conn:
+            results.append([conn.execute(sql, pair).fetchone() for pair in days])
+            with pytest.raises(psycopg.errors.InvalidTextRepresentation):
+                conn.execute('SELECT count(*) FROM "Artist" WHERE "ArtistId" = %s', ("abc",))
+            assert conn.execute("SELECT 41 + 1").fetchone() == (42,)
+    assert results[1] == results[0] and results[0][0] == (2,)
