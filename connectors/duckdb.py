@@ -360,6 +360,8 @@ def translate_error(e: duckdb.Error) -> E.PgError:
         return E.ReadOnlyTransaction(f"cannot execute {verb} in a read-only transaction", **kw)
     if "division by zero" in low:
         return E.DivisionByZero("division by zero", **kw)
+    if m := re.match(r'(?:date|timestamp) field value out of range: ("[^"]*")', msg):
+        return E.PgError(f"date/time field value out of range: {m.group(1)}", sqlstate="22008", **kw)
     if isinstance(e, duckdb.OutOfRangeException) or "out of range" in low:
         return E.PgError(msg, sqlstate="22003", **kw)
     if isinstance(e, duckdb.ConversionException):

@@ -106,7 +106,7 @@ def check_literal_cast(node: exp.Cast) -> exp.Expr:
 
 _COMPARED_INTS = {"int2": ("smallint", 2**15), "int4": ("integer", 2**31), "int8": ("bigint", 2**63)}
 _COMPARED_NUMBERS = {"numeric": "numeric", "float4": "real", "float8": "double precision"}
-_ISO_DAY = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
+_ISO_DAY = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})")
 _ISO_DAY_AND_TIME = re.compile(r"(\d{4}-\d{2}-\d{2})[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?")
 
 
@@ -140,10 +140,10 @@ def compared_constant(text: str, pg_type: str | None) -> exp.Expr | None:
         day = _ISO_DAY.fullmatch(s)
         if day is not None:
             try:
-                dt.date(int(day[1]), int(day[2]), int(day[3]))
+                iso = dt.date(int(day[1]), int(day[2]), int(day[3])).isoformat()  # '2009-1-1' too
             except ValueError:
                 raise PgError(f'date/time field value out of range: "{text}"', sqlstate="22008") from None
-            return exp.Literal.string(s if pg_type == "date" else f"{s} 00:00:00")
+            return exp.Literal.string(iso if pg_type == "date" else f"{iso} 00:00:00")
         stamp = _ISO_DAY_AND_TIME.fullmatch(s)
         if stamp is not None and pg_type == "date":  # the day of it, as PostgreSQL casts it to a date
             return exp.Literal.string(stamp[1])

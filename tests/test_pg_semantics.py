@@ -40,6 +40,7 @@ FAILING = [
     # a text constant compared with a typed column is read as that type (SQLite compared it as text)
     """SELECT count(*) FROM "Artist" WHERE "ArtistId" = 'abc'""",
     """SELECT count(*) FROM "Track" WHERE "UnitPrice" > 'cheap'""",
+    """SELECT count(*) FROM "Invoice" WHERE "InvoiceDate" = '2009-02-30'""",
 ]
 
 SQLSTATE_ONLY = [  # the backend words these otherwise; the code is PostgreSQL's
@@ -94,6 +95,7 @@ PASSING = [
     # a date compared with a timestamp is its midnight (SQLite compared the texts:
     # '2009-01-01 00:00:00' = '2009-01-01' was false, '2013-12-22 00:00:00' > '2013-12-22' true)
     """SELECT count(*) FROM "Invoice" WHERE "InvoiceDate" = '2009-01-01'""",
+    """SELECT count(*) FROM "Invoice" WHERE "InvoiceDate" = '2009-1-1' OR '2009-01-02' = "InvoiceDate" """,
     """SELECT count(*) FROM "Invoice" WHERE "InvoiceDate" > '2013-12-22'""",
     """SELECT count(*) FROM "Invoice" WHERE "InvoiceDate" BETWEEN '2009-01-01' AND '2009-01-02'""",
     """SELECT count(*) FROM "Invoice" WHERE "InvoiceDate" IN ('2009-01-01', '2009-01-02', '2009-01-03')""",
