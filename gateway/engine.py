@@ -621,8 +621,9 @@ class Session:
             elif self.backend.dialect == "sqlite" and plan.info.returns_rows:  # and answers ungrouped columns
                 check_grouping(tree, self.state.index.table)
             typer = expression_typer(tree, self.state.index, plan.typed_params)
-            if self.backend.dialect == "sqlite":  # text constants that SQLite would compare as text
-                plan.compared = compared_parameters(tree, typer, param_number)
+            # a simple query's text constants, bound as parameters: read as the type they are compared with
+            # (SQLite would compare them as text, DuckDB casts '1.5' to an integer)
+            plan.compared = compared_parameters(tree, typer, param_number)
             plan.backend = to_backend(tree, self.backend.dialect, output_names=False, typer=typer)
 
     async def _run_plan(self, plan: Plan, params: list[Any], described: list[Column] | None = None) -> Outcome:
