@@ -27,7 +27,7 @@ import structlog
 from connectors.base import STREAM_AFTER, Column, ColumnInfo, Dialect, ForeignKey, Result, SchemaInfo, TableInfo
 from connectors.guard import StatementGuard
 from connectors.sqlite_functions import FunctionErrors, install
-from connectors.sqlite_types import DeclaredTypes, conform, describe, needs_fit as _pg_name_needs_fit
+from connectors.sqlite_types import DeclaredTypes, conform, describe, needs_fit
 from connectors.types import TEXT_TYPES, pg_type_name
 from gateway import errors as E
 from gateway.protocol.text_format import interval_text
@@ -259,7 +259,7 @@ class SqliteConnection:
             desc, rows, _ = got
             declared = self._declared(sql, ncols)
             if declared is not declared_seen:
-                declared_seen, as_is = declared, not any(_pg_name_needs_fit(d) for d in declared)
+                declared_seen, as_is = declared, not any(needs_fit(d) for d in declared)
             if as_is and len(rows) <= 1:
                 return rows
             return describe([d[0] for d in desc], declared, rows)[1]

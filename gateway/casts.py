@@ -56,6 +56,33 @@ def _bool(text: str) -> bool | None:
     return None
 
 
+def _integer_text(text: str, name: str, bound: int) -> int:
+    """``text`` read as PostgreSQL's integer type ``name`` (values in [-bound, bound)), or
+    its error (22P02, 22003)."""
+    s = text.strip()
+    if not _INTEGER.fullmatch(s):
+        raise InvalidTextRepresentation(f'invalid input syntax for type {name}: "{text}"')
+    value = int(s)
+    if not -bound <= value < bound:
+        raise PgError(f'value "{text}" is out of range for type {name}', sqlstate="22003")
+    return value
+
+
+def _boolean_text(text: str) -> bool:
+    b = _bool(text)
+    if b is None:
+        raise InvalidTextRepresentation(f'invalid input syntax for type boolean: "{text}"')
+    return b
+
+
+def _calendar_day(m: re.Match[str], text: str) -> dt.date:
+    """The day that an :data:`_ISO_DATE` match names, or 22008 for one that does not exist."""
+    try:
+        return dt.date(int(m[1]), int(m[2]), int(m[3]))
+    except ValueError:
+        raise PgError(f'date/time field value out of range: "{text}"', sqlstate="22008") from None
+
+
 def check_literal_cast(node: exp.Cast) -> exp.Expr:
     """``node`` (a cast of a text constant) with the constant as both backends read it,
     or PostgreSQL's error for a constant that is not a value of the type."""
@@ -66,23 +93,14 @@ def check_literal_cast(node: exp.Cast) -> exp.Expr:
     text = str(value.this)
     t = to.this
     if t in _INT_RANGES:
-        name, bound = _INT_RANGES[t]
-        s = text.strip()
-        if not _INTEGER.fullmatch(s):
-            raise InvalidTextRepresentation(f'invalid input syntax for type {name}: "{text}"')
-        if not -bound <= int(s) < bound:
-            raise PgError(f'value "{text}" is out of range for type {name}', sqlstate="22003")
-        node.set("this", exp.Literal.string(str(int(s))))
+        node.set("this", exp.Literal.string(str(_integer_text(text, *_INT_RANGES[t]))))
     elif t in _NUMERIC:
         s = text.strip()
         if not _NUMBER.fullmatch(s) and s.lower() not in _SPECIAL_NUMBERS:
             raise InvalidTextRepresentation(f'invalid input syntax for type {_NUMERIC_NAMES[t]}: "{text}"')
         node.set("this", exp.Literal.string(s))
     elif t == exp.DType.BOOLEAN:
-        b = _bool(text)
-        if b is None:
-            raise InvalidTextRepresentation(f'invalid input syntax for type boolean: "{text}"')
-        node.set("this", exp.Literal.string("true" if b else "false"))
+        node.set("this", exp.Literal.string("true" if _boolean_text(text) else "false"))
     elif t in (exp.DType.VARBINARY, exp.DType.BINARY) and text.startswith("\\x"):
         digits = text[2:]
         if len(digits) % 2 or not all(c in "0123456789abcdefABCDEF" for c in digits):
@@ -92,11 +110,7 @@ def check_literal_cast(node: exp.Cast) -> exp.Expr:
         s = text.strip()
         m = _ISO_DATE.fullmatch(s)
         if m is not None:
-            try:
-                day = dt.date(int(m[1]), int(m[2]), int(m[3]))
-            except ValueError:
-                raise PgError(f'date/time field value out of range: "{text}"', sqlstate="22008") from None
-            node.set("this", exp.Literal.string(day.isoformat()))
+            node.set("this", exp.Literal.string(_calendar_day(m, text).isoformat()))
         elif not any(c.isdigit() for c in s) and s.lower() not in _DATE_WORDS:
             raise PgError(f'invalid input syntax for type date: "{text}"', sqlstate="22007")
     return node
@@ -104,9 +118,8 @@ def check_literal_cast(node: exp.Cast) -> exp.Expr:
 
 # --- text constants compared with typed expressions ---------------------------------------
 
-_COMPARED_INTS = {"int2": ("smallint", 2**15), "int4": ("integer", 2**31), "int8": ("bigint", 2**63)}
+_INT_NAMES = {"int2": ("smallint", 2**15), "int4": ("integer", 2**31), "int8": ("bigint", 2**63)}
 _COMPARED_NUMBERS = {"numeric": "numeric", "float4": "real", "float8": "double precision"}
-_ISO_DAY = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})")
 _ISO_DAY_AND_TIME = re.compile(r"(\d{4}-\d{2}-\d{2})[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?")
 
 
@@ -118,13 +131,8 @@ def compared_constant(text: str, pg_type: str | None) -> exp.Expr | None:
     ``'2010-01-01 00:00:00'``; a date's day), PostgreSQL's error for one that is not a value
     of the type, or ``None``: leave it."""
     s = text.strip()
-    if pg_type in _COMPARED_INTS:
-        name, bound = _COMPARED_INTS[pg_type]
-        if not _INTEGER.fullmatch(s):
-            raise InvalidTextRepresentation(f'invalid input syntax for type {name}: "{text}"')
-        if not -bound <= int(s) < bound:
-            raise PgError(f'value "{text}" is out of range for type {name}', sqlstate="22003")
-        return exp.Literal.number(int(s))
+    if pg_type in _INT_NAMES:
+        return exp.Literal.number(_integer_text(text, *_INT_NAMES[pg_type]))
     if pg_type in _COMPARED_NUMBERS:
         if s.lower() in _SPECIAL_NUMBERS:
             return None
@@ -132,17 +140,11 @@ def compared_constant(text: str, pg_type: str | None) -> exp.Expr | None:
             raise InvalidTextRepresentation(f'invalid input syntax for type {_COMPARED_NUMBERS[pg_type]}: "{text}"')
         return exp.Literal.number(s)
     if pg_type == "bool":
-        b = _bool(text)
-        if b is None:
-            raise InvalidTextRepresentation(f'invalid input syntax for type boolean: "{text}"')
-        return exp.Literal.number(1 if b else 0)  # SQLite keeps booleans as 0 and 1
+        return exp.Literal.number(int(_boolean_text(text)))  # SQLite keeps booleans as 0 and 1
     if pg_type in ("timestamp", "timestamptz", "date"):
-        day = _ISO_DAY.fullmatch(s)
+        day = _ISO_DATE.fullmatch(s)
         if day is not None:
-            try:
-                iso = dt.date(int(day[1]), int(day[2]), int(day[3])).isoformat()  # '2009-1-1' too
-            except ValueError:
-                raise PgError(f'date/time field value out of range: "{text}"', sqlstate="22008") from None
+            iso = _calendar_day(day, text).isoformat()  # '2009-1-1' too
             return exp.Literal.string(iso if pg_type == "date" else f"{iso} 00:00:00")
         stamp = _ISO_DAY_AND_TIME.fullmatch(s)
         if stamp is not None and pg_type == "date":  # the day of it, as PostgreSQL casts it to a date
@@ -151,9 +153,10 @@ def compared_constant(text: str, pg_type: str | None) -> exp.Expr | None:
 
 
 def compared_parameter(value: object, pg_type: str) -> object:
-    """A simple query's constant that reaches SQLite as a parameter of the plan it shares
-    with statements differing only in their constants, compared with an expression of
-    ``pg_type``: read as :func:`compared_constant` reads the constant."""
+    """A simple query's constant that reaches the backend as a parameter of the plan it
+    shares with statements differing only in their constants, compared with an expression
+    of ``pg_type``: read as :func:`compared_constant` reads the constant (SQLite would
+    compare it as text, DuckDB casts ``'1.5'`` to an integer)."""
     if not isinstance(value, str):
         return value
     typed = compared_constant(value, pg_type)
@@ -169,7 +172,6 @@ def compared_parameter(value: object, pg_type: str) -> object:
 
 _NUMERIC_DECL = re.compile(r"(?:NUMERIC|DECIMAL)\s*\(\s*(\d+)\s*(?:,\s*(\d+)\s*)?\)", re.I)
 _CHAR_DECL = re.compile(r"(?:N?VARCHAR|CHARACTER VARYING|VARYING CHARACTER|N?CHAR|CHARACTER|BPCHAR)\s*\(\s*(\d+)\s*\)", re.I)
-_INT_NAMES = {"int2": ("smallint", 2**15), "int4": ("integer", 2**31), "int8": ("bigint", 2**63)}
 _MOMENT_WORDS = _DATE_WORDS | {"allballs"}
 
 
@@ -203,11 +205,7 @@ def assigned_value(node: exp.Expr, column: ColumnInfo) -> exp.Expr:
     if pg in _INT_NAMES:
         name, bound = _INT_NAMES[pg]
         if text is not None:
-            if not _INTEGER.fullmatch(text.strip()):
-                raise InvalidTextRepresentation(f'invalid input syntax for type {name}: "{text}"')
-            if not -bound <= int(text.strip()) < bound:
-                raise PgError(f'value "{text}" is out of range for type {name}', sqlstate="22003")
-            return exp.Literal.number(int(text.strip()))
+            return exp.Literal.number(_integer_text(text, name, bound))
         assert number is not None
         whole = number.quantize(Decimal(1), rounding=ROUND_HALF_UP)
         if not -bound <= whole < bound:
@@ -232,19 +230,13 @@ def assigned_value(node: exp.Expr, column: ColumnInfo) -> exp.Expr:
     if text is None:
         return node
     if pg == "bool":
-        b = _bool(text)
-        if b is None:
-            raise InvalidTextRepresentation(f'invalid input syntax for type boolean: "{text}"')
-        return exp.Literal.number(int(b))
+        return exp.Literal.number(int(_boolean_text(text)))
     if pg in ("date", "timestamp", "timestamptz"):
         s = text.strip()
         m = _ISO_DATE.match(s)
         kind = {"date": "date", "timestamp": "timestamp", "timestamptz": "timestamp with time zone"}[pg]
         if m is not None:
-            try:
-                dt.date(int(m[1]), int(m[2]), int(m[3]))
-            except ValueError:
-                raise PgError(f'date/time field value out of range: "{text}"', sqlstate="22008") from None
+            _calendar_day(m, text)
         elif not any(c.isdigit() for c in s) and s.lower() not in _MOMENT_WORDS:
             raise PgError(f'invalid input syntax for type {kind}: "{text}"', sqlstate="22007")
         try:  # stored as SQLite's datetime() writes it (UTC, a space before the time): compared as text

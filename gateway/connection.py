@@ -763,9 +763,8 @@ class Connection(Handshake):
             self._send_at_once(outcome, rows, shape.encoder.encode, t0)
         except PgError as e:
             return True, self._encoding_failed(e, t0)
-        if session.tx_status != "I":  # the portal lives on until the transaction ends (Sync drops it otherwise)
-            self._registry.portals[""] = Portal(stmt, params, list(shape.result_formats), outcome=outcome,
-                                                source=RowSource(()), done=True)
+        if session.tx_status != "I":
+            self._keep_run_portal(stmt, shape, params, outcome)
         if not shape.hot_tried:  # the next runs of this statement: _hot_answer
             shape.hot_tried = True
             shape.hot = session.hot_reader(prepared)
@@ -803,13 +802,16 @@ class Connection(Handshake):
             out += encode(row)
         tag = f"SELECT {len(rows)}"
         out += _command_complete(tag, True, len(rows))
-        if self._info:
-            self._log_query(t0, len(rows), tag, None)
+        self._log_query(t0, len(rows), tag, None)
         if self.session.tx_status != "I":
-            outcome = Outcome(tag=tag, columns=stmt.prepared.columns, rows=rows)
-            self._registry.portals[""] = Portal(stmt, params, list(shape.result_formats), outcome=outcome,
-                                                source=RowSource(()), done=True)
+            self._keep_run_portal(stmt, shape, params, Outcome(tag=tag, columns=stmt.prepared.columns, rows=rows))
         return self._on_sync(_SYNC)
+
+    def _keep_run_portal(self, stmt: Statement, shape: BindShape, params: list[Any], outcome: Outcome) -> None:
+        """The unnamed portal of a run answered at once in a transaction block: it lives on,
+        done, until the transaction ends (Sync drops it otherwise)."""
+        self._registry.portals[""] = Portal(stmt, params, list(shape.result_formats), outcome=outcome,
+                                            source=RowSource(()), done=True)
 
     def _bind_shape(self, stmt: Statement, run: BoundExecute) -> BindShape | None:
         param_formats, result_formats = run.format_codes()

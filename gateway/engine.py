@@ -426,7 +426,7 @@ class Session:
             self.current_query = sql
             if compared:
                 try:
-                    params = _compared(plan, list(params))
+                    params = _compared(plan, params)
                 except PgError:  # execute_now reports it
                     return None
             return read(bind(params))  # type: ignore[arg-type]
@@ -622,7 +622,6 @@ class Session:
                 check_grouping(tree, self.state.index.table)
             typer = expression_typer(tree, self.state.index, plan.typed_params)
             # a simple query's text constants, bound as parameters: read as the type they are compared with
-            # (SQLite would compare them as text, DuckDB casts '1.5' to an integer)
             plan.compared = compared_parameters(tree, typer, param_number)
             plan.backend = to_backend(tree, self.backend.dialect, output_names=False, typer=typer)
 
@@ -637,12 +636,7 @@ class Session:
                             n_params=plan.n_params, typed_params=plan.typed_params)
             await self._compile(compiled, tree)
             plan = compiled
-        if plan.assigned:
-            params = list(params)
-            for n, column in plan.assigned:
-                if n <= len(params):
-                    params[n - 1] = assigned_parameter(params[n - 1], column)
-        params = _compared(plan, params)
+        params = _compared(plan, _read_params(params, plan.assigned, assigned_parameter))
         if plan.route == "catalog":
             result = await self._catalog_call(plan, params)
         else:
@@ -902,16 +896,22 @@ def _output_names(tree: exp.Expr) -> list[str] | None:
     return [e.alias_or_name for e in tree.expressions]
 
 
-def _compared(plan: Plan, params: list[Any]) -> list[Any]:
-    """``params`` with the text constants a SQLite plan compares with typed expressions
-    read as that type (:attr:`Plan.compared`, :func:`gateway.casts.compared_parameter`)."""
-    if not plan.compared:
-        return params
-    params = list(params)
-    for n, kind in plan.compared:
-        if n <= len(params):
-            params[n - 1] = compared_parameter(params[n - 1], kind)
-    return params
+def _read_params(params: Sequence[Any], which: Sequence[tuple[int, T]], read: Callable[[Any, T], Any]) -> list[Any]:
+    """``params`` with ``$n`` read as ``read(value, how)`` for each ``(n, how)`` of ``which``
+    (a copy; ``params`` itself when there are none)."""
+    if not which:
+        return params if isinstance(params, list) else list(params)
+    out = list(params)
+    for n, how in which:
+        if n <= len(out):
+            out[n - 1] = read(out[n - 1], how)
+    return out
+
+
+def _compared(plan: Plan, params: Sequence[Any]) -> list[Any]:
+    """``params`` with the text constants a plan compares with typed expressions read as
+    that type (:attr:`Plan.compared`, :func:`gateway.casts.compared_parameter`)."""
+    return _read_params(params, plan.compared, compared_parameter)
 
 
 def _has_stamp(values: Sequence[Any]) -> bool:

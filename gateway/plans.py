@@ -63,7 +63,7 @@ class Plan:
     param_types: dict[tuple[str | None, ...], list[str]] = field(default_factory=dict)
     typed_params: list[str] | None = None  # the parameter types it was compiled for (a variant)
     assigned: list[tuple[int, ColumnInfo]] = field(default_factory=list)  # ($n, the column it is written into)
-    compared: list[tuple[int, str]] = field(default_factory=list)  # ($n, the type it is compared with): SQLite
+    compared: list[tuple[int, str]] = field(default_factory=list)  # ($n, the type it is compared with)
     variants: dict[tuple[str, ...], Plan] = field(default_factory=dict)  # by parameter types
 
 

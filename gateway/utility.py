@@ -9,19 +9,17 @@ back (tag ROLLBACK).
 
 from __future__ import annotations
 
-import asyncio
 import re
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 import sqlglot
 import structlog
 from sqlglot import exp
 
-from connectors.base import Backend, Column
+from connectors.base import STREAM_AFTER, Backend, Column
 from connectors.ddl import constraint_names
 from connectors.duckdb import meta_rows
 from gateway.api import Notice, Outcome
@@ -35,6 +33,7 @@ from gateway.errors import (
     DuplicatePreparedStatement,
     SyntaxError_,
 )
+from gateway.portals import RowSource
 from gateway.statements import Utility
 
 if TYPE_CHECKING:
@@ -70,7 +69,7 @@ class Cursor:
     pos: int = 0  # rows before the cursor (0: before the first row)
     statement: str = ""
     created: float = 0.0
-    source: Iterator[tuple[Any, ...]] | None = None  # the rows not read yet (None: all read)
+    source: RowSource | None = None  # the rows not read yet (None: all read)
     first: int = 0  # rows forgotten before rows[0]
     scroll: bool = False
 
@@ -80,14 +79,12 @@ class Cursor:
 
     async def read_to(self, n: int | None) -> None:
         """Read rows from the source until ``n`` are known (``None``: all of them)."""
-        source = self.source
-        if source is None or (n is not None and n <= self.known):
-            return
-        want = None if n is None else n - self.known
-        more = await asyncio.get_running_loop().run_in_executor(None, lambda: list(islice(source, want)))
-        self.rows.extend(more)
-        if want is None or len(more) < want:
-            self.source = None
+        while self.source is not None and (n is None or n > self.known):
+            want = STREAM_AFTER if n is None else n - self.known
+            more = await self.source.take(want)
+            self.rows.extend(more)
+            if len(more) < want:
+                self.source = None
 
     def slice(self, start: int, stop: int) -> list[tuple[Any, ...]]:
         """Rows start+1 .. stop (0-based, as list slicing)."""
@@ -409,7 +406,7 @@ async def _declare(s: Session, u: Utility) -> Outcome:
     if isinstance(out.rows, list):
         cursor.rows = out.rows
     else:
-        cursor.source = iter(out.rows)
+        cursor.source = RowSource(out.rows)
         if u.hold:
             await cursor.read_to(None)
     s.cursors[u.name] = cursor
@@ -434,7 +431,7 @@ async def _fetch(s: Session, u: Utility) -> Outcome:
         rows = list(reversed(cur.slice(start, max(0, cur.pos - 1))))
         cur.pos = max(0, cur.pos - count)
     elif u.direction in ("first", "last", "absolute", "relative"):
-        target = {"first": 1}.get(u.direction)
+        target = 1 if u.direction == "first" else None
         if target is None and u.direction != "last":
             target = (u.count or 0) if u.direction == "absolute" else cur.pos + (u.count or 0)
         await cur.read_to(None if target is None or target < 0 else target)
