@@ -187,6 +187,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="ask.prompt_schema in every stage (none: for a model fine-tuned in that format)")
     parser.add_argument("--draft-tokens", type=int, default=None,
                         help="ask.draft_tokens: n-gram draft tokens verified per model pass (0: plain greedy decoding)")
+    parser.add_argument("--examples-k", type=int, default=None,
+                        help="ask.examples_k in the stages that show examples (default: the configured 4)")
+    parser.add_argument("--example-min-similarity", type=float, default=None,
+                        help="ask.example_min_similarity in every stage (examples less similar are left out)")
     parser.add_argument("--threads", type=int, default=2, help="llama.cpp threads (use 1 on a busy machine: "
                         "llama.cpp threads spin, and oversubscribed cores slow them down tenfold)")
     args = parser.parse_args(argv)
@@ -201,6 +205,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         stages = [s for s in stages if s[0] in keep]
     if args.prompt_schema != "auto":
         stages = [(name, {**overrides, "prompt_schema": args.prompt_schema}) for name, overrides in stages]
+
+    if args.examples_k is not None:
+        stages = [(name, {**overrides, "examples_k": args.examples_k} if overrides.get("examples_k") != 0 else overrides)
+                  for name, overrides in stages]
+    if args.example_min_similarity is not None:
+        stages = [(name, {**overrides, "example_min_similarity": args.example_min_similarity}) for name, overrides in stages]
 
     started = time.time()
     results: dict[str, list[dict[str, Any]]] = {}

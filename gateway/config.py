@@ -65,6 +65,11 @@ class AskConfig(BaseModel):
     )
     tables_k: int = Field(default=4, description="Tables retrieved from the schema index per question.")
     examples_k: int = Field(default=4, description="Examples (approved and synthetic) retrieved per question.")
+    example_min_similarity: float = Field(
+        default=0.0, ge=0.0, le=1.0,
+        description="Cosine similarity (all-MiniLM-L6-v2) below which an example is left out of the prompt: each "
+        "example costs ~40 prompt tokens, and a model fine-tuned on the database needs only close ones.",
+    )
     synthetic_examples: int = Field(
         default=2000, ge=0,
         description="Question/SQL pairs the schema synthesizer writes per database (validated by execution, built once "

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from sqlglot import exp
 from sqlglot.dialects.dialect import Dialect
 from sqlglot.errors import SqlglotError
-from sqlglot.optimizer.scope import Scope, traverse_scope
+from sqlglot.optimizer.scope import Scope, build_scope, traverse_scope
 
 from connectors.base import SchemaInfo, TableInfo
 from nl2sql.validate import cte_names
@@ -484,6 +484,82 @@ def repair_projection(
     return tree, fixes
 
 
+_IDS = re.compile(r"\bids?\b", re.IGNORECASE)
+
+
+def repair_selection(tree: exp.Expression, schema: SchemaInfo, question: str) -> tuple[exp.Expression, list[str]]:
+    """A copy of ``tree`` whose answer columns follow two plain words of the question, which
+    tuned small models overrule with the habits of their training data:
+
+    - of two selected columns that differ by their first word (``FirstName``, ``LastName``),
+      the one whose word the question does not say is dropped when the other's it does ("the
+      first names and ids of employees");
+    - "ids" asked and no key selected: the primary key of the first selected column's table
+      is added beside it ("the album names, ids and the number of tracks": ``T2.Title,
+      COUNT(*) ... GROUP BY T2.AlbumId`` -> ``T2.Title, T2.AlbumId, COUNT(*)``), when the
+      query groups by that key or not at all.
+
+    The outermost query only. Returns the fixes made."""
+    tree = tree.copy()
+    fixes: list[str] = []
+    select = tree if isinstance(tree, exp.Select) else None
+    if select is None:
+        return tree, fixes
+    said = {w.lower() for w in _TOKEN.findall(question)} | question_words(question)
+    plain = [e for e in select.expressions if isinstance(e, exp.Column) and not e.is_star]
+    if "full" in said or "whole" in said:  # "the full names": every part
+        plain = []
+    drop: list[exp.Column] = []
+    for a in plain:
+        wa = words(a.name)
+        for b in plain:
+            wb = words(b.name)
+            if a is b or (a.table or "").lower() != (b.table or "").lower() or len(wa) != len(wb) or len(wa) < 2:
+                continue
+            if wa[1:] != wb[1:] or wa[0] == wb[0]:  # one first word apart: FirstName, LastName
+                continue
+            if wa[0] in said and wb[0] not in said and b not in drop:
+                drop.append(b)
+    if drop and len(drop) < len(select.expressions):
+        for col in drop:
+            fixes.append(f"selected {col.sql()} dropped (the question asks for no {words(col.name)[0]} name)"
+                         if words(col.name)[-1] == "name" else f"selected {col.sql()} dropped (the question does not say it)")
+            col.pop()
+    if _IDS.search(question) and not any(
+            c.name.lower().endswith("id") for e in select.expressions for c in e.find_all(exp.Column)):
+        _add_key(select, schema, fixes)
+    return tree, fixes
+
+
+def _add_key(select: exp.Select, schema: SchemaInfo, fixes: list[str]) -> None:
+    """Beside the first selected column of a table, that table's one-column primary key."""
+    scope = build_scope(select)
+    if scope is None:
+        return
+    group = select.args.get("group")
+    if group is None and any(e.find(exp.AggFunc) for e in select.expressions):
+        return
+    for i, e in enumerate(select.expressions):
+        if not isinstance(e, exp.Column) or e.is_star:
+            continue
+        owners = [(alias, t) for alias, src in scope.sources.items()
+                  if isinstance(src, exp.Table) and (t := schema.table(src.name)) is not None
+                  and (alias.lower() == e.table.lower() if e.table else t.column(e.name) is not None)]
+        if len(owners) != 1 or len(owners[0][1].primary_key) != 1:
+            return
+        alias, table = owners[0]
+        key = table.primary_key[0]
+        qualified = exp.column(key, table=e.table) if e.table else exp.column(key)
+        if group is not None and not any(
+                isinstance(g, exp.Column) and g.name.lower() == key.lower()
+                and (g.table or "").lower() in ("", alias.lower()) for g in group.expressions):
+            return
+        select.expressions.insert(i + 1, qualified)
+        select.set("expressions", select.expressions)
+        fixes.append(f"selected {qualified.sql()} added (the question asks for ids)")
+        return
+
+
 def _set_by_where(select: exp.Select) -> set[tuple[str, str]]:
     """``(alias, column)`` pairs that the WHERE clause sets equal to a constant."""
     where = select.args.get("where")
@@ -585,6 +661,86 @@ def repair_joins(tree: exp.Expression, schema: SchemaInfo) -> tuple[exp.Expressi
             new = exp.EQ(this=exp.column(x, table=left.table), expression=exp.column(y, table=right.table))
             fixes.append(f"join {eq.sql()} -> {new.sql()} (the foreign key between {a.name} and {b.name})")
             eq.replace(new)
+    return tree, fixes
+
+
+def _own_key(col: exp.Column, sources: dict[str, TableInfo]) -> TableInfo | None:
+    """The table whose one-column primary key ``col`` is, through its qualifier."""
+    table = sources.get(col.table.lower())
+    if table is None or len(table.primary_key) != 1 or table.primary_key[0].lower() != col.name.lower():
+        return None
+    return table
+
+
+def _uses(select: exp.Select, alias: str, table: TableInfo, others: list[TableInfo], skip: exp.Expression) -> bool:
+    """Whether ``select`` reads the source ``alias`` anywhere but in ``skip``: a column qualified by
+    it, or an unqualified one that only its table has."""
+    low = alias.lower()
+    for col in select.find_all(exp.Column):
+        if _inside(col, skip):
+            continue
+        if col.table:
+            if col.table.lower() == low:
+                return True
+        elif table.column(col.name) is not None and not any(o.column(col.name) is not None for o in others):
+            return True
+    return False
+
+
+def _inside(node: exp.Expression, outer: exp.Expression) -> bool:
+    return any(n is node for n in outer.walk())
+
+
+def repair_stray_joins(tree: exp.Expression, schema: SchemaInfo) -> tuple[exp.Expression, list[str]]:
+    """A copy of ``tree`` without a joined table that the query reads nowhere but in a join
+    condition equating its primary key with another table's (``FROM Genre AS T1 JOIN
+    Playlist AS T2 ON T1.GenreId = T2.PlaylistId`` for "the names of the genres"): two
+    tables' own keys of other names, with no foreign key between them, match by accident
+    of numbering. Inner joins with a one-equality condition only; a ``*`` reads every
+    table. Returns the fixes made."""
+    tree = tree.copy()
+    fixes: list[str] = []
+    for scope in _scopes(tree):
+        select = scope.expression
+        if not isinstance(select, exp.Select):
+            continue
+        joins = list(select.args.get("joins") or [])
+        if not joins or any(isinstance(e, exp.Star) or (isinstance(e, exp.Column) and e.is_star)
+                            for e in select.expressions):
+            continue
+        sources = {alias.lower(): t for alias, src in scope.sources.items()
+                   if isinstance(src, exp.Table) and (t := schema.table(src.name)) is not None}
+        if len(sources) != len(scope.sources):
+            continue
+        for join in joins:
+            on = join.args.get("on")
+            if (join.side or join.kind or join.args.get("using") or not isinstance(on, exp.EQ)
+                    or not isinstance(on.this, exp.Column) or not isinstance(on.expression, exp.Column)):
+                continue
+            left, right = on.this, on.expression
+            a, b = _own_key(left, sources), _own_key(right, sources)
+            if a is None or b is None or a.name.lower() == b.name.lower() or left.name.lower() == right.name.lower() \
+                    or _key_pairs(a, b):
+                continue
+            joined = join.alias_or_name.lower()
+            from_ = select.args.get("from_")
+            first = from_.this if from_ is not None else None
+            for col, table in ((left, a), (right, b)):
+                alias = col.table.lower()
+                others = [t for k, t in sources.items() if k != alias]
+                if _uses(select, alias, table, others, on):
+                    continue
+                if alias == joined:
+                    select.set("joins", [j for j in select.args["joins"] if j is not join])
+                elif (len(joins) == 1 and from_ is not None and isinstance(first, exp.Table)
+                      and first.alias_or_name.lower() == alias):
+                    from_.set("this", join.this.copy())
+                    select.set("joins", None)
+                else:
+                    continue
+                fixes.append(f"join {on.sql()} dropped ({table.name} is read nowhere else, and its key is not "
+                             f"{(b if table is a else a).name}'s)")
+                break
     return tree, fixes
 
 

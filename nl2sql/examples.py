@@ -229,12 +229,13 @@ class ExampleIndex:
             rows = list(self._rows.values()) + self._pending
             return sum(1 for r in rows if database is None or r.database == database)
 
-    def search(self, database: str, question: str, *, k: int, synthetic: SyntheticSet | None = None) -> list[Example]:
+    def search(self, database: str, question: str, *, k: int, synthetic: SyntheticSet | None = None,
+               min_similarity: float = 0.0) -> list[Example]:
         """The ``k`` examples of ``database`` most like ``question``, best first: approved
         pairs, and the ``synthetic`` ones (:mod:`nl2sql.synthetic`) ranked
         :data:`SYNTHETIC_HANDICAP` lower, so that people's pair wins a near tie. An SQL
         shown once is not shown again under another wording: paraphrases would spend the
-        prompt on one example."""
+        prompt on one example. None less similar than ``min_similarity``."""
         if k <= 0:
             return []
         with self._lock:
@@ -264,6 +265,8 @@ class ExampleIndex:
         seen: set[str] = set()
         hidden_q, hidden_sql = self._hidden_questions, self._hidden_sqls
         for i in map(int, np.argsort(-ranked, kind="stable")):
+            if sims[i] < min_similarity:
+                continue
             if i < len(rows):
                 row = rows[i]
                 text, sql, pair_id, source = row.question, row.sql, row.key if row.key > 0 else None, "approved"

@@ -15,5 +15,6 @@ def retrieve(state: AskState, env: Env) -> None:
     state.prompt_schema = env.schema_index.prompt_schema(env.db, state.retrieved)
     state.timed("retrieve", t0)
     t1 = time.perf_counter()
-    state.examples = env.examples.search(state.database, state.question, k=cfg.examples_k, synthetic=env.synthetic)
+    state.examples = env.examples.search(state.database, state.question, k=cfg.examples_k, synthetic=env.synthetic,
+                                             min_similarity=cfg.example_min_similarity)
     state.timed("examples", t1)

@@ -122,6 +122,9 @@ def test_approval_reaches_the_example_index_at_once(service: AskService) -> None
     assert row["status"] == "approved" and row["reviewed_by"] == "alice" and row["updated_at"] > now
     hits = examples.search("music", "count the albums", k=4)
     assert [(h.question, h.sql, h.pair_id) for h in hits] == [("How many albums are there?", "SELECT count(*) FROM Album", pid)]
+    # ask.example_min_similarity: a floor under the cosine similarity of what the prompt shows
+    assert examples.search("music", "count the albums", k=4, min_similarity=hits[0].score - 0.01) == hits
+    assert examples.search("music", "count the albums", k=4, min_similarity=hits[0].score + 0.01) == []
 
     out = run(service, "INSERT INTO askgres.pairs (database, question, sql) VALUES "
                        "('music', 'List every genre.', 'SELECT Name FROM Genre;')", admin=True)
