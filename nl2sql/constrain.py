@@ -560,6 +560,83 @@ def _add_key(select: exp.Select, schema: SchemaInfo, fixes: list[str]) -> None:
         return
 
 
+CATEGORY_ROWS = 100
+"""Most rows of a table whose values read as a category (a genre among 25, not an album title)."""
+
+
+def _meant(table: str, value: str, holders: dict[str, list[TableInfo]]) -> bool:
+    """Whether ``table`` is the one a question naming ``value`` means: the only table that holds
+    it, or, of several, the one short list (at most :data:`CATEGORY_ROWS` rows, fewer than
+    every other holder): "pop tracks" names Genre's 'Pop', not the album titled 'Pop'."""
+    tables = holders.get(value.strip().lower(), [])
+    if len(tables) <= 1:
+        return True
+    mine = [t for t in tables if t.name.lower() == table.lower()]
+    if len(mine) != 1 or mine[0].row_count > CATEGORY_ROWS:
+        return False
+    return all(t.row_count > mine[0].row_count for t in tables if t is not mine[0])
+
+
+def repair_missing_value(
+    tree: exp.Expression, schema: SchemaInfo, named: dict[tuple[str, str], list[str]],
+) -> tuple[exp.Expression, list[str]]:
+    """A copy of ``tree`` that filters on the value the question names when the query forgot
+    it: for "the longest and shortest pop tracks", ``SELECT MAX(Milliseconds),
+    MIN(Milliseconds) FROM Track`` -> ``... WHERE Track.GenreId IN (SELECT GenreId FROM Genre
+    WHERE Name = 'Pop')``. ``named`` is what retrieval found the question naming (table,
+    column -> values: quoted strings and word n-grams equal to a stored value). Only when
+    exactly one named value qualifies: no other column holds it (or the others are longer
+    lists than its table, a category: :func:`_meant`), its table is not in the query, one table of the query has one foreign key to it, no text of the query has it as a
+    word, and no column of its table holds another named value. The outermost query only. Returns the fixes made."""
+    tree = tree.copy()
+    fixes: list[str] = []
+    if not isinstance(tree, exp.Select) or not named:
+        return tree, fixes
+    scope = build_scope(tree)
+    if scope is None:
+        return tree, fixes
+    sources = {alias: t for alias, src in scope.sources.items()
+               if isinstance(src, exp.Table) and (t := schema.table(src.name)) is not None}
+    if len(sources) != len(scope.sources):
+        return tree, fixes
+    texts = [lit.this.strip().lower() for lit in tree.find_all(exp.Literal) if lit.is_string]
+    texts += [c.name.strip().lower() for c in tree.find_all(exp.Column) if c.this.args.get("quoted")]  # "Pop"
+    in_query = {t.name.lower() for t in sources.values()}
+    holders: dict[str, list[TableInfo]] = {}
+    for (table, _), values in named.items():
+        for v in values:
+            if (t := schema.table(table)) is not None:
+                holders.setdefault(v.strip().lower(), []).append(t)
+    by_table: dict[str, list[tuple[str, str]]] = {}
+    for (table, column), values in named.items():
+        by_table.setdefault(table.lower(), []).extend((column, v) for v in values if _meant(table, v, holders))
+    found: list[tuple[str, str, str, str, str]] = []  # alias, key column, table, column, value
+    for table, pairs in by_table.items():
+        ref = schema.table(table)
+        if ref is None or table in in_query or len(pairs) != 1 or len(ref.primary_key) != 1:
+            continue
+        column, value = pairs[0]
+        low = value.strip().lower()
+        if column.lower() in {k.lower() for k in ref.primary_key} or any(
+                re.search(r"(?<!\w)" + re.escape(low) + r"(?!\w)", t) for t in texts):
+            continue  # another table's value too, a key, or the query has it (maybe inside a longer text)
+        links = [(alias, fk.columns[0]) for alias, t in sources.items() for fk in t.foreign_keys
+                 if fk.ref_table.lower() == table and len(fk.columns) == 1]
+        if len(links) == 1:
+            found.append((links[0][0], links[0][1], ref.name, column, value))
+    if len(found) != 1:
+        return tree, fixes
+    alias, key, table, column, value = found[0]
+    ref = schema.table(table)
+    assert ref is not None
+    sub = exp.select(exp.column(ref.primary_key[0])).from_(exp.to_table(table)).where(
+        exp.EQ(this=exp.column(column), expression=exp.Literal.string(value)))
+    cond = exp.column(key, table=alias).isin(query=sub)
+    tree.where(cond, copy=False)
+    fixes.append(f"added {cond.sql()} (the question names {table}.{column} '{value}')")
+    return tree, fixes
+
+
 def _set_by_where(select: exp.Select) -> set[tuple[str, str]]:
     """``(alias, column)`` pairs that the WHERE clause sets equal to a constant."""
     where = select.args.get("where")
@@ -738,8 +815,8 @@ def repair_stray_joins(tree: exp.Expression, schema: SchemaInfo) -> tuple[exp.Ex
                     select.set("joins", None)
                 else:
                     continue
-                fixes.append(f"join {on.sql()} dropped ({table.name} is read nowhere else, and its key is not "
-                             f"{(b if table is a else a).name}'s)")
+                fixes.append(f"join {on.sql()} dropped ({table.name} is read nowhere else, and no foreign key "
+                             f"links it to {(b if table is a else a).name})")
                 break
     return tree, fixes
 

@@ -303,21 +303,7 @@ class SchemaIndex:
 
     def value_matches(self, db: DbSchema, question: str) -> dict[tuple[str, str], list[str]]:
         """Database values the question names: quoted strings and word n-grams."""
-        found: dict[tuple[str, str], list[str]] = {}
-        grams: list[str] = [a or b or c for a, b, c in _QUOTED.findall(question)]
-        toks = _TOKEN.findall(question)
-        for n in range(min(5, len(toks)), 0, -1):
-            for i in range(len(toks) - n + 1):
-                gram = " ".join(toks[i : i + n])
-                if n == 1 and (gram.lower() in STOP_WORDS or len(gram) < 3 or gram.isdigit()):
-                    continue
-                grams.append(gram)
-        for gram in grams:
-            for table, column, value in db.values.get(gram.strip().lower(), ()):
-                vals = found.setdefault((table, column), [])
-                if value not in vals and len(vals) < 3:
-                    vals.append(value)
-        return found
+        return values_named(db.values, question)
 
     def retrieve(self, db: DbSchema, question: str, *, k: int) -> Retrieved:
         """The tables for ``question``: best ``k`` plus join paths (all when ``k`` <= 0)."""
@@ -382,6 +368,26 @@ class SchemaIndex:
             cols = [replace(c, samples=list(retrieved.values.get((t.name, c.name), []))) for c in t.columns]
             tables.append(replace(t, columns=cols))
         return SchemaInfo(database=db.schema.database, dialect=db.schema.dialect, tables=tables)
+
+
+def values_named(values: dict[str, list[tuple[str, str, str]]], question: str) -> dict[tuple[str, str], list[str]]:
+    """The values of ``values`` (a database's value index) that ``question`` names: quoted
+    strings and word n-grams equal to a stored value, any case; (table, column) -> values."""
+    found: dict[tuple[str, str], list[str]] = {}
+    grams: list[str] = [a or b or c for a, b, c in _QUOTED.findall(question)]
+    toks = _TOKEN.findall(question)
+    for n in range(min(5, len(toks)), 0, -1):
+        for i in range(len(toks) - n + 1):
+            gram = " ".join(toks[i : i + n])
+            if n == 1 and (gram.lower() in STOP_WORDS or len(gram) < 3 or gram.isdigit()):
+                continue
+            grams.append(gram)
+    for gram in grams:
+        for table, column, value in values.get(gram.strip().lower(), ()):
+            vals = found.setdefault((table, column), [])
+            if value not in vals and len(vals) < 3:
+                vals.append(value)
+    return found
 
 
 def _table_names(lance: Any) -> Iterable[str]:
