@@ -265,7 +265,7 @@ class ExampleIndex:
         seen: set[str] = set()
         hidden_q, hidden_sql = self._hidden_questions, self._hidden_sqls
         for i in map(int, np.argsort(-ranked, kind="stable")):
-            if sims[i] < min_similarity:
+            if min_similarity > 0 and sims[i] < min_similarity:
                 continue
             if i < len(rows):
                 row = rows[i]

@@ -21,7 +21,7 @@ from sqlglot import exp
 from connectors.base import Result
 from gateway.errors import PgError, QueryCanceled
 from nl2sql.constrain import (
-    column_owners, repair_identifiers, repair_joins, repair_missing_value, repair_order, repair_patterns,
+    column_owners, repair_identifiers, repair_joins, repair_order, repair_patterns,
     repair_projection, repair_selection, repair_stray_joins, repair_values,
 )
 from nl2sql.examples import normalise_question
@@ -59,13 +59,11 @@ def check(state: AskState, env: Env, sql: str) -> str:
             tree, stray_fixes = repair_stray_joins(tree, env.schema)
             tree, value_fixes = repair_values(tree, env.schema, env.db.values, question=state.question,
                                               exists=lambda t, c, v: _holds(env, t, c, v))
-            named = state.retrieved.values if state.retrieved else {}
-            tree, missing_fixes = repair_missing_value(tree, env.schema, named)
             tree, projection_fixes = repair_projection(tree, env.schema, state.question)
             tree, selection_fixes = repair_selection(tree, env.schema, state.question)
             tree, pattern_fixes = repair_patterns(tree, state.question)
             tree, order_fixes = repair_order(tree, state.question, dialect)
-            fixes += (join_fixes + stray_fixes + value_fixes + missing_fixes + projection_fixes + selection_fixes
+            fixes += (join_fixes + stray_fixes + value_fixes + projection_fixes + selection_fixes
                       + pattern_fixes + order_fixes)
         check_tables(tree, env.schema)
         check_columns(tree, env.schema, dialect)
