@@ -203,14 +203,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.stages:
         keep = set(args.stages.split(","))
         stages = [s for s in stages if s[0] in keep]
-    if args.prompt_schema != "auto":
-        stages = [(name, {**overrides, "prompt_schema": args.prompt_schema}) for name, overrides in stages]
-
-    if args.examples_k is not None:
-        stages = [(name, {**overrides, "examples_k": args.examples_k} if overrides.get("examples_k") != 0 else overrides)
-                  for name, overrides in stages]
-    if args.example_min_similarity is not None:
-        stages = [(name, {**overrides, "example_min_similarity": args.example_min_similarity}) for name, overrides in stages]
+    every = {k: v for k, v in (("prompt_schema", None if args.prompt_schema == "auto" else args.prompt_schema),
+                               ("examples_k", args.examples_k),
+                               ("example_min_similarity", args.example_min_similarity)) if v is not None}
+    # a stage that shows no examples (examples_k = 0) keeps that
+    stages = [(name, {**overrides, **every, **({"examples_k": 0} if overrides.get("examples_k") == 0 else {})})
+              for name, overrides in stages]
 
     started = time.time()
     results: dict[str, list[dict[str, Any]]] = {}

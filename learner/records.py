@@ -12,7 +12,6 @@ examples in some records (the pipeline adds retrieved approved examples).
 from __future__ import annotations
 
 import random
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
@@ -23,9 +22,8 @@ from sqlglot.errors import SqlglotError
 from connectors.base import SchemaInfo
 from learner.profile import DbProfile
 from nl2sql.prompt import build_prompt, completion, prompt_version, render_schema, render_values
+from nl2sql.schema_index import values_named
 
-_TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9'&/.\-]*[A-Za-z0-9]|[A-Za-z0-9]")
-_QUOTED = re.compile(r"\"([^\"]+)\"|'([^']+)'|“([^”]+)”")
 _STOP = frozenset(
     "a an the of in on at to for by with from and or is are was were be been do does did how many much what which "
     "who whom whose when where why list show give find all each every me their there that this these those have has "
@@ -61,21 +59,7 @@ class ValueIndex:
                         self.index.setdefault(v.strip().lower(), []).append((t.name, c.name, v))
 
     def matches(self, question: str) -> dict[tuple[str, str], list[str]]:
-        found: dict[tuple[str, str], list[str]] = {}
-        grams: list[str] = [a or b or c for a, b, c in _QUOTED.findall(question)]
-        toks = _TOKEN.findall(question)
-        for n in range(min(5, len(toks)), 0, -1):
-            for i in range(len(toks) - n + 1):
-                gram = " ".join(toks[i: i + n])
-                if n == 1 and (gram.lower() in _STOP or len(gram) < 3 or gram.isdigit()):
-                    continue
-                grams.append(gram)
-        for gram in grams:
-            for table, column, value in self.index.get(gram.strip().lower(), ()):
-                vals = found.setdefault((table, column), [])
-                if value not in vals and len(vals) < 3:
-                    vals.append(value)
-        return found
+        return values_named(self.index, question, stop=_STOP)
 
 
 class RecordMaker:

@@ -370,16 +370,19 @@ class SchemaIndex:
         return SchemaInfo(database=db.schema.database, dialect=db.schema.dialect, tables=tables)
 
 
-def values_named(values: dict[str, list[tuple[str, str, str]]], question: str) -> dict[tuple[str, str], list[str]]:
+def values_named(
+    values: dict[str, list[tuple[str, str, str]]], question: str, *, stop: frozenset[str] = STOP_WORDS,
+) -> dict[tuple[str, str], list[str]]:
     """The values of ``values`` (a database's value index) that ``question`` names: quoted
-    strings and word n-grams equal to a stored value, any case; (table, column) -> values."""
+    strings and word n-grams equal to a stored value, any case (single words in ``stop`` are
+    not looked up); (table, column) -> at most three values."""
     found: dict[tuple[str, str], list[str]] = {}
     grams: list[str] = [a or b or c for a, b, c in _QUOTED.findall(question)]
     toks = _TOKEN.findall(question)
     for n in range(min(5, len(toks)), 0, -1):
         for i in range(len(toks) - n + 1):
             gram = " ".join(toks[i : i + n])
-            if n == 1 and (gram.lower() in STOP_WORDS or len(gram) < 3 or gram.isdigit()):
+            if n == 1 and (gram.lower() in stop or len(gram) < 3 or gram.isdigit()):
                 continue
             grams.append(gram)
     for gram in grams:
