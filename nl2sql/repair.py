@@ -13,20 +13,21 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 
 from sqlglot import exp
 
 from connectors.base import Result
 from gateway.errors import PgError, QueryCanceled
-from nl2sql.constrain import (
-    column_owners, repair_identifiers, repair_joins, repair_order, repair_patterns,
-    repair_projection, repair_selection, repair_stray_joins, repair_values,
-)
+from nl2sql.constrain import column_owners, repair_identifiers, repair_values
 from nl2sql.examples import normalise_question
 from nl2sql.execute import run_read_only
 from nl2sql.generate import generate
+from nl2sql.reshape import (
+    repair_count, repair_joins, repair_missing_value, repair_order, repair_patterns, repair_projection,
+    repair_selection, repair_stray_joins,
+)
 from nl2sql.scoring import normalise_value
 from nl2sql.state import AskState, Attempt, Env, StageFailure
 from nl2sql.validate import ValidationError, check_columns, check_read_only, check_tables, parse_query
@@ -55,16 +56,22 @@ def check(state: AskState, env: Env, sql: str) -> str:
         if env.config.constrain:
             prefer = state.retrieved.tables if state.retrieved else []
             tree, fixes = repair_identifiers(tree, env.schema, prefer=prefer)
-            tree, join_fixes = repair_joins(tree, env.schema)
-            tree, stray_fixes = repair_stray_joins(tree, env.schema)
-            tree, value_fixes = repair_values(tree, env.schema, env.db.values, question=state.question,
-                                              exists=lambda t, c, v: _holds(env, t, c, v))
-            tree, projection_fixes = repair_projection(tree, env.schema, state.question)
-            tree, selection_fixes = repair_selection(tree, env.schema, state.question)
-            tree, pattern_fixes = repair_patterns(tree, state.question)
-            tree, order_fixes = repair_order(tree, state.question, dialect)
-            fixes += (join_fixes + stray_fixes + value_fixes + projection_fixes + selection_fixes
-                      + pattern_fixes + order_fixes)
+            question, named = state.question, state.retrieved.values if state.retrieved else {}
+            shape: tuple[Callable[[exp.Expression], tuple[exp.Expression, list[str]]], ...] = (
+                lambda t: repair_joins(t, env.schema),
+                lambda t: repair_stray_joins(t, env.schema),
+                lambda t: repair_values(t, env.schema, env.db.values, question=question,
+                                        exists=lambda tb, c, v: _holds(env, tb, c, v)),
+                lambda t: repair_missing_value(t, env.schema, named),
+                lambda t: repair_projection(t, env.schema, question),
+                lambda t: repair_selection(t, env.schema, question),
+                lambda t: repair_count(t, env.schema, question),
+                lambda t: repair_patterns(t, question),
+                lambda t: repair_order(t, question, dialect),
+            )
+            for rule in shape:
+                tree, more = rule(tree)
+                fixes += more
         check_tables(tree, env.schema)
         check_columns(tree, env.schema, dialect)
         if fixes:

@@ -30,7 +30,7 @@ import structlog
 
 from connectors.base import Backend, SchemaInfo, TableInfo
 from nl2sql.background import OncePerKey
-from nl2sql.constrain import _TOKEN, STOP_WORDS, _singular, question_words, words
+from nl2sql.constrain import TOKEN, STOP_WORDS, singular, question_words, words
 from nl2sql.embed import DIM, Embedder, write_lock
 
 log = structlog.get_logger("askgres.schema_index")
@@ -324,14 +324,14 @@ class SchemaIndex:
         for t in schema.tables:
             col_sims = sorted(cols.get(t.name, [0.0]), reverse=True)
             score = max(own.get(t.name, 0.0), col_sims[0]) + 0.25 * (col_sims[1] if len(col_sims) > 1 else 0.0)
-            twords = {_singular(w) for w in words(t.name)}
+            twords = {singular(w) for w in words(t.name)}
             if twords and twords <= qwords:
                 score += 0.35
             elif twords & qwords:
                 score += 0.08
             col_hit = 0.0
             for c in t.columns:
-                cwords = {_singular(w) for w in words(c.name)} - {"id"}
+                cwords = {singular(w) for w in words(c.name)} - {"id"}
                 if cwords and cwords <= qwords:
                     col_hit = max(col_hit, 0.12 if len(cwords) == 1 else 0.2)
             score += col_hit
@@ -378,7 +378,7 @@ def values_named(
     not looked up); (table, column) -> at most three values."""
     found: dict[tuple[str, str], list[str]] = {}
     grams: list[str] = [a or b or c for a, b, c in _QUOTED.findall(question)]
-    toks = _TOKEN.findall(question)
+    toks = TOKEN.findall(question)
     for n in range(min(5, len(toks)), 0, -1):
         for i in range(len(toks) - n + 1):
             gram = " ".join(toks[i : i + n])

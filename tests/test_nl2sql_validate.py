@@ -17,8 +17,10 @@ from connectors.base import Backend, SchemaInfo
 from connectors.duckdb import DuckdbBackend
 from connectors.sqlite import SqliteBackend
 from gateway.errors import PgError
-from nl2sql.constrain import (
-    nearest, repair_identifiers, repair_joins, repair_missing_value, repair_order, repair_selection, repair_stray_joins, repair_patterns, repair_projection, repair_values, similarity, table_words, words,
+from nl2sql.constrain import nearest, repair_identifiers, repair_values, similarity, words
+from nl2sql.reshape import (
+    repair_count, repair_joins, repair_missing_value, repair_order, repair_patterns, repair_projection,
+    repair_selection, repair_stray_joins, table_words,
 )
 from nl2sql.grammar import IdentifierMask, Vocab
 from nl2sql.schema_index import _read_values
@@ -632,6 +634,36 @@ def test_selection_drops_the_unsaid_sibling(tmp_path: Path) -> None:
         b.close()
 
 
+@pytest.mark.parametrize("question,sql,count", [
+    ("How many albums did AC/DC release?",
+     "SELECT T1.Title FROM Album AS T1 JOIN Artist AS T2 ON T1.ArtistId = T2.ArtistId WHERE T2.Name = 'AC/DC'", 1),
+    ("What is the number of distinct genres of tracks?", "SELECT DISTINCT Name FROM Genre", 2),
+    ("how many tracks cost more than a dollar", "SELECT Name AS track FROM Track WHERE UnitPrice > 1", 1),
+])
+def test_count_of_a_listing(question: str, sql: str, count: int, backend: Backend) -> None:
+    schema = backend.introspect()
+    counted, fixes = repair_count(sqlglot.parse_one(sql, read=schema.dialect), schema, question)
+    out = counted.sql(dialect=schema.dialect)
+    assert out.startswith("SELECT COUNT(*) FROM (") and "how many" in fixes[0]
+    assert _rows(backend, out) == [(count,)] != _rows(backend, sql)
+
+
+@pytest.mark.parametrize("question,sql", [
+    ("How many tracks does each genre have?", "SELECT Name FROM Genre"),  # one count per group
+    ("How many albums are there, and list their titles", "SELECT Title FROM Album"),  # rows asked too
+    ("Name the artists with how many albums", "SELECT Name FROM Artist"),  # not asked first
+    ("How many dollars is the dearest track?", "SELECT UnitPrice FROM Track ORDER BY UnitPrice DESC LIMIT 1"),
+    ("How many artists are there?", "SELECT ArtistId FROM Artist"),  # a key listed: maybe the answer
+    ("How many albums did AC/DC release?", "SELECT COUNT(*) FROM Album"),  # counts already
+    ("How many genres are there?", "SELECT * FROM Genre"),
+    ("How many genres are there?", "SELECT Name FROM Genre LIMIT 1"),
+])
+def test_count_kept(question: str, sql: str, schema: SchemaInfo) -> None:
+    tree = sqlglot.parse_one(sql)
+    same, fixes = repair_count(tree, schema, question)
+    assert fixes == [] and same.sql() == tree.sql()
+
+
 @pytest.mark.parametrize("question,sql,fixed,rows", [
     ("What is the least common genre of tracks?",  # measured: "the least common media type", DESC
      "SELECT T2.Name FROM Track AS T1 JOIN Genre AS T2 ON T1.GenreId = T2.GenreId GROUP BY T2.Name "
@@ -730,6 +762,7 @@ def test_question_repairs_keep_correct_queries() -> None:
         lambda t, s, q, db: repair_joins(t, s), lambda t, s, q, db: repair_stray_joins(t, s),
         lambda t, s, q, db: repair_missing_value(t, s, values_named(values[db], q)),
         lambda t, s, q, db: repair_projection(t, s, q), lambda t, s, q, db: repair_selection(t, s, q),
+        lambda t, s, q, db: repair_count(t, s, q),
         lambda t, s, q, db: repair_patterns(t, q), lambda t, s, q, db: repair_order(t, q),
     ]
     backends: dict[str, Backend] = {}
