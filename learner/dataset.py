@@ -57,7 +57,7 @@ def gemma_token_counter(gguf: Path | None = None, *, settings: Settings | None =
     """Token counts with the embedded model's own tokenizer, read (vocabulary only) from
     ``gguf`` or the bundled GGUF under ``settings.data_dir``; None without llama-cpp-python."""
     try:
-        from llama_cpp import Llama
+        import llama_cpp  # noqa: F401 - the tokenizer's library
     except ImportError:
         log.warning("dataset.no_tokenizer", reason="llama-cpp-python is not installed")
         return None
@@ -67,7 +67,9 @@ def gemma_token_counter(gguf: Path | None = None, *, settings: Settings | None =
         if settings is None:
             raise ValueError("give gguf or settings")
         gguf = bundled_gguf(settings.data_dir)
-    llm = Llama(model_path=str(gguf), vocab_only=True, verbose=False)
+    from nl2sql.llm import open_llama
+
+    llm = open_llama(gguf, vocab_only=True)
 
     def count(text: str) -> int:
         return len(llm.tokenize(text.encode("utf-8"), add_bos=True, special=True))

@@ -15,6 +15,8 @@ The Ollama backend (``nl2sql.llm_ollama.OllamaGenerator``) implements the same P
 from __future__ import annotations
 
 import contextlib
+import io
+import logging
 import re
 import threading
 import time
@@ -29,6 +31,33 @@ from gateway.config import Settings
 from nl2sql.store import Store, file_lock
 
 log = structlog.get_logger("askgres.llm")
+
+_LOADING = threading.Lock()
+"""One llama.cpp load at a time: :func:`open_llama` swaps the process's ``sys.stdout`` and
+``sys.stderr`` while it loads."""
+
+
+def open_llama(model_path: Path | str, **params: Any) -> Any:
+    """``llama_cpp.Llama(model_path, **params)``, quiet, without its quiet mode: with
+    ``verbose=False`` llama-cpp-python points file descriptors 1 and 2 at ``/dev/null``
+    while it loads, and the log lines every other thread of the process writes meanwhile
+    are lost (a gateway loads models while it serves: at start, at a hot swap; two loads at
+    once can leave stderr there for good). Here its chatter goes to a buffer, and llama.cpp's
+    own log to Python says errors only; what it said is logged when the load fails."""
+    from llama_cpp import Llama
+
+    noise = io.StringIO()
+    with _LOADING, contextlib.redirect_stdout(noise), contextlib.redirect_stderr(noise):
+        try:
+            llm = Llama(model_path=str(model_path), verbose=True, **params)
+        except Exception:
+            log.error("llm.load_failed", path=str(model_path), said=noise.getvalue()[-2000:])
+            raise
+        finally:
+            logging.getLogger("llama-cpp-python").setLevel(logging.ERROR)  # llama.cpp's log: errors only
+    llm.verbose = False  # no timings printed per completion
+    return llm
+
 
 LogitsMask = Callable[[str], "np.ndarray | None"]
 """Given the text generated so far, the token ids allowed next (``None``: any)."""
@@ -163,8 +192,6 @@ class LlamaGenerator:
         self, model_path: Path | str, *, n_ctx: int = 2048, n_threads: int = 2, version: str = "base",
         process_lock: Path | None = None, draft_tokens: int = 0,
     ) -> None:
-        from llama_cpp import Llama
-
         from nl2sql.speculate import NgramDraft
 
         self.version = version
@@ -174,14 +201,8 @@ class LlamaGenerator:
         self._lock = threading.Lock()
         self._process_lock = _file_lock(process_lock)
         t0 = time.perf_counter()
-        self._llm = Llama(
-            model_path=str(self.model_path),
-            n_ctx=n_ctx,
-            n_threads=n_threads,
-            n_threads_batch=n_threads,
-            n_batch=512,
-            verbose=False,
-        )
+        self._llm = open_llama(self.model_path, n_ctx=n_ctx, n_threads=n_threads, n_threads_batch=n_threads,
+                               n_batch=512)
         self._token_texts: list[str] | None = None
         self._cancelled = False
         self.draft_tokens = draft_tokens

@@ -274,9 +274,9 @@ def schema_corpus(schemas: Iterable[SchemaInfo]) -> list[str]:
 
 def corpus_ids(src: Path, corpus: Iterable[str]) -> list[int]:
     """The ids of ``corpus``'s pieces in ``src``'s full vocabulary (tokenizer only: no weights loaded)."""
-    from llama_cpp import Llama
+    from nl2sql.llm import open_llama
 
-    llm = Llama(model_path=str(src), vocab_only=True, verbose=False)
+    llm = open_llama(src, vocab_only=True)
     ids: set[int] = set()
     for text in corpus:
         ids.update(llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))

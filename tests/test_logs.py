@@ -1,5 +1,5 @@
-"""The console log renderer: the same text as structlog's ConsoleRenderer (colors off), at
-the cost one event per query can afford."""
+"""Logging: the console renderer is the same text as structlog's ConsoleRenderer (colors off),
+at the cost one event per query can afford; no line is lost while a model loads."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import Any
 import structlog
 
 from gateway.logs import LeanConsoleRenderer
+from fixtures_chinook import base_model  # noqa: F401  (fixture)
 
 VALUES: list[Any] = [0, 1.5, -3, None, True, False, "", "a", "with space", "a=b", "it's", 'q"', "tab\t", "nl\n", "ü",
                      [1, "x"], {"k": "v"}, b"by", Path("/tmp/x y"), dt.datetime(2024, 1, 2), ("t",), 10**20]
@@ -47,3 +48,51 @@ def test_exceptions_are_rendered_by_structlog() -> None:
     except ValueError as e:
         text = lean(None, "error", {"event": "failed", "level": "error", "exc_info": e})
     assert text.startswith("[error    ] failed") and "ValueError: boom" in text and "Traceback" in text
+
+
+LOADS_WHILE_LOGGING = """
+import json, sys, threading, time
+import structlog
+from gateway.logs import configure_logging
+from nl2sql.llm import open_llama
+
+configure_logging(json=True)
+log = structlog.get_logger("askgres.test")
+done = threading.Event()
+
+def chatter():
+    i = 0
+    while not done.is_set() or i < 200:
+        log.info("tick", i=i)
+        i += 1
+        time.sleep(0.001)
+    log.info("ticks", n=i)
+
+t = threading.Thread(target=chatter)
+t.start()
+for _ in range(3):
+    open_llama(sys.argv[1], n_ctx=256)
+    open_llama(sys.argv[1], vocab_only=True)
+done.set()
+t.join()
+print("PRINTED", file=sys.stderr)
+"""
+
+
+def test_log_lines_survive_a_model_load(base_model: Path) -> None:
+    """A gateway loads models while it serves (at start, at a hot swap): every line the
+    other threads log meanwhile reaches the log (llama-cpp-python's quiet mode pointed the
+    process's stderr at /dev/null while it loaded), and stderr works after."""
+    import json
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", LOADS_WHILE_LOGGING, str(base_model)], capture_output=True,
+                         text=True, timeout=300, cwd=Path(__file__).resolve().parents[1])
+    assert out.returncode == 0, out.stderr[-2000:]
+    events = [json.loads(line) for line in out.stderr.splitlines() if line.startswith("{")]
+    ticks = [e["i"] for e in events if e["event"] == "tick"]
+    n = next(e["n"] for e in events if e["event"] == "ticks")
+    assert ticks == list(range(n)), f"{n - len(ticks)} of {n} lines lost"
+    assert out.stderr.rstrip().endswith("PRINTED")
+    assert "Model metadata" not in out.stderr and "llama_model_loader" not in out.stderr  # its chatter stays out
