@@ -45,7 +45,7 @@ from gateway.errors import (
 )
 from gateway.functions import SessionInfo, fold_session_functions
 from gateway.guc import SessionSettings
-from gateway.plans import PLAN_CACHE, DatabaseState, Handle, Plan, copy_outcome, outcome_from_answer
+from gateway.plans import PLAN_CACHE, DatabaseState, Handle, Plan, outcome_from_answer
 from gateway.parsecache import ParseCache, SimplePlans
 from gateway.casts import assigned_parameter, check_assignments, compared_parameter
 from gateway.grouping import check_grouping
@@ -458,8 +458,7 @@ class Session:
         try:
             if handle.kind == "ask":
                 self._check_not_aborted(None)
-                assert handle.outcome is not None
-                return copy_outcome(handle.outcome)
+                return await self._execute_question(prepared, handle)
             if handle.kind == "utility":
                 assert handle.util is not None
                 return await utility.run(self, handle.util, params=params)
@@ -722,6 +721,29 @@ class Session:
         return [str(r[1] if self.backend.dialect == "sqlite" else r[0]) for r in result.rows]
 
     # -- questions and admin SQL ---------------------------------------------------------------
+    async def _execute_question(self, prepared: Prepared, handle: Handle) -> Outcome:
+        """A prepared question's execution: the first returns the answer made at Parse (the
+        model is asked once for Parse, Describe and Execute); each later one asks again, as
+        the same text sent again would, so its rows are the data's of now and its SQL the
+        active model's (drivers prepare what a session repeats: psycopg after five runs).
+        An answer whose columns differ from those described is 0A000, as PostgreSQL says of
+        a prepared statement whose result type changed."""
+        if handle.outcome is not None:
+            out, handle.outcome = handle.outcome, None
+            return out
+        question = extract_question(handle.text)
+        assert question is not None
+        out = await self._ask(question)
+        described = prepared.columns or []
+        if [c.pg_type for c in out.columns or []] != [c.pg_type for c in described]:
+            raise FeatureNotSupported(
+                "cached plan must not change result type",
+                detail=f"the question was answered with {len(out.columns or [])} column(s) "
+                       f"({', '.join(c.pg_type for c in out.columns or [])}), prepared with {len(described)} "
+                       f"({', '.join(c.pg_type for c in described)})",
+                hint="Prepare the question again.")
+        return out
+
     async def _ask(self, question: str) -> Outcome:
         asker = self.engine.asker
         if asker is None:

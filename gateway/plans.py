@@ -79,11 +79,6 @@ class Handle:
 
 
 
-def copy_outcome(o: Outcome) -> Outcome:
-    return Outcome(tag=o.tag, columns=o.columns, rows=list(o.rows), notices=list(o.notices), is_empty=o.is_empty,
-                   copy_out=o.copy_out)
-
-
 def outcome_from_answer(answer: AskAnswer) -> Outcome:
     """An answered question as a statement's outcome: its rows, ``SELECT n``, and
     NOTICEs with the summary and the SQL that ran."""

@@ -113,6 +113,11 @@ def test_extended_protocol_asks_the_model_once(askgw: Gateway) -> None:
         cur.execute("-- ask: list the names of all playlists", ())
         assert cur.fetchall()
         assert asks(askgw) == before + 2
+        # the prepared question executed again (Bind, Execute): asked again, as its text sent
+        # again would be, so a model swapped in meanwhile answers it and its rows are fresh
+        cur.execute("/* ask: list the names of all media types */", prepare=True)
+        assert cur.fetchall()
+        assert asks(askgw) == before + 3
 
 
 @pytest.mark.parametrize("db", ["chinook", "chinook_duckdb"])
