@@ -185,7 +185,11 @@ def test_a_cancel_request_is_passed_to_the_worker_that_has_the_session(tmp_path:
             assert (pid - 1000) % 2 == 0
             secret = next(s for p, s in servers[0]._keys if p == pid)
             running = asyncio.create_task(conn.fetchval(LONG_QUERY))
-            await asyncio.sleep(0.3)
+            session = servers[0].engine.sessions[pid]  # type: ignore[attr-defined]
+            deadline = time.monotonic() + 30
+            while not session._busy and time.monotonic() < deadline:  # the query has begun (a loaded machine: later)
+                await asyncio.sleep(0.01)
+            await asyncio.sleep(0.2)
             _, writer = await asyncio.open_connection("127.0.0.1", ports[1])
             writer.write(struct.pack("!iiii", 16, CANCEL_CODE, pid, secret))
             await writer.drain()
