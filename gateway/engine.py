@@ -734,13 +734,12 @@ class Session:
         question = extract_question(handle.text)
         assert question is not None
         out = await self._ask(question)
-        described = prepared.columns or []
-        if [c.pg_type for c in out.columns or []] != [c.pg_type for c in described]:
+        got, described = [c.pg_type for c in out.columns or []], [c.pg_type for c in prepared.columns or []]
+        if got != described:
             raise FeatureNotSupported(
                 "cached plan must not change result type",
-                detail=f"the question was answered with {len(out.columns or [])} column(s) "
-                       f"({', '.join(c.pg_type for c in out.columns or [])}), prepared with {len(described)} "
-                       f"({', '.join(c.pg_type for c in described)})",
+                detail=f"the question was answered with {len(got)} column(s) ({', '.join(got)}), "
+                       f"prepared with {len(described)} ({', '.join(described)})",
                 hint="Prepare the question again.")
         return out
 

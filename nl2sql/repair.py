@@ -57,7 +57,7 @@ def check(state: AskState, env: Env, sql: str) -> str:
             prefer = state.retrieved.tables if state.retrieved else []
             tree, fixes = repair_identifiers(tree, env.schema, prefer=prefer)
             question, named = state.question, state.retrieved.values if state.retrieved else {}
-            shape: tuple[Callable[[exp.Expression], tuple[exp.Expression, list[str]]], ...] = (
+            rules: tuple[Callable[[exp.Expression], tuple[exp.Expression, list[str]]], ...] = (
                 lambda t: repair_joins(t, env.schema),
                 lambda t: repair_stray_joins(t, env.schema),
                 lambda t: repair_values(t, env.schema, env.db.values, question=question,
@@ -69,7 +69,7 @@ def check(state: AskState, env: Env, sql: str) -> str:
                 lambda t: repair_patterns(t, question),
                 lambda t: repair_order(t, question, dialect),
             )
-            for rule in shape:
+            for rule in rules:
                 tree, more = rule(tree)
                 fixes += more
         check_tables(tree, env.schema)

@@ -34,6 +34,14 @@ def table_words(schema: SchemaInfo, table: TableInfo) -> set[str]:
     return {singular(w) for n in names for w in words(n) if w not in STOP_WORDS}
 
 
+def _own_tables(scope: Scope, schema: SchemaInfo, *, fold: bool = True) -> dict[str, TableInfo] | None:
+    """``scope``'s own sources by alias (lower-cased when ``fold``), when every one is a table
+    of ``schema``; ``None`` when a derived table, a CTE or an unknown name is among them."""
+    tables = {(alias.lower() if fold else alias): t for alias, src in scope.sources.items()
+              if isinstance(src, exp.Table) and (t := schema.table(src.name)) is not None}
+    return tables if len(tables) == len(scope.sources) else None
+
+
 def repair_projection(
     tree: exp.Expression, schema: SchemaInfo, question: str,
 ) -> tuple[exp.Expression, list[str]]:
@@ -192,9 +200,8 @@ def repair_missing_value(
     scope = build_scope(tree)
     if scope is None:
         return tree, fixes
-    sources = {alias: t for alias, src in scope.sources.items()
-               if isinstance(src, exp.Table) and (t := schema.table(src.name)) is not None}
-    if len(sources) != len(scope.sources):
+    sources = _own_tables(scope, schema, fold=False)  # the alias as written: it goes into the new condition
+    if sources is None:
         return tree, fixes
     texts = [lit.this.strip().lower() for lit in tree.find_all(exp.Literal) if lit.is_string]
     texts += [c.name.strip().lower() for c in tree.find_all(exp.Column) if c.this.args.get("quoted")]  # "Pop"
@@ -382,9 +389,8 @@ def repair_stray_joins(tree: exp.Expression, schema: SchemaInfo) -> tuple[exp.Ex
         if not joins or any(isinstance(e, exp.Star) or (isinstance(e, exp.Column) and e.is_star)
                             for e in select.expressions):
             continue
-        sources = {alias.lower(): t for alias, src in scope.sources.items()
-                   if isinstance(src, exp.Table) and (t := schema.table(src.name)) is not None}
-        if len(sources) != len(scope.sources):
+        sources = _own_tables(scope, schema)
+        if sources is None:
             continue
         for join in joins:
             on = join.args.get("on")
@@ -480,9 +486,8 @@ def repair_count(tree: exp.Expression, schema: SchemaInfo, question: str) -> tup
     scope = build_scope(tree)
     if scope is None:
         return tree, fixes
-    sources = {alias.lower(): t for alias, src in scope.sources.items()
-               if isinstance(src, exp.Table) and (t := schema.table(src.name)) is not None}
-    if not sources or len(sources) != len(scope.sources):
+    sources = _own_tables(scope, schema)
+    if not sources:
         return tree, fixes
     for e in tree.expressions:
         col = e.this if isinstance(e, exp.Alias) else e
