@@ -45,7 +45,7 @@ from gateway.errors import (
 )
 from gateway.functions import SessionInfo, fold_session_functions
 from gateway.guc import SessionSettings
-from gateway.plans import PLAN_CACHE, DatabaseState, Handle, Plan, outcome_from_answer
+from gateway.plans import PLAN_CACHE, DatabaseState, Handle, Plan, as_described, outcome_from_answer
 from gateway.parsecache import ParseCache, SimplePlans
 from gateway.casts import assigned_parameter, check_assignments, compared_parameter
 from gateway.grouping import check_grouping
@@ -734,14 +734,15 @@ class Session:
         question = extract_question(handle.text)
         assert question is not None
         out = await self._ask(question)
-        got, described = [c.pg_type for c in out.columns or []], [c.pg_type for c in prepared.columns or []]
-        if got != described:
+        fitted = as_described(list(prepared.columns or []), out)
+        if fitted is None:
+            got, described = [c.pg_type for c in out.columns or []], [c.pg_type for c in prepared.columns or []]
             raise FeatureNotSupported(
                 "cached plan must not change result type",
                 detail=f"the question was answered with {len(got)} column(s) ({', '.join(got)}), "
                        f"prepared with {len(described)} ({', '.join(described)})",
                 hint="Prepare the question again.")
-        return out
+        return fitted
 
     async def _ask(self, question: str) -> Outcome:
         asker = self.engine.asker

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
+from typing import Any
 
 from sqlglot import exp
 
@@ -14,6 +16,7 @@ from connectors.base import Backend, Column, ColumnInfo, SchemaInfo
 from gateway.api import AskAnswer, Notice, Outcome
 from gateway.catalog import ShadowCatalog
 from gateway.params import SchemaIndex
+from gateway.protocol.text_format import to_text
 from gateway.statements import Utility
 from gateway.translate import BackendSQL, StatementInfo
 
@@ -88,3 +91,48 @@ def outcome_from_answer(answer: AskAnswer) -> Outcome:
     notices.extend(n for n in answer.notices if n.message not in seen)
     return Outcome(tag=f"SELECT {len(answer.rows)}", columns=list(answer.columns), rows=list(answer.rows),
                    notices=notices)
+
+
+_TEXT = frozenset({"text", "varchar", "bpchar", "name"})
+_INT_LIMIT = {"int2": 2**15, "int4": 2**31, "int8": 2**63}
+_FRACTIONAL = frozenset({"float4", "float8", "numeric"})
+
+
+def _fits(pg_type: str, values: list[Any]) -> bool:
+    """Whether values can be sent as ``pg_type`` (None always can)."""
+    present = [v for v in values if v is not None]
+    if not present:
+        return True
+    if pg_type in _TEXT:
+        return True
+    if pg_type in _INT_LIMIT:
+        limit = _INT_LIMIT[pg_type]
+        return all(isinstance(v, int) and not isinstance(v, bool) and -limit <= v < limit for v in present)
+    if pg_type in _FRACTIONAL:
+        return all(isinstance(v, (int, float, Decimal)) and not isinstance(v, bool) for v in present)
+    return False
+
+
+def as_described(described: list[Column], out: Outcome) -> Outcome | None:
+    """A prepared question's later answer in the result type described at Parse, or
+    ``None`` when it cannot be (another number of columns, or values that do not fit).
+    Types of answer columns on SQLite come partly from their values, so the same SQL over
+    other data (no rows, a NULL sum) may be typed otherwise; PostgreSQL would answer with
+    the prepared type, and so does this where the values allow it: a column of NULLs fits
+    any type, numbers fit a numeric type that holds them, anything fits text."""
+    got = list(out.columns or [])
+    if len(got) != len(described):
+        return None
+    changed = [i for i, (g, d) in enumerate(zip(got, described, strict=True)) if g.pg_type != d.pg_type]
+    if not changed:
+        return out
+    rows_in = list(out.rows)
+    columns = [list(c) for c in zip(*rows_in, strict=True)] if rows_in else [[] for _ in got]
+    for i in changed:
+        if not _fits(described[i].pg_type, columns[i]):
+            return None
+        if described[i].pg_type in _TEXT:
+            columns[i] = [None if v is None else to_text(v) for v in columns[i]]
+    rows = [tuple(r) for r in zip(*columns, strict=True)] if rows_in else []
+    return replace(out, columns=[replace(g, pg_type=d.pg_type) for g, d in zip(got, described, strict=True)],
+                   rows=rows)

@@ -120,6 +120,34 @@ def test_extended_protocol_asks_the_model_once(askgw: Gateway) -> None:
         assert asks(askgw) == before + 3
 
 
+def test_prepared_question_keeps_its_result_type_when_the_data_changes(gateway_factory: Any, tmp_path: Path) -> None:
+    """SQLite types a sum by its values: REAL over rows, NULL over none. A prepared
+    question answered again over emptied data is sent in the type described at Parse (as
+    PostgreSQL would: the plan did not change), not refused with 0A000; an answer whose
+    values cannot be sent so still is."""
+    shop = tmp_path / "shop.sqlite"
+    with sqlite3.connect(shop) as db:
+        db.execute("CREATE TABLE orders (id INTEGER PRIMARY KEY, customer TEXT, amount REAL)")
+        db.executemany("INSERT INTO orders (customer, amount) VALUES (?, ?)",
+                       [("ann", 12.5), ("bob", 18.0), ("ann", 7.25)])
+    gw = gateway_factory(demo=False, databases=[{"name": "shop", "kind": "sqlite", "path": str(shop)}])
+    question = "What is the total amount of all orders?"
+    with gw.connect("shop") as conn:
+        conn.execute("INSERT INTO askgres.pairs (database, question, sql) VALUES "
+                     f"('shop', '{question}', 'SELECT SUM(amount) FROM orders')")  # trust auth: an admin
+        cur = conn.cursor()
+        cur.execute(f"/* ask: {question} */", prepare=True)
+        assert cur.description is not None and cur.description[0].type_code == 701  # float8
+        assert cur.fetchall() == [(37.75,)]
+        conn.execute("DELETE FROM orders")
+        cur.execute(f"/* ask: {question} */", prepare=True)  # Bind, Execute of the prepared question
+        assert cur.fetchall() == [(None,)]
+        assert cur.description is not None and cur.description[0].type_code == 701
+        conn.execute("INSERT INTO orders (customer, amount) VALUES ('cy', 4.5)")
+        cur.execute(f"/* ask: {question} */", prepare=True)
+        assert cur.fetchall() == [(4.5,)]
+
+
 @pytest.mark.parametrize("db", ["chinook", "chinook_duckdb"])
 def test_questions_that_ask_for_writes_change_nothing(askgw: Gateway, db: str) -> None:
     with askgw.connect(db) as conn:

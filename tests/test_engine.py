@@ -606,6 +606,52 @@ def test_questions_simple_and_extended(tmp_path: Path) -> None:
     arun(go())
 
 
+class ScriptedAsker(RecordingAsker):
+    """Answers with the next of the given column lists and rows."""
+
+    def __init__(self, answers: list[tuple[list[Column], list[tuple[Any, ...]]]]) -> None:
+        super().__init__()
+        self.answers = answers
+
+    async def answer(self, question: str, *, database: str, session_id: str, user: str,
+                     cancel: threading.Event | None = None) -> AskAnswer:
+        self.questions.append(question)
+        columns, rows = self.answers[len(self.questions) - 1]
+        return AskAnswer(question=question, sql="SELECT ...", columns=columns, rows=rows, summary="")
+
+
+def test_prepared_question_answered_again_in_the_described_type(tmp_path: Path) -> None:
+    """A prepared question's later answers are sent in the types described at Parse where
+    their values allow (a column of NULLs fits any type, numbers a numeric type that holds
+    them, anything text); otherwise 0A000, as PostgreSQL says when a plan's result changes."""
+    h = EngineHarness(tmp_path)
+    h.engine.asker = ScriptedAsker([
+        ([Column("total", "float8"), Column("who", "text")], [(1.5, "ann")]),  # Parse
+        ([Column("total", "text"), Column("who", "text")], [(None, None)]),  # no rows summed
+        ([Column("sum", "int8"), Column("who", "int8")], [(3, 7)]),  # other SQL, numbers
+        ([Column("total", "text"), Column("who", "text")], [("many", "bob")]),  # text for float8
+        ([Column("total", "float8")], [(1.0,)]),  # one column
+    ])
+
+    async def go() -> None:
+        s = h.session()
+        p = await s.prepare("/* ask: what did ann spend? */", [])
+        assert p.columns == [Column("total", "float8"), Column("who", "text")]
+        assert rows_of(await s.execute(p, [])) == [(1.5, "ann")]
+        out = await s.execute(p, [])
+        assert [c.pg_type for c in out.columns or []] == ["float8", "text"] and rows_of(out) == [(None, None)]
+        out = await s.execute(p, [])
+        assert [c.pg_type for c in out.columns or []] == ["float8", "text"] and rows_of(out) == [(3, "7")]
+        for _ in range(2):
+            with pytest.raises(PgError) as info:
+                await s.execute(p, [])
+            assert info.value.sqlstate == "0A000" and "cached plan must not change result type" in info.value.message
+        assert rows_of((await simple(s, "SELECT 1"))[0]) == [(1,)]  # the session goes on
+        await h.aclose()
+
+    arun(go())
+
+
 def test_sqlite_unknown_quoted_column_is_an_error(harness: EngineHarness) -> None:
     """SQLite would read ``"NoSuchColumn"`` as a string; PostgreSQL says 42703."""
     async def go() -> None:
