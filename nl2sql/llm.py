@@ -18,9 +18,10 @@ import contextlib
 import io
 import logging
 import re
+import sys
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -37,17 +38,49 @@ _LOADING = threading.Lock()
 ``sys.stderr`` while it loads."""
 
 
+class _ThreadSink(io.TextIOBase):
+    """A stand-in for ``sys.stdout``/``sys.stderr`` while a model loads: what the loading
+    thread writes goes to a buffer, what any other thread writes to the real stream."""
+
+    def __init__(self, real: Any, buffer: io.StringIO, owner: int) -> None:
+        self.real, self.buffer, self.owner = real, buffer, owner
+
+    def write(self, s: str) -> int:
+        return (self.buffer if threading.get_ident() == self.owner else self.real).write(s)
+
+    def flush(self) -> None:
+        if threading.get_ident() != self.owner:
+            self.real.flush()
+
+    def __getattr__(self, name: str) -> Any:  # encoding, fileno, isatty...: the real stream's
+        return getattr(self.real, name)
+
+
+@contextlib.contextmanager
+def _own_output(buffer: io.StringIO) -> Iterator[None]:
+    """This thread's ``print``s (to stdout or stderr) go to ``buffer`` meanwhile; other
+    threads' still reach the streams."""
+    owner = threading.get_ident()
+    out, err = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = _ThreadSink(out, buffer, owner), _ThreadSink(err, buffer, owner)
+    try:
+        yield
+    finally:
+        sys.stdout, sys.stderr = out, err
+
+
 def open_llama(model_path: Path | str, **params: Any) -> Any:
     """``llama_cpp.Llama(model_path, **params)``, quiet, without its quiet mode: with
     ``verbose=False`` llama-cpp-python points file descriptors 1 and 2 at ``/dev/null``
     while it loads, and the log lines every other thread of the process writes meanwhile
     are lost (a gateway loads models while it serves: at start, at a hot swap; two loads at
     once can leave stderr there for good). Here its chatter goes to a buffer, and llama.cpp's
-    own log to Python says errors only; what it said is logged when the load fails."""
+    own log to Python says errors only; what it said is logged when the load fails. Only the
+    loading thread's output is caught: what other threads print meanwhile is printed."""
     from llama_cpp import Llama
 
     noise = io.StringIO()
-    with _LOADING, contextlib.redirect_stdout(noise), contextlib.redirect_stderr(noise):
+    with _LOADING, _own_output(noise):
         try:
             llm = Llama(model_path=str(model_path), verbose=True, **params)
         except Exception:

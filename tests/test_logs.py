@@ -64,6 +64,7 @@ def chatter():
     i = 0
     while not done.is_set() or i < 200:
         log.info("tick", i=i)
+        print(f"printed {i}", file=sys.stderr if i % 2 else sys.stdout)
         i += 1
         time.sleep(0.001)
     log.info("ticks", n=i)
@@ -81,8 +82,9 @@ print("PRINTED", file=sys.stderr)
 
 def test_log_lines_survive_a_model_load(base_model: Path) -> None:
     """A gateway loads models while it serves (at start, at a hot swap): every line the
-    other threads log meanwhile reaches the log (llama-cpp-python's quiet mode pointed the
-    process's stderr at /dev/null while it loaded), and stderr works after."""
+    other threads log or print meanwhile reaches the log (llama-cpp-python's quiet mode
+    pointed the process's stderr at /dev/null while it loaded; a swap of ``sys.stderr`` for
+    the whole process would catch other threads' prints), and stderr works after."""
     import json
     import subprocess
     import sys
@@ -94,5 +96,7 @@ def test_log_lines_survive_a_model_load(base_model: Path) -> None:
     ticks = [e["i"] for e in events if e["event"] == "tick"]
     n = next(e["n"] for e in events if e["event"] == "ticks")
     assert ticks == list(range(n)), f"{n - len(ticks)} of {n} lines lost"
+    printed = {int(line.split()[1]) for line in (out.stdout + out.stderr).splitlines() if line.startswith("printed ")}
+    assert printed == set(range(n)), f"{n - len(printed)} of {n} printed lines lost"  # prints of other threads too
     assert out.stderr.rstrip().endswith("PRINTED")
     assert "Model metadata" not in out.stderr and "llama_model_loader" not in out.stderr  # its chatter stays out
