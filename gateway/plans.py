@@ -13,6 +13,7 @@ from typing import Any
 from sqlglot import exp
 
 from connectors.base import Backend, Column, ColumnInfo, SchemaInfo
+from connectors.types import FLOAT_TYPES, TEXT_TYPES
 from gateway.api import AskAnswer, Notice, Outcome
 from gateway.catalog import ShadowCatalog
 from gateway.params import SchemaIndex
@@ -93,9 +94,7 @@ def outcome_from_answer(answer: AskAnswer) -> Outcome:
                    notices=notices)
 
 
-_TEXT = frozenset({"text", "varchar", "bpchar", "name"})
 _INT_LIMIT = {"int2": 2**15, "int4": 2**31, "int8": 2**63}
-_FRACTIONAL = frozenset({"float4", "float8", "numeric"})
 
 
 def _fits(pg_type: str, values: list[Any]) -> bool:
@@ -103,12 +102,12 @@ def _fits(pg_type: str, values: list[Any]) -> bool:
     present = [v for v in values if v is not None]
     if not present:
         return True
-    if pg_type in _TEXT:
+    if pg_type in TEXT_TYPES:
         return True
     if pg_type in _INT_LIMIT:
         limit = _INT_LIMIT[pg_type]
         return all(isinstance(v, int) and not isinstance(v, bool) and -limit <= v < limit for v in present)
-    if pg_type in _FRACTIONAL:
+    if pg_type in FLOAT_TYPES:
         return all(isinstance(v, (int, float, Decimal)) and not isinstance(v, bool) for v in present)
     return False
 
@@ -131,7 +130,7 @@ def as_described(described: list[Column], out: Outcome) -> Outcome | None:
     for i in changed:
         if not _fits(described[i].pg_type, columns[i]):
             return None
-        if described[i].pg_type in _TEXT:
+        if described[i].pg_type in TEXT_TYPES:
             columns[i] = [None if v is None else to_text(v) for v in columns[i]]
     rows = [tuple(r) for r in zip(*columns, strict=True)] if rows_in else []
     return replace(out, columns=[replace(g, pg_type=d.pg_type) for g, d in zip(got, described, strict=True)],
