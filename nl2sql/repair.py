@@ -25,8 +25,8 @@ from nl2sql.examples import normalise_question
 from nl2sql.execute import run_read_only
 from nl2sql.generate import generate
 from nl2sql.reshape import (
-    repair_count, repair_joins, repair_missing_value, repair_order, repair_patterns, repair_projection,
-    repair_selection, repair_stray_joins,
+    repair_contradiction, repair_count, repair_joins, repair_missing_value, repair_order, repair_patterns,
+    repair_projection, repair_selection, repair_stray_joins,
 )
 from nl2sql.scoring import normalise_value
 from nl2sql.state import AskState, Attempt, Env, StageFailure
@@ -68,6 +68,7 @@ def check(state: AskState, env: Env, sql: str) -> str:
                 lambda t: repair_count(t, env.schema, question),
                 lambda t: repair_patterns(t, question),
                 lambda t: repair_order(t, question, dialect),
+                lambda t: repair_contradiction(t, question),
             )
             for rule in rules:
                 tree, more = rule(tree)

@@ -5,8 +5,9 @@ wrong key (:func:`repair_joins`), joins a table it never reads (:func:`repair_st
 selects the wrong table's columns (:func:`repair_projection`) or the wrong ones
 (:func:`repair_selection`), forgets the value the question names
 (:func:`repair_missing_value`), anchors a pattern (:func:`repair_patterns`) or sorts the
-wrong way (:func:`repair_order`), or lists what the question asks to count
-(:func:`repair_count`). Each rule is narrow: none may change what a correct query
+wrong way (:func:`repair_order`), lists what the question asks to count
+(:func:`repair_count`), or sets a column equal to two values at once
+(:func:`repair_contradiction`). Each rule is narrow: none may change what a correct query
 answers (``tests/test_nl2sql_validate.py`` runs them all on the gold SQL of Spider dev and
 Chinook). Names are repaired before, by :mod:`nl2sql.constrain`.
 """
@@ -502,3 +503,61 @@ def repair_count(tree: exp.Expression, schema: SchemaInfo, question: str) -> tup
     counted = exp.select(exp.Count(this=exp.Star())).from_(tree.subquery("_listed"))
     fixes.append(f"counted the rows listed (the question asks how many): {counted.sql()}")
     return counted, fixes
+
+
+_BOTH = re.compile(r"\bboth\b", re.IGNORECASE)
+
+
+def _column_constants(where: exp.Expression) -> tuple[list[exp.Expression], dict[tuple[str, str], list[exp.EQ]]]:
+    """A WHERE clause's conjuncts, and its ``column = constant`` ones by column."""
+    conjuncts = list(where.flatten()) if isinstance(where, exp.And) else [where]
+    by_column: dict[tuple[str, str], list[exp.EQ]] = {}
+    for c in conjuncts:
+        if not isinstance(c, exp.EQ):
+            continue
+        col, const = (c.this, c.expression) if isinstance(c.this, exp.Column) else (c.expression, c.this)
+        if isinstance(col, exp.Column) and isinstance(const, exp.Literal):
+            by_column.setdefault((col.table.lower(), col.name.lower()), []).append(c)
+    return conjuncts, by_column
+
+
+def repair_contradiction(tree: exp.Expression, question: str) -> tuple[exp.Expression, list[str]]:
+    """A copy of ``tree`` where a WHERE clause that sets one column equal to two different
+    constants (never true: the query answers nothing) says what the question meant. For
+    "albums with tracks of both the Reggae and Rock genres" small models write ``... WHERE
+    T3.Name = 'Reggae' AND T3.Name = 'Rock'``: with "both" in the question, the rows that
+    hold for each value (``... = 'Reggae' INTERSECT ... = 'Rock'``); without it ("customers
+    in Brazil and Germany"), the rows of either (``Country IN ('Brazil', 'Germany')``).
+    Only a plain top-level ``SELECT`` without aggregates, ``GROUP BY`` or ``LIMIT``, and one
+    such column. Returns the fixes made."""
+    tree = tree.copy()
+    fixes: list[str] = []
+    where = tree.args.get("where") if isinstance(tree, exp.Select) else None
+    if (where is None or any(tree.args.get(k) for k in ("group", "having", "limit", "offset", "order"))
+            or any(e.find(exp.AggFunc, exp.Window) for e in tree.expressions)):
+        return tree, fixes
+    conjuncts, by_column = _column_constants(where.this)
+    clashing = [eqs for eqs in by_column.values()
+                if len({(e.expression if isinstance(e.this, exp.Column) else e.this).sql() for e in eqs}) > 1]
+    if len(clashing) != 1 or any(e.find(exp.Subquery) for e in conjuncts):
+        return tree, fixes
+    eqs = clashing[0]
+    rest = [c for c in conjuncts if not any(c is e for e in eqs)]
+    col = eqs[0].this if isinstance(eqs[0].this, exp.Column) else eqs[0].expression
+    constants = [e.expression if isinstance(e.this, exp.Column) else e.this for e in eqs]
+    if _BOTH.search(question):
+        branches = []
+        for eq in eqs:
+            branch = tree.copy()
+            branch.set("where", exp.Where(this=exp.and_(*[c.copy() for c in rest], eq.copy())))
+            branches.append(branch)
+        fixed: exp.Expression = branches[0]
+        for branch in branches[1:]:
+            fixed = exp.Intersect(this=fixed, expression=branch, distinct=True)
+        fixes.append(f"{col.sql()} cannot equal {len(eqs)} values at once; the question asks for rows "
+                     f"with both: INTERSECT")
+        return fixed, fixes
+    either = exp.In(this=col.copy(), expressions=[c.copy() for c in constants])
+    tree.set("where", exp.Where(this=exp.and_(*[c.copy() for c in rest], either)))
+    fixes.append(f"{col.sql()} cannot equal {len(eqs)} values at once: either of them ({either.sql()})")
+    return tree, fixes
