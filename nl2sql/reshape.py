@@ -508,9 +508,9 @@ def repair_count(tree: exp.Expression, schema: SchemaInfo, question: str) -> tup
 _BOTH = re.compile(r"\bboth\b", re.IGNORECASE)
 
 
-def _column_constants(where: exp.Expression) -> tuple[list[exp.Expression], dict[tuple[str, str], list[exp.EQ]]]:
+def _column_constants(where: exp.Expr) -> tuple[list[exp.Expr], dict[tuple[str, str], list[exp.EQ]]]:
     """A WHERE clause's conjuncts, and its ``column = constant`` ones by column."""
-    conjuncts = list(where.flatten()) if isinstance(where, exp.And) else [where]
+    conjuncts: list[exp.Expr] = list(where.flatten()) if isinstance(where, exp.And) else [where]
     by_column: dict[tuple[str, str], list[exp.EQ]] = {}
     for c in conjuncts:
         if not isinstance(c, exp.EQ):
