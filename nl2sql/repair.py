@@ -62,7 +62,7 @@ def check(state: AskState, env: Env, sql: str) -> str:
                 lambda t: repair_stray_joins(t, env.schema),
                 lambda t: repair_values(t, env.schema, env.db.values, question=question,
                                         exists=lambda tb, c, v: _holds(env, tb, c, v)),
-                lambda t: repair_missing_value(t, env.schema, named),
+                lambda t: repair_missing_value(t, env.schema, named, question),
                 lambda t: repair_projection(t, env.schema, question),
                 lambda t: repair_selection(t, env.schema, question),
                 lambda t: repair_count(t, env.schema, question),

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from collections.abc import Set as AbstractSet
 
 from sqlglot import exp
 from sqlglot.dialects.dialect import Dialect
@@ -170,13 +171,18 @@ CATEGORY_ROWS = 100
 """Most rows of a table whose values read as a category (a genre among 25, not an album title)."""
 
 
-def _meant(table: str, value: str, holders: dict[str, list[TableInfo]]) -> bool:
+def _meant(table: str, value: str, holders: dict[str, list[TableInfo]], asked: AbstractSet[str] = frozenset()) -> bool:
     """Whether ``table`` is the one a question naming ``value`` means: the only table that holds
-    it, or, of several, the one short list (at most :data:`CATEGORY_ROWS` rows, fewer than
-    every other holder): "pop tracks" names Genre's 'Pop', not the album titled 'Pop'."""
+    it, or, of several, the one the question calls by name (``asked``: "albums by the artist
+    Metallica" names Artist's 'Metallica', not the tracks Metallica composed), or else the one
+    short list (at most :data:`CATEGORY_ROWS` rows, fewer than every other holder): "pop tracks"
+    names Genre's 'Pop', not the album titled 'Pop'."""
     tables = holders.get(value.strip().lower(), [])
     if len(tables) <= 1:
         return True
+    called = {t.name.lower() for t in tables if t.name.lower() in asked}
+    if len(called) == 1:
+        return table.lower() in called
     mine = [t for t in tables if t.name.lower() == table.lower()]
     if len(mine) != 1 or mine[0].row_count > CATEGORY_ROWS:
         return False
@@ -184,7 +190,7 @@ def _meant(table: str, value: str, holders: dict[str, list[TableInfo]]) -> bool:
 
 
 def repair_missing_value(
-    tree: exp.Expression, schema: SchemaInfo, named: dict[tuple[str, str], list[str]],
+    tree: exp.Expression, schema: SchemaInfo, named: dict[tuple[str, str], list[str]], question: str = "",
 ) -> tuple[exp.Expression, list[str]]:
     """A copy of ``tree`` that filters on the value the question names when the query forgot
     it: for "the longest and shortest pop tracks", ``SELECT MAX(Milliseconds),
@@ -192,7 +198,8 @@ def repair_missing_value(
     WHERE Name = 'Pop')``. ``named`` is what retrieval found the question naming (table,
     column -> values: quoted strings and word n-grams equal to a stored value). Only when
     exactly one named value qualifies: no other column holds it (or the others are longer
-    lists than its table, a category: :func:`_meant`), its table is not in the query, one table of the query has one foreign key to it, no text of the query has it as a
+    lists than its table, a category, or the question calls it by its table's name:
+    :func:`_meant`), its table is not in the query, one table of the query has one foreign key to it, no text of the query has it as a
     word, and no column of its table holds another named value. The outermost query only. Returns the fixes made."""
     tree = tree.copy()
     fixes: list[str] = []
@@ -212,9 +219,11 @@ def repair_missing_value(
         for v in values:
             if (t := schema.table(table)) is not None:
                 holders.setdefault(v.strip().lower(), []).append(t)
+    words_asked = question_words(question)
+    asked = {t.name.lower() for ts in holders.values() for t in ts if table_words(schema, t) & words_asked}
     by_table: dict[str, list[tuple[str, str]]] = {}
     for (table, column), values in named.items():
-        by_table.setdefault(table.lower(), []).extend((column, v) for v in values if _meant(table, v, holders))
+        by_table.setdefault(table.lower(), []).extend((column, v) for v in values if _meant(table, v, holders, asked))
     found: list[tuple[str, str, str, str, str]] = []  # alias, key column, table, column, value
     for table, pairs in by_table.items():
         ref = schema.table(table)

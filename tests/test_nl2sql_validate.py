@@ -549,7 +549,7 @@ def _named(backend: Backend, schema: SchemaInfo, question: str) -> dict[tuple[st
 def test_missing_value_added(question: str, sql: str, fixed: str, backend: Backend) -> None:
     schema = backend.introspect()
     repaired, fixes = repair_missing_value(sqlglot.parse_one(sql, read=schema.dialect), schema,
-                                           _named(backend, schema, question))
+                                           _named(backend, schema, question), question)
     out = repaired.sql(dialect=schema.dialect)
     assert out == fixed and len(fixes) == 1 and "names Genre.Name" in fixes[0]
     assert _rows(backend, out) != _rows(backend, sql)
@@ -566,7 +566,7 @@ def test_missing_value_added(question: str, sql: str, fixed: str, backend: Backe
 def test_missing_value_kept(question: str, sql: str, backend: Backend) -> None:
     schema = backend.introspect()
     tree = sqlglot.parse_one(sql)
-    same, fixes = repair_missing_value(tree, schema, _named(backend, schema, question))
+    same, fixes = repair_missing_value(tree, schema, _named(backend, schema, question), question)
     assert fixes == [] and same.sql() == tree.sql()
 
 
@@ -582,6 +582,30 @@ def test_missing_value_of_two_tables_is_the_short_lists(tmp_path: Path) -> None:
         assert set(named) == {("Album", "Title"), ("Genre", "Name")}
         out, fixes = repair_missing_value(sqlglot.parse_one("SELECT MIN(UnitPrice) FROM Track"), schema, named)
         assert "Genre.Name 'Jazz'" in fixes[0] and _rows(b, out.sql()) == [(1.99,)]
+    finally:
+        b.close()
+
+
+def test_missing_value_of_two_tables_is_the_one_the_question_calls_by_name(tmp_path: Path) -> None:
+    """A value two tables hold, neither a short list, is the one of the table the question
+    names: "albums by the artist Metallica" is Artist's 'Metallica' (Chinook: also the composer
+    of 8 tracks, and 275 artists); measured in every model of the 2026-11-24 23:08 curve as
+    ``SELECT COUNT(*) FROM Album``."""
+    more = [f"INSERT INTO Artist VALUES ({i}, 'Artist {i}')" for i in range(3, 120)]
+    more += ["INSERT INTO Track VALUES (3, 'Accept', 1, 1, 0.99)"]  # a track named 'Accept'
+    b = open_music("sqlite", tmp_path, more)
+    try:
+        schema = b.introspect()
+        sql = "SELECT COUNT(*) FROM Album"
+        for question, fixed in (("How many albums does the artist Accept have?", [(1,)]),
+                                ("How many albums by Accept?", None)):  # which table's 'Accept'?
+            named = _named(b, schema, question)
+            assert set(named) == {("Artist", "Name"), ("Track", "Name")}
+            out, fixes = repair_missing_value(sqlglot.parse_one(sql), schema, named, question)
+            if fixed is None:
+                assert fixes == []
+            else:
+                assert "Artist.Name 'Accept'" in fixes[0] and _rows(b, out.sql()) == fixed != _rows(b, sql)
     finally:
         b.close()
 
@@ -805,7 +829,7 @@ def test_question_repairs_keep_correct_queries() -> None:
     values: dict[str, dict[str, list[tuple[str, str, str]]]] = {}
     repairs: list[Callable[[exp.Expression, SchemaInfo, str, str], tuple[exp.Expression, list[str]]]] = [
         lambda t, s, q, db: repair_joins(t, s), lambda t, s, q, db: repair_stray_joins(t, s),
-        lambda t, s, q, db: repair_missing_value(t, s, values_named(values[db], q)),
+        lambda t, s, q, db: repair_missing_value(t, s, values_named(values[db], q), q),
         lambda t, s, q, db: repair_projection(t, s, q), lambda t, s, q, db: repair_selection(t, s, q),
         lambda t, s, q, db: repair_count(t, s, q),
         lambda t, s, q, db: repair_patterns(t, q), lambda t, s, q, db: repair_order(t, q),
