@@ -345,17 +345,20 @@ def repair_values(
                 continue
             if exists is not None and exists(source.table.name, name, lit.this):
                 continue
-            if owners and _move_value(parent, col, lit, source, name, sources, owners, fixes):
+            named = question is None or named_in(lit.this, question)
+            if owners and _move_value(parent, col, lit, source, name, sources, owners, fixes, schema, named):
                 continue
-            if question is not None and not named_in(lit.this, question):
+            if not named:
                 _drop_condition(parent, fixes)
     return tree, fixes
 
 
 def _move_value(eq: exp.EQ, col: exp.Column, lit: exp.Literal, source: _Source, name: str,
-                sources: list[_Source], owners: list[tuple[str, str, str]], fixes: list[str]) -> bool:
+                sources: list[_Source], owners: list[tuple[str, str, str]], fixes: list[str],
+                schema: SchemaInfo, named: bool) -> bool:
     """Move ``col = lit`` to the one column of the query's tables that holds the value (or
-    through ``col``'s foreign key); True when moved, or when several columns hold it."""
+    through a foreign key; to a table that refers to the query's only when the question
+    names the value); True when moved, or when several columns hold it."""
     assert source.table is not None
     elsewhere = {(s.alias, c): (t, v) for s in sources for t, c, v in owners
                  if s.table is not None and t == s.table.name}
@@ -364,7 +367,8 @@ def _move_value(eq: exp.EQ, col: exp.Column, lit: exp.Literal, source: _Source, 
         same = {k: v for k, v in elsewhere.items() if k[1].lower() == name.lower()}
         elsewhere = mine_only or same or elsewhere
     if not elsewhere:
-        return _through_key(eq, col, source.table, name, owners, fixes)
+        return (_through_key(eq, col, source.table, name, owners, fixes)
+                or (named and _through_referrer(eq, col, source.table, owners, fixes, schema)))
     if len(elsewhere) != 1:
         return True
     (alias, column), (table, value) = next(iter(elsewhere.items()))
@@ -372,6 +376,34 @@ def _move_value(eq: exp.EQ, col: exp.Column, lit: exp.Literal, source: _Source, 
     fixes.append(f"{col.sql()} = '{lit.this}' -> {new.sql()} = '{value}' (the value is {column} of {table})")
     col.replace(new)
     lit.replace(exp.Literal.string(value))
+    return True
+
+
+def _through_referrer(eq: exp.EQ, col: exp.Column, table: TableInfo, owners: list[tuple[str, str, str]],
+                      fixes: list[str], schema: SchemaInfo) -> bool:
+    """``Employee.FirstName = 'Leonie'`` (or ``EmployeeId = 'Leonie'``) for "the employee who
+    helps the customer Leonie", where the value is a customer's: when ``table`` holds it
+    nowhere and exactly one table holding it (in one column) has one foreign key to
+    ``table``, the rows that table points at: ``Employee.EmployeeId IN (SELECT SupportRepId
+    FROM Customer WHERE FirstName = 'Leonie')``. True when done."""
+    if len(table.primary_key) != 1:
+        return False
+    found = []
+    for t, c, v in owners:
+        ref = schema.table(t)
+        if ref is None or ref.name.lower() == table.name.lower():
+            continue
+        keys = [fk for fk in ref.foreign_keys if fk.ref_table.lower() == table.name.lower() and len(fk.columns) == 1]
+        if len(keys) == 1:
+            found.append((ref.name, keys[0].columns[0], c, v))
+    if len({(t, c) for t, _, c, _ in found}) != 1:
+        return False
+    ref_name, key, column, value = found[0]
+    sub = exp.select(exp.column(key)).from_(exp.to_table(ref_name)).where(
+        exp.EQ(this=exp.column(column), expression=exp.Literal.string(value)))
+    new = exp.column(table.primary_key[0], table=col.table or None).isin(query=sub)
+    fixes.append(f"{eq.sql()} -> {new.sql()} (the value is {column} of {ref_name}, which refers to {table.name})")
+    eq.replace(new)
     return True
 
 

@@ -235,6 +235,14 @@ def _rows(backend: Backend, sql: str) -> list[tuple[object, ...]]:
      [(1.99,)]),
     # the stored spelling
     ("SELECT GenreId FROM Genre WHERE Name = 'jazz'", "SELECT GenreId FROM Genre WHERE Name = 'Jazz'", [(2,)]),
+    # a value of a table that refers to the query's (measured, every 11-24 curve: "the employee
+    # who helps the customer Leonie" as Employee's EmployeeId = 'Leonie' or FirstName = 'Leonie')
+    ("SELECT Title FROM Album WHERE Title = 'Go Down'",
+     "SELECT Title FROM Album WHERE AlbumId IN (SELECT AlbumId FROM Track WHERE Name = 'Go Down')",
+     [("For Those About To Rock",)]),
+    ("SELECT A.Title FROM Album AS A WHERE A.AlbumId = 'Go Down'",
+     "SELECT A.Title FROM Album AS A WHERE A.AlbumId IN (SELECT AlbumId FROM Track WHERE Name = 'Go Down')",
+     [("For Those About To Rock",)]),
 ])
 def test_value_repair(sql: str, fixed: str, rows: list[tuple[object, ...]], schema: SchemaInfo,
                       backend: Backend) -> None:
@@ -303,6 +311,9 @@ def test_value_repair_asks_the_database_before_moving(schema: SchemaInfo, backen
      "WHERE T2.Name = 'Rock' AND T1.UnitPrice < 1", [("Go Down",)]),
     ("How many employees are there?", "SELECT COUNT(*) FROM Employee WHERE (FirstName = 'FL')",
      "SELECT COUNT(*) FROM Employee", [(1,)]),
+    # a value a referring table holds (Track's 'Go Down'), not named: dropped, not followed
+    ("How many albums are there?", "SELECT COUNT(*) FROM Album WHERE Title = 'Go Down'",
+     "SELECT COUNT(*) FROM Album", [(2,)]),
 ])
 def test_value_repair_drops_a_filter_on_a_value_nobody_named(
     question: str, sql: str, fixed: str, rows: list[tuple[object, ...]], schema: SchemaInfo, backend: Backend,
