@@ -38,7 +38,7 @@ _LOADING = threading.Lock()
 ``sys.stderr`` while it loads."""
 
 
-class _ThreadSink(io.TextIOBase):
+class _ThreadSink:
     """A stand-in for ``sys.stdout``/``sys.stderr`` while a model loads: what the loading
     thread writes goes to a buffer, what any other thread writes to the real stream."""
 
@@ -53,7 +53,7 @@ class _ThreadSink(io.TextIOBase):
             self.real.flush()
 
     def __getattr__(self, name: str) -> Any:  # encoding, fileno, isatty...: the real stream's
-        return getattr(self.real, name)
+        return getattr(self.real, name)  # (no io base class: its encoding is None, its fileno raises)
 
 
 @contextlib.contextmanager

@@ -100,3 +100,32 @@ def test_log_lines_survive_a_model_load(base_model: Path) -> None:
     assert printed == set(range(n)), f"{n - len(printed)} of {n} printed lines lost"  # prints of other threads too
     assert out.stderr.rstrip().endswith("PRINTED")
     assert "Model metadata" not in out.stderr and "llama_model_loader" not in out.stderr  # its chatter stays out
+
+
+def test_streams_stand_in_for_the_real_ones_during_a_load() -> None:
+    """While a model loads, ``sys.stdout``/``sys.stderr`` are stand-ins: the loading thread's
+    writes go to the load's buffer, and the rest of the stream's face is the real one's
+    (encoding, fileno), for other threads that ask."""
+    import io
+    import sys
+    import threading
+
+    from nl2sql.llm import _own_output
+
+    real = io.TextIOWrapper(io.BytesIO(), encoding="latin-1", write_through=True)
+    seen: list[str] = []
+    buffer = io.StringIO()
+    old = sys.stdout
+    sys.stdout = real
+    try:
+        with _own_output(buffer):
+            print("loading thread")
+            other = threading.Thread(target=lambda: print("other thread"))
+            other.start()
+            other.join()
+            seen.append(sys.stdout.encoding)
+    finally:
+        sys.stdout = old
+    real.flush()
+    assert buffer.getvalue() == "loading thread\n" and real.buffer.getvalue() == b"other thread\n"  # type: ignore[attr-defined]
+    assert seen == ["latin-1"]
