@@ -379,6 +379,13 @@ def _move_value(eq: exp.EQ, col: exp.Column, lit: exp.Literal, source: _Source, 
     return True
 
 
+def keys_holding(key: str, table: str, column: str, value: str) -> exp.Select:
+    """``SELECT key FROM table WHERE column = 'value'``: the subquery a filter moved to
+    another table goes through."""
+    return exp.select(exp.column(key)).from_(exp.to_table(table)).where(
+        exp.EQ(this=exp.column(column), expression=exp.Literal.string(value)))
+
+
 def _through_referrer(eq: exp.EQ, col: exp.Column, table: TableInfo, owners: list[tuple[str, str, str]],
                       fixes: list[str], schema: SchemaInfo) -> bool:
     """``Employee.FirstName = 'Leonie'`` (or ``EmployeeId = 'Leonie'``) for "the employee who
@@ -399,9 +406,8 @@ def _through_referrer(eq: exp.EQ, col: exp.Column, table: TableInfo, owners: lis
     if len({(t, c) for t, _, c, _ in found}) != 1:
         return False
     ref_name, key, column, value = found[0]
-    sub = exp.select(exp.column(key)).from_(exp.to_table(ref_name)).where(
-        exp.EQ(this=exp.column(column), expression=exp.Literal.string(value)))
-    new = exp.column(table.primary_key[0], table=col.table or None).isin(query=sub)
+    new = exp.column(table.primary_key[0], table=col.table or None).isin(
+        query=keys_holding(key, ref_name, column, value))
     fixes.append(f"{eq.sql()} -> {new.sql()} (the value is {column} of {ref_name}, which refers to {table.name})")
     eq.replace(new)
     return True
@@ -450,9 +456,7 @@ def _through_key(eq: exp.EQ, col: exp.Column, table: TableInfo, name: str,
         if len(held) != 1:
             return bool(held)
         column, value = held.pop()
-        sub = exp.select(exp.column(fk.ref_columns[0])).from_(exp.to_table(fk.ref_table)).where(
-            exp.EQ(this=exp.column(column), expression=exp.Literal.string(value)))
-        new = col.copy().isin(query=sub)
+        new = col.copy().isin(query=keys_holding(fk.ref_columns[0], fk.ref_table, column, value))
         fixes.append(f"{eq.sql()} -> {new.sql()}")
         eq.replace(new)
         return True

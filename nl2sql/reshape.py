@@ -24,7 +24,9 @@ from sqlglot.optimizer.scope import Scope, build_scope
 
 from connectors.base import SchemaInfo, TableInfo
 from connectors.types import TEXT_TYPES
-from nl2sql.constrain import STOP_WORDS, TOKEN, question_words, scope_sources, select_scopes, singular, words
+from nl2sql.constrain import (
+    STOP_WORDS, TOKEN, keys_holding, question_words, scope_sources, select_scopes, singular, words,
+)
 
 
 def table_words(schema: SchemaInfo, table: TableInfo) -> set[str]:
@@ -243,9 +245,7 @@ def repair_missing_value(
     alias, key, table, column, value = found[0]
     ref = schema.table(table)
     assert ref is not None
-    sub = exp.select(exp.column(ref.primary_key[0])).from_(exp.to_table(table)).where(
-        exp.EQ(this=exp.column(column), expression=exp.Literal.string(value)))
-    cond = exp.column(key, table=alias).isin(query=sub)
+    cond = exp.column(key, table=alias).isin(query=keys_holding(ref.primary_key[0], table, column, value))
     tree.where(cond, copy=False)
     fixes.append(f"added {cond.sql()} (the question names {table}.{column} '{value}')")
     return tree, fixes
@@ -517,16 +517,20 @@ def repair_count(tree: exp.Expression, schema: SchemaInfo, question: str) -> tup
 _BOTH = re.compile(r"\bboth\b", re.IGNORECASE)
 
 
-def _column_constants(where: exp.Expr) -> tuple[list[exp.Expr], dict[tuple[str, str], list[exp.EQ]]]:
-    """A WHERE clause's conjuncts, and its ``column = constant`` ones by column."""
+_Equality = tuple[exp.EQ, exp.Column, exp.Literal]
+
+
+def _column_constants(where: exp.Expr) -> tuple[list[exp.Expr], dict[tuple[str, str], list[_Equality]]]:
+    """A WHERE clause's conjuncts, and its ``column = constant`` ones by column (each with
+    its column and its constant, whichever side they are on)."""
     conjuncts: list[exp.Expr] = list(where.flatten()) if isinstance(where, exp.And) else [where]
-    by_column: dict[tuple[str, str], list[exp.EQ]] = {}
+    by_column: dict[tuple[str, str], list[_Equality]] = {}
     for c in conjuncts:
         if not isinstance(c, exp.EQ):
             continue
         col, const = (c.this, c.expression) if isinstance(c.this, exp.Column) else (c.expression, c.this)
         if isinstance(col, exp.Column) and isinstance(const, exp.Literal):
-            by_column.setdefault((col.table.lower(), col.name.lower()), []).append(c)
+            by_column.setdefault((col.table.lower(), col.name.lower()), []).append((c, col, const))
     return conjuncts, by_column
 
 
@@ -546,14 +550,12 @@ def repair_contradiction(tree: exp.Expression, question: str) -> tuple[exp.Expre
             or any(e.find(exp.AggFunc, exp.Window) for e in tree.expressions)):
         return tree, fixes
     conjuncts, by_column = _column_constants(where.this)
-    clashing = [eqs for eqs in by_column.values()
-                if len({(e.expression if isinstance(e.this, exp.Column) else e.this).sql() for e in eqs}) > 1]
+    clashing = [found for found in by_column.values() if len({const.sql() for _, _, const in found}) > 1]
     if len(clashing) != 1 or any(e.find(exp.Subquery) for e in conjuncts):
         return tree, fixes
-    eqs = clashing[0]
+    eqs = [eq for eq, _, _ in clashing[0]]
+    col, constants = clashing[0][0][1], [const for _, _, const in clashing[0]]
     rest = [c for c in conjuncts if not any(c is e for e in eqs)]
-    col = eqs[0].this if isinstance(eqs[0].this, exp.Column) else eqs[0].expression
-    constants = [e.expression if isinstance(e.this, exp.Column) else e.this for e in eqs]
     if _BOTH.search(question):
         branches = []
         for eq in eqs:
