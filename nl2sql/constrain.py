@@ -368,7 +368,7 @@ def _move_value(eq: exp.EQ, col: exp.Column, lit: exp.Literal, source: _Source, 
         elsewhere = mine_only or same or elsewhere
     if not elsewhere:
         return (_through_key(eq, col, source.table, name, owners, fixes)
-                or (named and _through_referrer(eq, col, source.table, owners, fixes, schema)))
+                or (named and _through_linked(eq, col, source.table, owners, fixes, schema)))
     if len(elsewhere) != 1:
         return True
     (alias, column), (table, value) = next(iter(elsewhere.items()))
@@ -386,29 +386,35 @@ def keys_holding(key: str, table: str, column: str, value: str) -> exp.Select:
         exp.EQ(this=exp.column(column), expression=exp.Literal.string(value)))
 
 
-def _through_referrer(eq: exp.EQ, col: exp.Column, table: TableInfo, owners: list[tuple[str, str, str]],
-                      fixes: list[str], schema: SchemaInfo) -> bool:
-    """``Employee.FirstName = 'Leonie'`` (or ``EmployeeId = 'Leonie'``) for "the employee who
-    helps the customer Leonie", where the value is a customer's: when ``table`` holds it
-    nowhere and exactly one table holding it (in one column) has one foreign key to
-    ``table``, the rows that table points at: ``Employee.EmployeeId IN (SELECT SupportRepId
-    FROM Customer WHERE FirstName = 'Leonie')``. True when done."""
-    if len(table.primary_key) != 1:
-        return False
-    found = []
+def _through_linked(eq: exp.EQ, col: exp.Column, table: TableInfo, owners: list[tuple[str, str, str]],
+                    fixes: list[str], schema: SchemaInfo) -> bool:
+    """A value ``table`` holds nowhere, held (in one column) by exactly one table that one
+    foreign key links to ``table``, either way round; True when done:
+
+    * the holder refers to ``table``: ``Employee.FirstName = 'Leonie'`` (or ``EmployeeId =
+      'Leonie'``) for "the employee who helps the customer Leonie" -> the rows the holder
+      points at, ``Employee.EmployeeId IN (SELECT SupportRepId FROM Customer WHERE
+      FirstName = 'Leonie')``;
+    * ``table`` refers to the holder: ``Track.Name = 'Reggae'`` for "albums with Reggae
+      genre tracks" -> ``Track.GenreId IN (SELECT GenreId FROM Genre WHERE Name = 'Reggae')``."""
+    found: list[tuple[str, str, str, str, str, str]] = []  # (holder, column, value, key here, key there, link)
     for t, c, v in owners:
         ref = schema.table(t)
         if ref is None or ref.name.lower() == table.name.lower():
             continue
-        keys = [fk for fk in ref.foreign_keys if fk.ref_table.lower() == table.name.lower() and len(fk.columns) == 1]
-        if len(keys) == 1:
-            found.append((ref.name, keys[0].columns[0], c, v))
-    if len({(t, c) for t, _, c, _ in found}) != 1:
+        back = [fk for fk in ref.foreign_keys if fk.ref_table.lower() == table.name.lower() and len(fk.columns) == 1]
+        out = [fk for fk in table.foreign_keys if fk.ref_table.lower() == ref.name.lower() and len(fk.columns) == 1]
+        if len(back) + len(out) != 1:
+            continue
+        if back and len(table.primary_key) == 1:
+            found.append((ref.name, c, v, table.primary_key[0], back[0].columns[0], f"which refers to {table.name}"))
+        elif out:
+            found.append((ref.name, c, v, out[0].columns[0], out[0].ref_columns[0], f"which {table.name} refers to"))
+    if len({(t, c) for t, c, *_ in found}) != 1:
         return False
-    ref_name, key, column, value = found[0]
-    new = exp.column(table.primary_key[0], table=col.table or None).isin(
-        query=keys_holding(key, ref_name, column, value))
-    fixes.append(f"{eq.sql()} -> {new.sql()} (the value is {column} of {ref_name}, which refers to {table.name})")
+    holder, column, value, here, there, link = found[0]
+    new = exp.column(here, table=col.table or None).isin(query=keys_holding(there, holder, column, value))
+    fixes.append(f"{eq.sql()} -> {new.sql()} (the value is {column} of {holder}, {link})")
     eq.replace(new)
     return True
 

@@ -5,7 +5,7 @@ wrong key (:func:`repair_joins`), joins a table it never reads (:func:`repair_st
 selects the wrong table's columns (:func:`repair_projection`) or the wrong ones
 (:func:`repair_selection`), forgets the value the question names
 (:func:`repair_missing_value`), anchors a pattern (:func:`repair_patterns`) or sorts the
-wrong way (:func:`repair_order`), lists what the question asks to count
+wrong way (:func:`repair_order`) or not at all (:func:`repair_superlative`), lists what the question asks to count
 (:func:`repair_count`), or sets a column equal to two values at once
 (:func:`repair_contradiction`). Each rule is narrow: none may change what a correct query
 answers (``tests/test_nl2sql_validate.py`` runs them all on the gold SQL of Spider dev and
@@ -388,7 +388,10 @@ def repair_stray_joins(tree: exp.Expression, schema: SchemaInfo) -> tuple[exp.Ex
     Playlist AS T2 ON T1.GenreId = T2.PlaylistId`` for "the names of the genres"): two
     tables' own keys of other names, with no foreign key between them, match by accident
     of numbering. Inner joins with a one-equality condition only; a ``*`` reads every
-    table. Returns the fixes made."""
+    table. A second copy of a table, joined along the same key as the first and read
+    nowhere else (``Track AS T1 JOIN Genre AS T2 ON T1.GenreId = T2.GenreId JOIN Track AS T3
+    ON T2.GenreId = T3.GenreId`` for "tracks of the rock genre"), only multiplies the rows
+    and goes as well. Returns the fixes made."""
     tree = tree.copy()
     fixes: list[str] = []
     for scope in select_scopes(tree):
@@ -402,6 +405,8 @@ def repair_stray_joins(tree: exp.Expression, schema: SchemaInfo) -> tuple[exp.Ex
         sources = _own_tables(scope, schema)
         if sources is None:
             continue
+        _drop_repeated_joins(select, sources, fixes)
+        joins = list(select.args.get("joins") or [])
         for join in joins:
             on = join.args.get("on")
             if (join.side or join.kind or join.args.get("using") or not isinstance(on, exp.EQ)
@@ -432,6 +437,47 @@ def repair_stray_joins(tree: exp.Expression, schema: SchemaInfo) -> tuple[exp.Ex
                              f"links it to {(b if table is a else a).name})")
                 break
     return tree, fixes
+
+
+def _drop_repeated_joins(select: exp.Select, sources: dict[str, TableInfo], fixes: list[str]) -> None:
+    """Drop each inner join of a table that ``select`` reads elsewhere under another alias,
+    joined by the same one-equality condition (``X.k = T3.k`` beside ``X.k = T1.k``) and read
+    nowhere but there."""
+    for join in list(select.args.get("joins") or []):
+        on = join.args.get("on")
+        if (join.side or join.kind or join.args.get("using") or not isinstance(on, exp.EQ)
+                or not isinstance(on.this, exp.Column) or not isinstance(on.expression, exp.Column)):
+            continue
+        alias = join.alias_or_name.lower()
+        table = sources.get(alias)
+        if table is None:
+            continue
+        mine = [c for c in (on.this, on.expression) if c.table.lower() == alias]
+        if len(mine) != 1:
+            continue
+        own = mine[0]
+        other = on.expression if own is on.this else on.this
+        twins = {a for a, t in sources.items() if a != alias and t.name.lower() == table.name.lower()}
+        if not twins or not other.table:
+            continue
+        others = [t for a, t in sources.items() if a != alias]
+        if _uses(select, alias, table, others, on):
+            continue
+        same = False
+        for eq in select.find_all(exp.EQ):
+            if eq is on or eq.find_ancestor(exp.Select) is not select or not isinstance(eq.this, exp.Column) \
+                    or not isinstance(eq.expression, exp.Column):
+                continue
+            pair = {(eq.this.table.lower(), eq.this.name.lower()), (eq.expression.table.lower(), eq.expression.name.lower())}
+            if (other.table.lower(), other.name.lower()) in pair and any(
+                    (t, own.name.lower()) in pair for t in twins):
+                same = True
+                break
+        if not same:
+            continue
+        select.set("joins", [j for j in select.args["joins"] if j is not join])
+        fixes.append(f"join {on.sql()} dropped ({table.name} is joined twice along the same key, "
+                     f"and {join.alias_or_name} is read nowhere else)")
 
 
 _FEWEST = re.compile(
@@ -468,6 +514,80 @@ def repair_order(tree: exp.Expression, question: str, dialect: str | None = None
         key.set("nulls_first", nulls == "nulls_are_small" and not most or nulls == "nulls_are_large" and most)
         fixes.append(f"ORDER BY {key.this.sql()} {'DESC' if desc else 'ASC'} -> {'DESC' if most else 'ASC'} "
                      f"(the question asks for the {'most' if most else 'fewest'})")
+    return tree, fixes
+
+
+_COMMON = re.compile(r"\b(?:common|popular|frequent|often)\b", re.IGNORECASE)
+_COUNTED = re.compile(
+    r"\b(?:\d+|one|two|three|four|five|six|seven|eight|nine|ten|top|first|last|each|every|per)\b", re.IGNORECASE)
+"""Words that ask which is the most or least frequent, and words that ask for more than one row (or one per group)."""
+
+
+def repair_superlative(tree: exp.Expression, schema: SchemaInfo, question: str,
+                       dialect: str | None = None) -> tuple[exp.Expression, list[str]]:
+    """A copy of ``tree`` that counts and keeps the top row when the question asks for the
+    most or least common thing and the query only joins: for "the least common media type
+    across all tracks" small models write ``SELECT T2.Name FROM Track AS T1 JOIN MediaType
+    AS T2 ON T1.MediaTypeId = T2.MediaTypeId`` (every track's media type) -> ``... GROUP BY
+    T2.MediaTypeId, T2.Name ORDER BY COUNT(*) ASC LIMIT 1``. Only when the question asks for one
+    direction alone, by "most/least common" (popular, frequent) or "the most/fewest <rows of
+    the other table>", names no number of rows nor a group ("top 3", "each"), and the query
+    is a plain ``SELECT`` of two tables joined along their one foreign key, with no aggregate,
+    grouping, order or limit, that selects columns of the referenced table only. ``dialect``
+    as for :func:`repair_order`. Returns the fixes made."""
+    tree = tree.copy()
+    fixes: list[str] = []
+    fewest, most = _FEWEST.search(question), _MOST.search(question)
+    if bool(fewest) == bool(most) or _COUNTED.search(question) or not isinstance(tree, exp.Select):
+        return tree, fixes
+    if any(tree.args.get(k) for k in ("group", "having", "order", "limit", "offset", "distinct")) \
+            or tree.find(exp.AggFunc, exp.Window, exp.Subquery, exp.Union) is not None:
+        return tree, fixes
+    joins = tree.args.get("joins") or []
+    scope = build_scope(tree)
+    sources = _own_tables(scope, schema) if scope is not None else None
+    if len(joins) != 1 or not sources or len(sources) != 2:
+        return tree, fixes
+    on = joins[0].args.get("on")
+    if (joins[0].side or joins[0].kind or not isinstance(on, exp.EQ) or not isinstance(on.this, exp.Column)
+            or not isinstance(on.expression, exp.Column)):
+        return tree, fixes
+    ends = [(c.table.lower(), sources.get(c.table.lower()), c.name.lower()) for c in (on.this, on.expression)]
+    if any(t is None for _, t, _ in ends) or ends[0][0] == ends[1][0]:
+        return tree, fixes
+    parent = child = None
+    for (pa, pt, pc), (ca, ct, cc) in (ends, ends[::-1]):
+        assert pt is not None and ct is not None
+        if (cc, pc) in {(x.lower(), y.lower()) for x, y in _one_column_keys(ct, pt)} and len(pt.primary_key) == 1 \
+                and pt.primary_key[0].lower() == pc:
+            parent, child = (pa, pt), (ca, ct)
+    if parent is None or child is None:
+        return tree, fixes
+    word = (fewest or most)
+    assert word is not None
+    after = question[word.end():].split()[:2]
+    rows_of = table_words(schema, child[1])
+    if not (_COMMON.search(" ".join(after)) or any(singular(w.lower().strip("?.,!")) in rows_of for w in after)):
+        return tree, fixes
+    for e in tree.expressions:
+        col = e.this if isinstance(e, exp.Alias) else e
+        if not isinstance(col, exp.Column) or col.is_star:
+            return tree, fixes
+        owner = col.table.lower() if col.table else (
+            parent[0] if parent[1].column(col.name) is not None and child[1].column(col.name) is None else "")
+        if owner != parent[0]:
+            return tree, fixes
+    assert scope is not None
+    key = exp.column(parent[1].primary_key[0], table=next(a for a in scope.sources if a.lower() == parent[0]))
+    keys = [key] + [c for e in tree.expressions  # DuckDB groups only by what is named
+                    if (c := (e.this if isinstance(e, exp.Alias) else e)).name.lower() != key.name.lower()]
+    tree.group_by(*(k.copy() for k in keys), copy=False)
+    nulls = Dialect.get_or_raise(dialect).NULL_ORDERING  # as the dialect sorts by default: no NULLS clause
+    nulls_first = nulls == "nulls_are_small" and not most or nulls == "nulls_are_large" and bool(most)
+    tree.order_by(exp.Ordered(this=exp.Count(this=exp.Star()), desc=bool(most), nulls_first=nulls_first), copy=False)
+    tree.limit(1, copy=False)
+    fixes.append(f"counted the {child[1].name} rows of each {parent[1].name} and kept the one with the "
+                 f"{'most' if most else 'fewest'} (the question asks for it)")
     return tree, fixes
 
 

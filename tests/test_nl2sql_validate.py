@@ -20,7 +20,7 @@ from gateway.errors import PgError
 from nl2sql.constrain import nearest, repair_identifiers, repair_values, similarity, words
 from nl2sql.reshape import (
     repair_contradiction, repair_count, repair_joins, repair_missing_value, repair_order, repair_patterns,
-    repair_projection, repair_selection, repair_stray_joins, table_words,
+    repair_projection, repair_selection, repair_stray_joins, repair_superlative, table_words,
 )
 from nl2sql.grammar import IdentifierMask, Vocab
 from nl2sql.schema_index import _read_values
@@ -243,6 +243,13 @@ def _rows(backend: Backend, sql: str) -> list[tuple[object, ...]]:
     ("SELECT A.Title FROM Album AS A WHERE A.AlbumId = 'Go Down'",
      "SELECT A.Title FROM Album AS A WHERE A.AlbumId IN (SELECT AlbumId FROM Track WHERE Name = 'Go Down')",
      [("For Those About To Rock",)]),
+    # a value of a table the query's refers to, which the query does not read (measured on the
+    # 2026-11-25 02:37 curve: "albums containing both 'Reggae' and 'Rock' genre tracks" compared
+    # each genre with Track.Name)
+    ("SELECT T1.Title FROM Album AS T1 JOIN Track AS T2 ON T1.AlbumId = T2.AlbumId WHERE T2.Name = 'Jazz'",
+     "SELECT T1.Title FROM Album AS T1 JOIN Track AS T2 ON T1.AlbumId = T2.AlbumId "
+     "WHERE T2.GenreId IN (SELECT GenreId FROM Genre WHERE Name = 'Jazz')",
+     [("Balls to the Wall",)]),
 ])
 def test_value_repair(sql: str, fixed: str, rows: list[tuple[object, ...]], schema: SchemaInfo,
                       backend: Backend) -> None:
@@ -540,6 +547,96 @@ def test_stray_join_dropped(sql: str, fixed: str, misaligned: Backend) -> None:
 def test_stray_join_kept(sql: str, schema: SchemaInfo) -> None:
     tree = sqlglot.parse_one(sql)
     same, fixes = repair_stray_joins(tree, schema)
+    assert fixes == [] and same.sql() == tree.sql()
+
+
+@pytest.mark.parametrize("sql,fixed", [
+    # measured on the 2026-11-25 02:37 curve: "Count the number of tracks that are part of the
+    # rock genre" with Track joined a second time through Genre, each track counted per track of its genre
+    ("SELECT COUNT(*) FROM Track AS T1 JOIN Genre AS T2 ON T1.GenreId = T2.GenreId "
+     "JOIN Track AS T3 ON T2.GenreId = T3.GenreId WHERE T2.Name = 'Jazz'",
+     "SELECT COUNT(*) FROM Track AS T1 JOIN Genre AS T2 ON T1.GenreId = T2.GenreId WHERE T2.Name = 'Jazz'"),
+    # the condition turned round, the twin first
+    ("SELECT T2.Name, T1.Name FROM Track AS T1 JOIN Genre AS T2 ON T2.GenreId = T1.GenreId "
+     "JOIN Track AS T3 ON T3.GenreId = T2.GenreId",
+     "SELECT T2.Name, T1.Name FROM Track AS T1 JOIN Genre AS T2 ON T2.GenreId = T1.GenreId"),
+])
+def test_repeated_join_dropped(sql: str, fixed: str, misaligned: Backend) -> None:
+    schema = misaligned.introspect()
+    repaired, fixes = repair_stray_joins(sqlglot.parse_one(sql, read=schema.dialect), schema)
+    out = repaired.sql(dialect=schema.dialect)
+    assert out == fixed and len(fixes) == 1 and "joined twice" in fixes[0]
+    assert len(_rows(misaligned, "SELECT TrackId FROM Track WHERE GenreId = 2")) == 2  # so the twin doubles Jazz
+    assert sorted(_rows(misaligned, out)) != sorted(_rows(misaligned, sql))
+
+
+@pytest.mark.parametrize("sql", [
+    # the twin is read: the pairs of tracks of one genre are the answer
+    "SELECT T1.Name, T3.Name FROM Track AS T1 JOIN Genre AS T2 ON T1.GenreId = T2.GenreId "
+    "JOIN Track AS T3 ON T2.GenreId = T3.GenreId",
+    # the twin is filtered on: tracks of a genre that has a track over a dollar
+    "SELECT COUNT(*) FROM Track AS T1 JOIN Genre AS T2 ON T1.GenreId = T2.GenreId "
+    "JOIN Track AS T3 ON T2.GenreId = T3.GenreId WHERE T3.UnitPrice > 1",
+    # the twin joined along another column than the first copy
+    "SELECT COUNT(*) FROM Track AS T1 JOIN Album AS T2 ON T1.AlbumId = T2.AlbumId "
+    "JOIN Track AS T3 ON T2.AlbumId = T3.TrackId",
+    # an outer join
+    "SELECT COUNT(*) FROM Track AS T1 JOIN Genre AS T2 ON T1.GenreId = T2.GenreId "
+    "LEFT JOIN Track AS T3 ON T2.GenreId = T3.GenreId",
+    # a table and itself along another column
+    "SELECT e.FirstName FROM Employee AS e JOIN Employee AS m ON e.ReportsTo = m.EmployeeId",
+])
+def test_repeated_join_kept(sql: str, schema: SchemaInfo) -> None:
+    tree = sqlglot.parse_one(sql)
+    same, fixes = repair_stray_joins(tree, schema)
+    assert fixes == [] and same.sql() == tree.sql()
+
+
+@pytest.mark.parametrize("question,sql,fixed,rows", [
+    # measured on the 2026-11-25 02:37 curve: "the least common media type in all tracks"
+    ("What is the least common genre across all tracks?",
+     "SELECT T2.Name FROM Track AS T1 JOIN Genre AS T2 ON T1.GenreId = T2.GenreId",
+     "SELECT T2.Name FROM Track AS T1 JOIN Genre AS T2 ON T1.GenreId = T2.GenreId GROUP BY T2.GenreId, "
+     "T2.Name ORDER BY COUNT(*) ASC LIMIT 1", [("Rock",)]),
+    ("Which artist has the most albums?",
+     "SELECT a.Name FROM Artist AS a JOIN Album AS b ON b.ArtistId = a.ArtistId",
+     "SELECT a.Name FROM Artist AS a JOIN Album AS b ON b.ArtistId = a.ArtistId GROUP BY a.ArtistId, "
+     "a.Name ORDER BY COUNT(*) DESC LIMIT 1", [("AC/DC",)]),
+])
+def test_superlative_repair(question: str, sql: str, fixed: str, rows: list[tuple[object, ...]],
+                            misaligned: Backend) -> None:
+    schema = misaligned.introspect()
+    repaired, fixes = repair_superlative(sqlglot.parse_one(sql, read=schema.dialect), schema, question, schema.dialect)
+    out = repaired.sql(dialect=schema.dialect)
+    assert out == fixed and len(fixes) == 1 and "the question asks for it" in fixes[0]
+    assert _rows(misaligned, out) == rows != _rows(misaligned, sql)
+
+
+@pytest.mark.parametrize("question,sql", [
+    ("What are the 2 most common genres of tracks?",  # a number of rows
+     "SELECT T2.Name FROM Track AS T1 JOIN Genre AS T2 ON T1.GenreId = T2.GenreId"),
+    ("What is the most common genre of each album?",  # one per group
+     "SELECT T2.Name FROM Track AS T1 JOIN Genre AS T2 ON T1.GenreId = T2.GenreId"),
+    ("Which are the most and least common genres?",  # both directions
+     "SELECT T2.Name FROM Track AS T1 JOIN Genre AS T2 ON T1.GenreId = T2.GenreId"),
+    ("What is the most expensive track's genre?",  # not a count
+     "SELECT T2.Name FROM Track AS T1 JOIN Genre AS T2 ON T1.GenreId = T2.GenreId"),
+    ("What is the most common genre?",  # the referring table's column is selected
+     "SELECT T1.Name FROM Track AS T1 JOIN Genre AS T2 ON T1.GenreId = T2.GenreId"),
+    ("What is the most common genre?",  # already counted
+     "SELECT T2.Name FROM Track AS T1 JOIN Genre AS T2 ON T1.GenreId = T2.GenreId GROUP BY T2.GenreId "
+     "ORDER BY COUNT(*) DESC LIMIT 1"),
+    ("What is the most common genre?",  # no key between the tables
+     "SELECT T2.Name FROM Artist AS T1 JOIN Genre AS T2 ON T1.ArtistId = T2.GenreId"),
+    ("What is the most common genre?", "SELECT Name FROM Genre"),  # no join
+    ("Which genres do the tracks with the most common price have?",  # a filter decides
+     "SELECT T2.Name FROM Track AS T1 JOIN Genre AS T2 ON T1.GenreId = T2.GenreId "
+     "WHERE T1.UnitPrice = (SELECT MAX(UnitPrice) FROM Track)"),
+])
+def test_superlative_repair_leaves_what_the_question_does_not_decide(question: str, sql: str,
+                                                                     schema: SchemaInfo) -> None:
+    tree = sqlglot.parse_one(sql)
+    same, fixes = repair_superlative(tree, schema, question)
     assert fixes == [] and same.sql() == tree.sql()
 
 
@@ -842,7 +939,7 @@ def test_question_repairs_keep_correct_queries() -> None:
         lambda t, s, q, db: repair_joins(t, s), lambda t, s, q, db: repair_stray_joins(t, s),
         lambda t, s, q, db: repair_missing_value(t, s, values_named(values[db], q), q),
         lambda t, s, q, db: repair_projection(t, s, q), lambda t, s, q, db: repair_selection(t, s, q),
-        lambda t, s, q, db: repair_count(t, s, q),
+        lambda t, s, q, db: repair_count(t, s, q), lambda t, s, q, db: repair_superlative(t, s, q),
         lambda t, s, q, db: repair_patterns(t, q), lambda t, s, q, db: repair_order(t, q),
         lambda t, s, q, db: repair_contradiction(t, q),
     ]
