@@ -382,6 +382,15 @@ def _inside(node: exp.Expression, outer: exp.Expression) -> bool:
     return any(n is node for n in outer.walk())
 
 
+def _column_equality(join: exp.Join) -> exp.EQ | None:
+    """The condition of an inner ``join`` when it is one equality of two columns."""
+    on = join.args.get("on")
+    if (join.side or join.kind or join.args.get("using") or not isinstance(on, exp.EQ)
+            or not isinstance(on.this, exp.Column) or not isinstance(on.expression, exp.Column)):
+        return None
+    return on
+
+
 def repair_stray_joins(tree: exp.Expression, schema: SchemaInfo) -> tuple[exp.Expression, list[str]]:
     """A copy of ``tree`` without a joined table that the query reads nowhere but in a join
     condition equating its primary key with another table's (``FROM Genre AS T1 JOIN
@@ -408,9 +417,8 @@ def repair_stray_joins(tree: exp.Expression, schema: SchemaInfo) -> tuple[exp.Ex
         _drop_repeated_joins(select, sources, fixes)
         joins = list(select.args.get("joins") or [])
         for join in joins:
-            on = join.args.get("on")
-            if (join.side or join.kind or join.args.get("using") or not isinstance(on, exp.EQ)
-                    or not isinstance(on.this, exp.Column) or not isinstance(on.expression, exp.Column)):
+            on = _column_equality(join)
+            if on is None:
                 continue
             left, right = on.this, on.expression
             a, b = _own_key(left, sources), _own_key(right, sources)
@@ -444,9 +452,8 @@ def _drop_repeated_joins(select: exp.Select, sources: dict[str, TableInfo], fixe
     joined by the same one-equality condition (``X.k = T3.k`` beside ``X.k = T1.k``) and read
     nowhere but there."""
     for join in list(select.args.get("joins") or []):
-        on = join.args.get("on")
-        if (join.side or join.kind or join.args.get("using") or not isinstance(on, exp.EQ)
-                or not isinstance(on.this, exp.Column) or not isinstance(on.expression, exp.Column)):
+        on = _column_equality(join)
+        if on is None:
             continue
         alias = join.alias_or_name.lower()
         table = sources.get(alias)
@@ -548,9 +555,8 @@ def repair_superlative(tree: exp.Expression, schema: SchemaInfo, question: str,
     sources = _own_tables(scope, schema) if scope is not None else None
     if len(joins) != 1 or not sources or len(sources) != 2:
         return tree, fixes
-    on = joins[0].args.get("on")
-    if (joins[0].side or joins[0].kind or not isinstance(on, exp.EQ) or not isinstance(on.this, exp.Column)
-            or not isinstance(on.expression, exp.Column)):
+    on = _column_equality(joins[0])
+    if on is None:
         return tree, fixes
     ends = [(c.table.lower(), sources.get(c.table.lower()), c.name.lower()) for c in (on.this, on.expression)]
     if any(t is None for _, t, _ in ends) or ends[0][0] == ends[1][0]:
