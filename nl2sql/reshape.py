@@ -524,7 +524,7 @@ def repair_order(tree: exp.Expression, question: str, dialect: str | None = None
     return tree, fixes
 
 
-_COMMON = re.compile(r"\b(?:common|popular|frequent|often)\b", re.IGNORECASE)
+_COMMON = re.compile(r"\b(?:common|popular|frequent|often|rarest)\b", re.IGNORECASE)
 _COUNTED = re.compile(
     r"\b(?:\d+|one|two|three|four|five|six|seven|eight|nine|ten|top|first|last|each|every|per)\b", re.IGNORECASE)
 """Words that ask which is the most or least frequent, and words that ask for more than one row (or one per group)."""
@@ -573,7 +573,8 @@ def repair_superlative(tree: exp.Expression, schema: SchemaInfo, question: str,
     assert word is not None
     after = question[word.end():].split()[:2]
     rows_of = table_words(schema, child[1])
-    if not (_COMMON.search(" ".join(after)) or any(singular(w.lower().strip("?.,!")) in rows_of for w in after)):
+    if not (_COMMON.search(" ".join([word.group(0), *after]))
+            or any(singular(w.lower().strip("?.,!")) in rows_of for w in after)):
         return tree, fixes
     for e in tree.expressions:
         col = e.this if isinstance(e, exp.Alias) else e

@@ -598,6 +598,10 @@ def test_repeated_join_kept(sql: str, schema: SchemaInfo) -> None:
      "SELECT T2.Name FROM Track AS T1 JOIN Genre AS T2 ON T1.GenreId = T2.GenreId",
      "SELECT T2.Name FROM Track AS T1 JOIN Genre AS T2 ON T1.GenreId = T2.GenreId GROUP BY T2.GenreId, "
      "T2.Name ORDER BY COUNT(*) ASC LIMIT 1", [("Rock",)]),
+    ("Which genre is the less common among tracks?",  # the word itself asks
+     "SELECT T2.Name FROM Track AS T1 JOIN Genre AS T2 ON T1.GenreId = T2.GenreId",
+     "SELECT T2.Name FROM Track AS T1 JOIN Genre AS T2 ON T1.GenreId = T2.GenreId GROUP BY T2.GenreId, "
+     "T2.Name ORDER BY COUNT(*) ASC LIMIT 1", [("Rock",)]),
     ("Which artist has the most albums?",
      "SELECT a.Name FROM Artist AS a JOIN Album AS b ON b.ArtistId = a.ArtistId",
      "SELECT a.Name FROM Artist AS a JOIN Album AS b ON b.ArtistId = a.ArtistId GROUP BY a.ArtistId, "
