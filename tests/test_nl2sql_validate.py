@@ -974,3 +974,28 @@ def test_question_repairs_keep_correct_queries() -> None:
             b.close()
     assert len(cases) > 1000
     assert differ == [], f"{len(differ)} of {changed} changed gold queries answer otherwise: {differ[:5]}"
+
+
+def test_check_repeats_the_rules_while_one_exposes_another(misaligned: Backend) -> None:
+    """The pipeline's validation stage runs the repair rules again after a pass that fixed
+    something: here the value repair moves ``T3.Name = 'Jazz'`` to the genre, and only then is
+    ``T3`` a second copy of Track read nowhere else (measured on the 2026-11-25 06:45 curve: a
+    single pass left the doubled join, and the count was wrong)."""
+    from types import SimpleNamespace
+    from typing import Any
+
+    from gateway.config import AskConfig
+    from nl2sql.repair import check
+    from nl2sql.state import AskState
+
+    schema = misaligned.introspect()
+    env: Any = SimpleNamespace(config=AskConfig(), backend=misaligned, schema=schema,
+                               db=SimpleNamespace(values=_read_values(misaligned, schema)))
+    state = AskState(question="How many jazz tracks are there?", database="music")
+    sql = ("SELECT COUNT(*) FROM Track AS T1 JOIN Genre AS T2 ON T1.GenreId = T2.GenreId "
+           "JOIN Track AS T3 ON T2.GenreId = T3.GenreId WHERE T3.Name = 'Jazz'")
+    out = check(state, env, sql)
+    assert out == ("SELECT COUNT(*) FROM Track AS T1 JOIN Genre AS T2 ON T1.GenreId = T2.GenreId "
+                   "WHERE T2.Name = 'Jazz'")
+    assert len(state.fixes) == 2 and "joined twice" in state.fixes[1]
+    assert _rows(misaligned, out) == [(2,)]
