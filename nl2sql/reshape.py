@@ -400,7 +400,8 @@ def repair_stray_joins(tree: exp.Expression, schema: SchemaInfo) -> tuple[exp.Ex
     table. A second copy of a table, joined along the same key as the first and read
     nowhere else (``Track AS T1 JOIN Genre AS T2 ON T1.GenreId = T2.GenreId JOIN Track AS T3
     ON T2.GenreId = T3.GenreId`` for "tracks of the rock genre"), only multiplies the rows
-    and goes as well. Returns the fixes made."""
+    and goes as well, as does a join whose condition names no other table (``JOIN Genre AS T3
+    ON T3.Name = 'World'``) read nowhere else. Returns the fixes made."""
     tree = tree.copy()
     fixes: list[str] = []
     for scope in select_scopes(tree):
@@ -415,6 +416,7 @@ def repair_stray_joins(tree: exp.Expression, schema: SchemaInfo) -> tuple[exp.Ex
         if sources is None:
             continue
         _drop_repeated_joins(select, sources, fixes)
+        _drop_unlinked_joins(select, sources, fixes)
         joins = list(select.args.get("joins") or [])
         for join in joins:
             on = _column_equality(join)
@@ -445,6 +447,27 @@ def repair_stray_joins(tree: exp.Expression, schema: SchemaInfo) -> tuple[exp.Ex
                              f"links it to {(b if table is a else a).name})")
                 break
     return tree, fixes
+
+
+def _drop_unlinked_joins(select: exp.Select, sources: dict[str, TableInfo], fixes: list[str]) -> None:
+    """Drop each inner join whose condition names no other table (``JOIN Genre AS T3 ON T3.Name
+    = 'World'``, a cross join) when the query reads that table nowhere else: it can only
+    repeat or empty the rows."""
+    for join in list(select.args.get("joins") or []):
+        on = join.args.get("on")
+        alias = join.alias_or_name.lower()
+        table = sources.get(alias)
+        if join.side or join.kind or join.args.get("using") or on is None or table is None:
+            continue
+        cols = list(on.find_all(exp.Column))
+        if not cols or any(not c.table or c.table.lower() != alias for c in cols) or on.find(exp.Select):
+            continue
+        others = [t for a, t in sources.items() if a != alias]
+        if _uses(select, alias, table, others, on):
+            continue
+        select.set("joins", [j for j in select.args["joins"] if j is not join])
+        fixes.append(f"join {table.name} ON {on.sql()} dropped (it links {join.alias_or_name} to no other table, "
+                     f"and the query reads it nowhere else)")
 
 
 def _drop_repeated_joins(select: exp.Select, sources: dict[str, TableInfo], fixes: list[str]) -> None:

@@ -999,3 +999,32 @@ def test_check_repeats_the_rules_while_one_exposes_another(misaligned: Backend) 
                    "WHERE T2.Name = 'Jazz'")
     assert len(state.fixes) == 2 and "joined twice" in state.fixes[1]
     assert _rows(misaligned, out) == [(2,)]
+
+
+@pytest.mark.parametrize("sql,fixed", [
+    # measured on the 2026-11-25 06:45 curve's v1: "the media type that is least common across
+    # all tracks" with a genre cross-joined on a value of its own
+    ("SELECT T2.Title FROM Track AS T1 JOIN Album AS T2 ON T1.AlbumId = T2.AlbumId "
+     "JOIN Genre AS T3 ON T3.Name = 'Jazz'",
+     "SELECT T2.Title FROM Track AS T1 JOIN Album AS T2 ON T1.AlbumId = T2.AlbumId"),
+])
+def test_unlinked_join_dropped(sql: str, fixed: str, misaligned: Backend) -> None:
+    schema = misaligned.introspect()
+    repaired, fixes = repair_stray_joins(sqlglot.parse_one(sql, read=schema.dialect), schema)
+    out = repaired.sql(dialect=schema.dialect)
+    assert out == fixed and len(fixes) == 1 and "links T3 to no other table" in fixes[0]
+    assert sorted(_rows(misaligned, out)) == sorted(_rows(misaligned, fixed))
+
+
+@pytest.mark.parametrize("sql", [
+    # read elsewhere: every track with the genre Jazz's name beside it
+    "SELECT T1.Name, T3.Name FROM Track AS T1 JOIN Genre AS T3 ON T3.Name = 'Jazz'",
+    # the condition links it to another table
+    "SELECT T1.Name FROM Track AS T1 JOIN Genre AS T3 ON T3.Name = 'Jazz' AND T3.GenreId = T1.GenreId",
+    # an outer join
+    "SELECT T1.Name FROM Track AS T1 LEFT JOIN Genre AS T3 ON T3.Name = 'Jazz'",
+])
+def test_unlinked_join_kept(sql: str, schema: SchemaInfo) -> None:
+    tree = sqlglot.parse_one(sql)
+    same, fixes = repair_stray_joins(tree, schema)
+    assert fixes == [] and same.sql() == tree.sql()
