@@ -553,6 +553,33 @@ _COUNTED = re.compile(
 """Words that ask which is the most or least frequent, and words that ask for more than one row (or one per group)."""
 
 
+_Source = tuple[str, TableInfo]
+
+
+def _parent_and_child(tree: exp.Select, schema: SchemaInfo) -> tuple[Scope, _Source, _Source] | None:
+    """For a ``SELECT`` of two tables, one inner join along their one-column foreign key (the
+    referenced one's primary key): its scope, and the referenced (parent) and referring (child)
+    source, each as its lower-cased alias and its table."""
+    joins = tree.args.get("joins") or []
+    scope = build_scope(tree)
+    sources = _own_tables(scope, schema) if scope is not None else None
+    if len(joins) != 1 or joins[0].side or not sources or len(sources) != 2 or scope is None:
+        return None
+    on = _column_equality(joins[0])
+    if on is None:
+        return None
+    ends = [(c.table.lower(), sources.get(c.table.lower()), c.name.lower()) for c in (on.this, on.expression)]
+    if ends[0][0] == ends[1][0]:
+        return None
+    for (pa, pt, pc), (ca, ct, cc) in (ends, ends[::-1]):
+        if pt is None or ct is None:
+            return None
+        if (cc, pc) in {(x.lower(), y.lower()) for x, y in _one_column_keys(ct, pt)} and len(pt.primary_key) == 1 \
+                and pt.primary_key[0].lower() == pc:
+            return scope, (pa, pt), (ca, ct)
+    return None
+
+
 def repair_superlative(tree: exp.Expression, schema: SchemaInfo, question: str,
                        dialect: str | None = None) -> tuple[exp.Expression, list[str]]:
     """A copy of ``tree`` that counts and keeps the top row when the question asks for the
@@ -573,25 +600,10 @@ def repair_superlative(tree: exp.Expression, schema: SchemaInfo, question: str,
     if any(tree.args.get(k) for k in ("group", "having", "order", "limit", "offset", "distinct")) \
             or tree.find(exp.AggFunc, exp.Window, exp.Subquery, exp.Union) is not None:
         return tree, fixes
-    joins = tree.args.get("joins") or []
-    scope = build_scope(tree)
-    sources = _own_tables(scope, schema) if scope is not None else None
-    if len(joins) != 1 or not sources or len(sources) != 2:
+    linked = _parent_and_child(tree, schema)
+    if linked is None:
         return tree, fixes
-    on = _column_equality(joins[0])
-    if on is None:
-        return tree, fixes
-    ends = [(c.table.lower(), sources.get(c.table.lower()), c.name.lower()) for c in (on.this, on.expression)]
-    if any(t is None for _, t, _ in ends) or ends[0][0] == ends[1][0]:
-        return tree, fixes
-    parent = child = None
-    for (pa, pt, pc), (ca, ct, cc) in (ends, ends[::-1]):
-        assert pt is not None and ct is not None
-        if (cc, pc) in {(x.lower(), y.lower()) for x, y in _one_column_keys(ct, pt)} and len(pt.primary_key) == 1 \
-                and pt.primary_key[0].lower() == pc:
-            parent, child = (pa, pt), (ca, ct)
-    if parent is None or child is None:
-        return tree, fixes
+    scope, parent, child = linked
     word = (fewest or most)
     assert word is not None
     after = question[word.end():].split()[:2]
@@ -607,7 +619,6 @@ def repair_superlative(tree: exp.Expression, schema: SchemaInfo, question: str,
             parent[0] if parent[1].column(col.name) is not None and child[1].column(col.name) is None else "")
         if owner != parent[0]:
             return tree, fixes
-    assert scope is not None
     key = exp.column(parent[1].primary_key[0], table=next(a for a in scope.sources if a.lower() == parent[0]))
     keys = [key] + [c for e in tree.expressions  # DuckDB groups only by what is named
                     if (c := (e.this if isinstance(e, exp.Alias) else e)).name.lower() != key.name.lower()]
@@ -618,6 +629,76 @@ def repair_superlative(tree: exp.Expression, schema: SchemaInfo, question: str,
     tree.limit(1, copy=False)
     fixes.append(f"counted the {child[1].name} rows of each {parent[1].name} and kept the one with the "
                  f"{'most' if most else 'fewest'} (the question asks for it)")
+    return tree, fixes
+
+
+_NONE = re.compile(r"\b(?:(?:do|does|did|have|has|had)(?:n't| not)|never|without|no)\b((?:\s+[\w'-]+){1,4})",
+                   re.IGNORECASE)
+"""A negation and the words after it ("do not have any albums", "without invoices")."""
+
+
+def repair_absent(tree: exp.Expression, schema: SchemaInfo, question: str) -> tuple[exp.Expression, list[str]]:
+    """A copy of ``tree`` that keeps the rows with no match when the question asks for them and
+    the query joins: for "artists that do not have any albums" small models write ``SELECT
+    T1.Name FROM Artist AS T1 JOIN Album AS T2 ON T1.ArtistId = T2.ArtistId`` (the artists
+    that have) -> ``SELECT T1.Name FROM Artist AS T1 WHERE NOT EXISTS (SELECT 1 FROM Album AS
+    T2 WHERE T2.ArtistId = T1.ArtistId)``. Only when a negation in the question ("do not
+    have", "never", "without", "no") is followed within four words by a word naming the
+    referring table's rows, and the query is a plain ``SELECT`` of two tables joined along
+    their one foreign key, with no aggregate, grouping or negation of its own, that selects
+    columns of the referenced table only. Conditions on the referring table go into the
+    subquery. Returns the fixes made."""
+    tree = tree.copy()
+    fixes: list[str] = []
+    if not isinstance(tree, exp.Select) or not _NONE.search(question):
+        return tree, fixes
+    if any(tree.args.get(k) for k in ("group", "having")) \
+            or tree.find(exp.AggFunc, exp.Window, exp.Subquery, exp.Union, exp.Not, exp.NEQ, exp.Is) is not None:
+        return tree, fixes
+    linked = _parent_and_child(tree, schema)
+    if linked is None:
+        return tree, fixes
+    _, (pa, pt), (ca, ct) = linked
+    rows_of = table_words(schema, ct)
+    if not any(singular(w.lower().strip("?.,!")) in rows_of
+               for m in _NONE.finditer(question) for w in m.group(1).split()):
+        return tree, fixes
+    for e in tree.expressions:
+        col = e.this if isinstance(e, exp.Alias) else e
+        if not isinstance(col, exp.Column) or col.is_star:
+            return tree, fixes
+        owner = col.table.lower() if col.table else (
+            pa if pt.column(col.name) is not None and ct.column(col.name) is None else "")
+        if owner != pa:
+            return tree, fixes
+    join, from_ = tree.args["joins"][0], tree.args["from_"]
+    outer, referring = (from_.this, join.this) if join.this.alias_or_name.lower() == ca else (join.this, from_.this)
+    inner = exp.select("1").from_(referring.copy()).where(join.args["on"].copy())
+    where = tree.args.get("where")
+    kept: list[exp.Expr] = []
+    dropped: list[str] = []
+    if where is not None:
+        for cond in (list(where.this.flatten()) if isinstance(where.this, exp.And) else [where.this]):
+            owners = {c.table.lower() for c in cond.find_all(exp.Column)}
+            if "" in owners or not owners or len(owners) > 1:
+                return tree, fixes
+            if owners == {ca}:
+                if all(re.search(rf"(?<!\w){re.escape(lit.name.strip('%_ '))}(?!\w)", question, re.IGNORECASE)
+                       for lit in cond.find_all(exp.Literal)):
+                    inner.where(cond.copy(), copy=False)
+                else:  # "without any albums": a value the question never names narrows nothing it asks
+                    dropped.append(cond.sql())
+            else:
+                kept.append(cond.copy())
+    from_.set("this", outer.copy())
+    tree.set("joins", None)
+    tree.set("where", None)
+    for cond in kept:
+        tree.where(cond, copy=False)
+    tree.where(exp.Not(this=exp.Exists(this=inner)), copy=False)
+    fixes.append(f"kept the {pt.name} rows with no {ct.name} row (the question asks for those without)"
+                 + (f", dropping {' AND '.join(dropped)} (a value the question does not name)" if dropped else "")
+                 + f": {tree.sql()}")
     return tree, fixes
 
 

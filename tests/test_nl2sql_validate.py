@@ -19,8 +19,8 @@ from connectors.sqlite import SqliteBackend
 from gateway.errors import PgError
 from nl2sql.constrain import nearest, repair_identifiers, repair_values, similarity, words
 from nl2sql.reshape import (
-    repair_contradiction, repair_count, repair_joins, repair_missing_value, repair_order, repair_patterns,
-    repair_projection, repair_selection, repair_stray_joins, repair_superlative, table_words,
+    repair_absent, repair_contradiction, repair_count, repair_joins, repair_missing_value, repair_order,
+    repair_patterns, repair_projection, repair_selection, repair_stray_joins, repair_superlative, table_words,
 )
 from nl2sql.grammar import IdentifierMask, Vocab
 from nl2sql.schema_index import _read_values
@@ -644,6 +644,61 @@ def test_superlative_repair_leaves_what_the_question_does_not_decide(question: s
     assert fixes == [] and same.sql() == tree.sql()
 
 
+
+@pytest.mark.parametrize("question,sql,fixed", [
+    # measured on v3 of the 2026-11-25 06:45 curve
+    ("Find the names of artists that do not have any albums.",
+     "SELECT T1.Name FROM Artist AS T1 JOIN Album AS T2 ON T1.ArtistId = T2.ArtistId",
+     "SELECT T1.Name FROM Artist AS T1 WHERE NOT EXISTS(SELECT 1 FROM Album AS T2 WHERE T1.ArtistId = T2.ArtistId)"),
+    ("What are the names of artists who have not released any albums?",  # a value the question never names
+     "SELECT T1.Name FROM Artist AS T1 JOIN Album AS T2 ON T1.ArtistId = T2.ArtistId WHERE T2.AlbumId = '1'",
+     "SELECT T1.Name FROM Artist AS T1 WHERE NOT EXISTS(SELECT 1 FROM Album AS T2 WHERE T1.ArtistId = T2.ArtistId)"),
+    ("Which artists without albums are named Aerosmith?",  # the referenced table's filter stays outside
+     "SELECT a.Name FROM Album AS b JOIN Artist AS a ON b.ArtistId = a.ArtistId WHERE a.Name = 'Aerosmith'",
+     "SELECT a.Name FROM Artist AS a WHERE a.Name = 'Aerosmith' AND NOT EXISTS(SELECT 1 FROM Album AS b "
+     "WHERE b.ArtistId = a.ArtistId)"),
+])
+def test_absent_repair(question: str, sql: str, fixed: str, misaligned: Backend) -> None:
+    schema = misaligned.introspect()
+    repaired, fixes = repair_absent(sqlglot.parse_one(sql, read=schema.dialect), schema, question)
+    out = repaired.sql(dialect=schema.dialect)
+    assert out == fixed and len(fixes) == 1 and "those without" in fixes[0]
+    assert _rows(misaligned, out) == [("Aerosmith",)] != _rows(misaligned, sql)
+
+
+def test_absent_repair_keeps_a_value_the_question_names(misaligned: Backend) -> None:
+    schema = misaligned.introspect()
+    sql = "SELECT T1.Name FROM Artist AS T1 JOIN Album AS T2 ON T1.ArtistId = T2.ArtistId WHERE T2.Title LIKE '%Rock%'"
+    repaired, fixes = repair_absent(sqlglot.parse_one(sql, read=schema.dialect), schema,
+                                    "Which artists have no albums with Rock in the title?")
+    assert repaired.sql(dialect=schema.dialect) == (
+        "SELECT T1.Name FROM Artist AS T1 WHERE NOT EXISTS(SELECT 1 FROM Album AS T2 "
+        "WHERE T1.ArtistId = T2.ArtistId AND T2.Title LIKE '%Rock%')") and len(fixes) == 1
+
+
+@pytest.mark.parametrize("question,sql", [
+    ("Which artists have albums?",  # no negation
+     "SELECT T1.Name FROM Artist AS T1 JOIN Album AS T2 ON T1.ArtistId = T2.ArtistId"),
+    ("Which albums are not by AC/DC?",  # the negation is of a value, not of the referring rows
+     "SELECT T2.Title FROM Artist AS T1 JOIN Album AS T2 ON T1.ArtistId = T2.ArtistId"),
+    ("Which album titles have no artists?",  # the referring table's column is selected
+     "SELECT T2.Title FROM Artist AS T1 JOIN Album AS T2 ON T1.ArtistId = T2.ArtistId"),
+    ("Which artists do not have any albums?",  # the query negates already
+     "SELECT T1.Name FROM Artist AS T1 LEFT JOIN Album AS T2 ON T1.ArtistId = T2.ArtistId WHERE T2.AlbumId IS NULL"),
+    ("Which artists do not have any albums?",
+     "SELECT T1.Name FROM Artist AS T1 JOIN Album AS T2 ON T1.ArtistId = T2.ArtistId WHERE T2.Title <> 'x'"),
+    ("Which artists do not have any albums?",  # grouped
+     "SELECT T1.Name FROM Artist AS T1 JOIN Album AS T2 ON T1.ArtistId = T2.ArtistId GROUP BY T1.ArtistId "
+     "HAVING COUNT(*) = 0"),
+    ("Which artists do not have any albums?",  # no key between the tables
+     "SELECT T1.Name FROM Artist AS T1 JOIN Album AS T2 ON T1.ArtistId = T2.AlbumId"),
+    ("Which artists do not have any albums?", "SELECT Name FROM Artist"),  # no join
+])
+def test_absent_repair_leaves_what_the_question_does_not_ask(question: str, sql: str, schema: SchemaInfo) -> None:
+    tree = sqlglot.parse_one(sql)
+    same, fixes = repair_absent(tree, schema, question)
+    assert fixes == [] and same.sql() == tree.sql()
+
 def _named(backend: Backend, schema: SchemaInfo, question: str) -> dict[tuple[str, str], list[str]]:
     from nl2sql.schema_index import values_named
     return values_named(_read_values(backend, schema), question)
@@ -944,6 +999,7 @@ def test_question_repairs_keep_correct_queries() -> None:
         lambda t, s, q, db: repair_missing_value(t, s, values_named(values[db], q), q),
         lambda t, s, q, db: repair_projection(t, s, q), lambda t, s, q, db: repair_selection(t, s, q),
         lambda t, s, q, db: repair_count(t, s, q), lambda t, s, q, db: repair_superlative(t, s, q),
+        lambda t, s, q, db: repair_absent(t, s, q),
         lambda t, s, q, db: repair_patterns(t, q), lambda t, s, q, db: repair_order(t, q),
         lambda t, s, q, db: repair_contradiction(t, q),
     ]
