@@ -314,9 +314,12 @@ def repair_values(
     Returns the fixes made."""
     tree = tree.copy()
     fixes: list[str] = []
+    done: set[int] = set()  # columns resolved in an inner scope: an enclosing one lists them too
     for scope in select_scopes(tree):
         sources = [s for s in scope_sources(scope, schema) if s.table is not None]
         for col in list(scope.columns):
+            if id(col) in done:
+                continue
             parent = col.parent
             if not isinstance(parent, exp.EQ):
                 continue
@@ -328,10 +331,13 @@ def repair_values(
                 continue
             if col.table:
                 mine = [s for s in sources if s.alias.lower() == col.table.lower()]
-            else:
-                mine = [s for s in sources if _has_column(s, col.name)]
+            else:  # the innermost scope that has the column is the one it names
+                own = {a.lower() for a in scope.sources}
+                mine = [s for s in sources if s.alias.lower() in own and _has_column(s, col.name)] or [
+                    s for s in sources if _has_column(s, col.name)]
             if len(mine) != 1:
                 continue
+            done.add(id(col))
             source = mine[0]
             assert source.table is not None
             name = _has_column(source, col.name)

@@ -201,8 +201,14 @@ def repair_missing_value(
     column -> values: quoted strings and word n-grams equal to a stored value). Only when
     exactly one named value qualifies: no other column holds it (or the others are longer
     lists than its table, a category, or the question calls it by its table's name:
-    :func:`_meant`), its table is not in the query, one table of the query has one foreign key to it, no text of the query has it as a
-    word, and no column of its table holds another named value. The outermost query only. Returns the fixes made."""
+    :func:`_meant`), its table is not in the query, one foreign key links it with one table of
+    the query (either way; its table referring to the query's only when no other table holds
+    the value or the question calls its table by name: "the employees who help the customer
+    Leonie", ``Employee.EmployeeId IN (SELECT SupportRepId FROM Customer WHERE FirstName =
+    'Leonie')``), no text of the query has it as a word, and no column of its table holds
+    another named value. A condition setting a key of the query equal to a number the
+    question never names (``EmployeeId = 1``) goes: the model put it where the value belongs.
+    The outermost query only. Returns the fixes made."""
     tree = tree.copy()
     fixes: list[str] = []
     if not isinstance(tree, exp.Select) or not named:
@@ -226,7 +232,7 @@ def repair_missing_value(
     by_table: dict[str, list[tuple[str, str]]] = {}
     for (table, column), values in named.items():
         by_table.setdefault(table.lower(), []).extend((column, v) for v in values if _meant(table, v, holders, asked))
-    found: list[tuple[str, str, str, str, str]] = []  # alias, key column, table, column, value
+    found: list[tuple[str, str, str, str, str, str]] = []  # alias, its key, the key it matches, table, column, value
     for table, pairs in by_table.items():
         ref = schema.table(table)
         if ref is None or table in in_query or len(pairs) != 1 or len(ref.primary_key) != 1:
@@ -236,19 +242,61 @@ def repair_missing_value(
         if column.lower() in {k.lower() for k in ref.primary_key} or any(
                 re.search(r"(?<!\w)" + re.escape(low) + r"(?!\w)", t) for t in texts):
             continue  # another table's value too, a key, or the query has it (maybe inside a longer text)
-        links = [(alias, fk.columns[0]) for alias, t in sources.items() for fk in t.foreign_keys
+        links = [(alias, fk.columns[0], ref.primary_key[0]) for alias, t in sources.items() for fk in t.foreign_keys
                  if fk.ref_table.lower() == table and len(fk.columns) == 1]
+        if len(holders.get(low, [])) == 1 or table in asked:  # a short list is a category: referred to, not referring
+            links += [(alias, t.primary_key[0], fk.columns[0]) for alias, t in sources.items()
+                      for fk in ref.foreign_keys
+                      if fk.ref_table.lower() == t.name.lower() and len(fk.columns) == 1 and len(t.primary_key) == 1
+                      and fk.ref_columns[0].lower() == t.primary_key[0].lower()]  # the value's table refers to ours
         if len(links) == 1:
-            found.append((links[0][0], links[0][1], ref.name, column, value))
+            found.append((*links[0], ref.name, column, value))
     if len(found) != 1:
         return tree, fixes
-    alias, key, table, column, value = found[0]
-    ref = schema.table(table)
-    assert ref is not None
-    cond = exp.column(key, table=alias).isin(query=keys_holding(ref.primary_key[0], table, column, value))
+    alias, key, through, table, column, value = found[0]
+    cond = exp.column(key, table=alias).isin(query=keys_holding(through, table, column, value))
+    invented = _invented_key_filters(tree, sources, question)
+    if invented:
+        where = tree.args["where"]
+        kept = [c for c in _conjuncts(where.this) if all(c is not i for i in invented)]
+        tree.set("where", None)
+        for c in kept:
+            tree.where(c, copy=False)
     tree.where(cond, copy=False)
-    fixes.append(f"added {cond.sql()} (the question names {table}.{column} '{value}')")
+    fixes.append(f"added {cond.sql()} (the question names {table}.{column} '{value}')"
+                 + (f" in place of {' AND '.join(i.sql() for i in invented)} (a key the question does not name)"
+                    if invented else ""))
     return tree, fixes
+
+
+def _conjuncts(cond: exp.Expr) -> list[exp.Expr]:
+    return list(cond.flatten()) if isinstance(cond, exp.And) else [cond]
+
+
+def _invented_key_filters(select: exp.Select, sources: dict[str, TableInfo], question: str) -> list[exp.Expr]:
+    """The conjuncts of ``select``'s WHERE clause that set a key column (primary or foreign)
+    equal to a number the question does not name (``EmployeeId = 1`` for "employees who
+    help the customer Leonie")."""
+    where = select.args.get("where")
+    if where is None:
+        return []
+    out: list[exp.Expr] = []
+    for c in _conjuncts(where.this):
+        if not isinstance(c, exp.EQ):
+            continue
+        col, lit = (c.this, c.expression) if isinstance(c.this, exp.Column) else (c.expression, c.this)
+        if not isinstance(col, exp.Column) or not isinstance(lit, exp.Literal) or not re.fullmatch(r"\d+", lit.name):
+            continue
+        owners = [sources[col.table]] if col.table in sources else [
+            t for t in sources.values() if t.column(col.name) is not None] if not col.table else []
+        if len(owners) != 1:
+            continue
+        t, name = owners[0], col.name.lower()
+        if name in {k.lower() for k in t.primary_key} or any(name in (x.lower() for x in fk.columns)
+                                                              for fk in t.foreign_keys):
+            if not re.search(rf"(?<!\w){lit.name}(?!\w)", question):
+                out.append(c)
+    return out
 
 
 def _set_by_where(select: exp.Select) -> set[tuple[str, str]]:

@@ -777,6 +777,45 @@ def test_missing_value_of_two_tables_is_the_one_the_question_calls_by_name(tmp_p
         b.close()
 
 
+
+@pytest.mark.parametrize("sql,fixed", [
+    ("SELECT Title FROM Album",
+     "SELECT Title FROM Album WHERE Album.AlbumId IN (SELECT AlbumId FROM Track WHERE Name = 'Bad Boy Boogie')"),
+    # the key the model invented goes (measured on every curve of 11-24/11-25: "the employees who
+    # help the customer Leonie" as ``WHERE EmployeeId = 1``)
+    ("SELECT Title FROM Album WHERE AlbumId = 3",
+     "SELECT Title FROM Album WHERE Album.AlbumId IN (SELECT AlbumId FROM Track WHERE Name = 'Bad Boy Boogie')"),
+])
+def test_missing_value_of_a_referring_table(sql: str, fixed: str, misaligned: Backend) -> None:
+    """The value the question names is held by a table that refers to the query's."""
+    schema = misaligned.introspect()
+    question = "Which album has the track Bad Boy Boogie?"
+    out, fixes = repair_missing_value(sqlglot.parse_one(sql), schema, _named(misaligned, schema, question), question)
+    assert out.sql() == fixed and len(fixes) == 1 and "Track.Name 'Bad Boy Boogie'" in fixes[0]
+    assert ("AlbumId = 3" in fixes[0]) == ("AlbumId = 3" in sql)
+    assert _rows(misaligned, out.sql()) == [("For Those About To Rock",)] != _rows(misaligned, sql)
+
+
+def test_missing_value_keeps_a_key_the_question_names(misaligned: Backend) -> None:
+    schema = misaligned.introspect()
+    question = "Is album 3 the one with the track Bad Boy Boogie?"
+    out, fixes = repair_missing_value(sqlglot.parse_one("SELECT Title FROM Album WHERE AlbumId = 3"), schema,
+                                      _named(misaligned, schema, question), question)
+    assert out.sql() == ("SELECT Title FROM Album WHERE AlbumId = 3 AND Album.AlbumId IN "
+                         "(SELECT AlbumId FROM Track WHERE Name = 'Bad Boy Boogie')") and len(fixes) == 1
+
+
+def test_value_repair_reads_a_subquery_column_in_its_own_scope(misaligned: Backend) -> None:
+    """``Name`` inside ``(SELECT GenreId FROM Track WHERE Name = ...)`` is Track's, not the
+    enclosing query's Genre.Name (which would move it to Track through the key again, nesting
+    the subquery once more at every pass)."""
+    schema = misaligned.introspect()
+    sql = "SELECT Name FROM Genre WHERE GenreId IN (SELECT GenreId FROM Track WHERE Name = 'Bad Boy Boogie')"
+    same, fixes = repair_values(sqlglot.parse_one(sql), schema, _read_values(misaligned, schema),
+                                question="Which genre is Bad Boy Boogie?",
+                                exists=lambda t, c, v: bool(_rows(misaligned, f"SELECT 1 FROM {t} WHERE {c} = '{v}'")))
+    assert fixes == [] and same.sql() == sql
+
 @pytest.mark.parametrize("question,sql,fixed", [
     # measured: v4 of the 2026-11-24 05:32 curve on the Spider Chinook questions
     ("Show the album names, ids and the number of tracks for each album.",
