@@ -58,6 +58,15 @@ def question_words(question: str) -> set[str]:
     return out
 
 
+def table_words(schema: SchemaInfo, table: TableInfo) -> set[str]:
+    """Words a question may call ``table`` by: its name's (``media``, ``type``) and those of
+    the foreign keys that point at it (``SupportRepId`` -> ``support``, ``rep`` for
+    Employee), singular, stop words left out."""
+    names = [table.name] + [c for t in schema.tables for fk in t.foreign_keys
+                            if fk.ref_table.lower() == table.name.lower() for c in fk.columns]
+    return {singular(w) for n in names for w in words(n) if w not in STOP_WORDS}
+
+
 def _norm(name: str) -> str:
     return re.sub(r"[^a-z0-9]", "", name.lower())
 
@@ -348,6 +357,8 @@ def repair_values(
                 if lit.this not in here:
                     fixes.append(f"value '{lit.this}' -> '{here[0]}'")
                     lit.replace(exp.Literal.string(here[0]))
+                if question is not None:
+                    _to_called(parent, col, lit, source, sources, owners, fixes, schema, question)
                 continue
             if exists is not None and exists(source.table.name, name, lit.this):
                 continue
@@ -382,6 +393,59 @@ def _move_value(eq: exp.EQ, col: exp.Column, lit: exp.Literal, source: _Source, 
     fixes.append(f"{col.sql()} = '{lit.this}' -> {new.sql()} = '{value}' (the value is {column} of {table})")
     col.replace(new)
     lit.replace(exp.Literal.string(value))
+    return True
+
+
+def _to_called(eq: exp.EQ, col: exp.Column, lit: exp.Literal, source: _Source, sources: list[_Source],
+               owners: list[tuple[str, str, str]], fixes: list[str], schema: SchemaInfo, question: str) -> bool:
+    """Move ``col = lit``, whose column holds the value, to the one other table holding it that
+    the question calls by name while it does not call ``col``'s: "albums by the artist
+    Metallica" compared on ``Track.Composer`` (Metallica composed tracks too) -> the artist's
+    name, in the query or through the one foreign key between Artist and a table of the
+    query (``Album.ArtistId IN (SELECT ArtistId FROM Artist WHERE Name = 'Metallica')``).
+    True when moved."""
+    assert source.table is not None
+    asked = question_words(question)
+    if table_words(schema, source.table) & asked:
+        return False
+    called = {t for t, _, _ in owners if t != source.table.name
+              and (info := schema.table(t)) is not None and table_words(schema, info) & asked}
+    if len(called) != 1:
+        return False
+    holder = schema.table(called.pop())
+    assert holder is not None
+    held = {(c, v) for t, c, v in owners if t == holder.name}
+    if len(held) != 1:
+        return False
+    column, value = held.pop()
+    if any(fk.ref_table.lower() == holder.name.lower() and [x.lower() for x in fk.columns] == [col.name.lower()]
+           for fk in source.table.foreign_keys):
+        return False  # the compared column is a key to the holder's: the same value either way
+    present = [s for s in sources if s.table is not None and s.table.name == holder.name]
+    if len(present) == 1:
+        new = exp.column(column, table=present[0].alias)
+        fixes.append(f"{col.sql()} = '{lit.this}' -> {new.sql()} = '{value}' (the question calls it "
+                     f"{holder.name}'s)")
+        col.replace(new)
+        lit.replace(exp.Literal.string(value))
+        return True
+    if present:
+        return False
+    links: list[tuple[str, str, str]] = []  # alias, its key, the holder's key
+    for s in sources:
+        t = s.table
+        if t is None:
+            continue
+        links += [(s.alias, fk.columns[0], fk.ref_columns[0]) for fk in t.foreign_keys
+                  if fk.ref_table.lower() == holder.name.lower() and len(fk.columns) == 1]
+        links += [(s.alias, fk.ref_columns[0], fk.columns[0]) for fk in holder.foreign_keys
+                  if fk.ref_table.lower() == t.name.lower() and len(fk.columns) == 1]
+    if len(links) != 1:
+        return False
+    alias, here, there = links[0]
+    new_cond = exp.column(here, table=alias).isin(query=keys_holding(there, holder.name, column, value))
+    fixes.append(f"{eq.sql()} -> {new_cond.sql()} (the question calls the value {holder.name}'s)")
+    eq.replace(new_cond)
     return True
 
 

@@ -25,17 +25,8 @@ from sqlglot.optimizer.scope import Scope, build_scope
 from connectors.base import SchemaInfo, TableInfo
 from connectors.types import TEXT_TYPES
 from nl2sql.constrain import (
-    STOP_WORDS, TOKEN, keys_holding, question_words, scope_sources, select_scopes, singular, words,
+    STOP_WORDS, TOKEN, keys_holding, question_words, scope_sources, select_scopes, singular, table_words, words,
 )
-
-
-def table_words(schema: SchemaInfo, table: TableInfo) -> set[str]:
-    """Words a question may call ``table`` by: its name's (``media``, ``type``) and those of
-    the foreign keys that point at it (``SupportRepId`` -> ``support``, ``rep`` for
-    Employee), singular, stop words left out."""
-    names = [table.name] + [c for t in schema.tables for fk in t.foreign_keys
-                            if fk.ref_table.lower() == table.name.lower() for c in fk.columns]
-    return {singular(w) for n in names for w in words(n) if w not in STOP_WORDS}
 
 
 def _own_tables(scope: Scope, schema: SchemaInfo, *, fold: bool = True) -> dict[str, TableInfo] | None:
@@ -421,6 +412,8 @@ def _uses(select: exp.Select, alias: str, table: TableInfo, others: list[TableIn
         if col.table:
             if col.table.lower() == low:
                 return True
+        elif col.find_ancestor(exp.Select) is not select:
+            continue  # a subquery's own column (its tables are not known here: taken as not ours)
         elif table.column(col.name) is not None and not any(o.column(col.name) is not None for o in others):
             return True
     return False
@@ -792,6 +785,43 @@ def repair_count(tree: exp.Expression, schema: SchemaInfo, question: str) -> tup
     fixes.append(f"counted the rows listed (the question asks how many): {counted.sql()}")
     return counted, fixes
 
+
+
+_COUNT_OF = re.compile(r"\b(?:how many|number of|count(?: the)?)\s+(?:(?:different|distinct|unique|total)\s+)?([\w'-]+)",
+                       re.IGNORECASE)
+
+
+def repair_counted_rows(tree: exp.Expression, schema: SchemaInfo, question: str) -> tuple[exp.Expression, list[str]]:
+    """A copy of ``tree`` that counts the rows the question asks about, not those of a table
+    joined to them: for "how many albums does the artist Metallica have?" small models write
+    ``SELECT COUNT(*) FROM Album AS T1 JOIN Track AS T2 ON T1.AlbumId = T2.AlbumId WHERE
+    ...`` (one row per track) -> ``SELECT COUNT(*) FROM Album AS T1 WHERE ...``. Only when the
+    query selects ``COUNT(*)`` alone, without grouping, from two tables joined along their one
+    foreign key, the question asks the number of the referenced table's rows ("how many
+    albums", "the number of albums") and never calls the referring table, which the query
+    reads nowhere but in the join. Returns the fixes made."""
+    tree = tree.copy()
+    fixes: list[str] = []
+    if (not isinstance(tree, exp.Select) or len(tree.expressions) != 1
+            or not isinstance(tree.expressions[0], exp.Count) or not isinstance(tree.expressions[0].this, exp.Star)
+            or any(tree.args.get(k) for k in ("group", "having", "distinct"))):
+        return tree, fixes
+    counted = [singular(m.group(1).lower()) for m in _COUNT_OF.finditer(question)]
+    linked = _parent_and_child(tree, schema)
+    if linked is None or not counted:
+        return tree, fixes
+    _, (pa, pt), (ca, ct) = linked
+    if not table_words(schema, pt) & set(counted) or table_words(schema, ct) & question_words(question):
+        return tree, fixes
+    join, from_ = tree.args["joins"][0], tree.args["from_"]
+    if _uses(tree, ca, ct, [pt], join.args["on"]):
+        return tree, fixes
+    if join.this.alias_or_name.lower() != ca:
+        from_.set("this", join.this.copy())
+    tree.set("joins", None)
+    fixes.append(f"join {join.args['on'].sql()} dropped (the question counts {pt.name} rows, and the query "
+                 f"reads {ct.name} nowhere else)")
+    return tree, fixes
 
 _BOTH = re.compile(r"\bboth\b", re.IGNORECASE)
 

@@ -19,7 +19,8 @@ from connectors.sqlite import SqliteBackend
 from gateway.errors import PgError
 from nl2sql.constrain import nearest, repair_identifiers, repair_values, similarity, words
 from nl2sql.reshape import (
-    repair_absent, repair_contradiction, repair_count, repair_joins, repair_missing_value, repair_order,
+    repair_absent, repair_contradiction, repair_count, repair_counted_rows, repair_joins, repair_missing_value,
+    repair_order,
     repair_patterns, repair_projection, repair_selection, repair_stray_joins, repair_superlative, table_words,
 )
 from nl2sql.grammar import IdentifierMask, Vocab
@@ -816,6 +817,77 @@ def test_value_repair_reads_a_subquery_column_in_its_own_scope(misaligned: Backe
                                 exists=lambda t, c, v: bool(_rows(misaligned, f"SELECT 1 FROM {t} WHERE {c} = '{v}'")))
     assert fixes == [] and same.sql() == sql
 
+
+CALLED = [  # 'Accept' is an artist and two tracks of album 1; album 2 (Accept's) has two tracks
+    "INSERT INTO Track VALUES (3, 'Accept', 1, 1, 0.99)",
+    "INSERT INTO Track VALUES (5, 'Accept', 1, 2, 0.99)",
+    "INSERT INTO Track VALUES (4, 'Fast as a Shark', 2, 1, 0.99)",
+]
+
+
+@pytest.fixture(params=["sqlite", "duckdb"])
+def called(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
+    b = open_music(request.param, tmp_path, CALLED)
+    yield b
+    b.close()
+
+
+def _repair_values(b: Backend, schema: SchemaInfo, sql: str, question: str) -> tuple[str, list[str]]:
+    out, fixes = repair_values(sqlglot.parse_one(sql), schema, _read_values(b, schema), question=question,
+                               exists=lambda t, c, v: bool(_rows(b, f"SELECT 1 FROM {t} WHERE {c} = '{v}'")))
+    return out.sql(), fixes
+
+
+def test_value_goes_to_the_table_the_question_calls_it_by(called: Backend) -> None:
+    """Measured on the 11-24/11-25 curves: "how many albums does the artist Metallica have?"
+    compared on Track.Composer (Metallica composed tracks too)."""
+    schema = called.introspect()
+    question = "How many albums does the artist Accept have?"
+    sql = "SELECT COUNT(*) FROM Album AS T1 JOIN Track AS T2 ON T1.AlbumId = T2.AlbumId WHERE T2.Name = 'Accept'"
+    moved, fixes = _repair_values(called, schema, sql, question)
+    assert moved == ("SELECT COUNT(*) FROM Album AS T1 JOIN Track AS T2 ON T1.AlbumId = T2.AlbumId "
+                     "WHERE T1.ArtistId IN (SELECT ArtistId FROM Artist WHERE Name = 'Accept')")
+    assert len(fixes) == 1 and "calls the value Artist's" in fixes[0]
+    counted, more = repair_counted_rows(sqlglot.parse_one(moved), schema, question)
+    assert counted.sql() == ("SELECT COUNT(*) FROM Album AS T1 "
+                             "WHERE T1.ArtistId IN (SELECT ArtistId FROM Artist WHERE Name = 'Accept')")
+    assert len(more) == 1 and "counts Album rows" in more[0]
+    assert _rows(called, moved) == [(2,)] and _rows(called, counted.sql()) == [(1,)] != _rows(called, sql)
+
+
+@pytest.mark.parametrize("question,sql", [
+    ("How many albums have the track Accept?",  # the question calls the compared column's table
+     "SELECT COUNT(*) FROM Album AS T1 JOIN Track AS T2 ON T1.AlbumId = T2.AlbumId WHERE T2.Name = 'Accept'"),
+    ("How many albums does Accept have?",  # calls no holder
+     "SELECT COUNT(*) FROM Album AS T1 JOIN Track AS T2 ON T1.AlbumId = T2.AlbumId WHERE T2.Name = 'Accept'"),
+    ("How many albums does the artist Accept have?",  # already the artist's
+     "SELECT COUNT(*) FROM Album AS T1 JOIN Artist AS T2 ON T1.ArtistId = T2.ArtistId WHERE T2.Name = 'Accept'"),
+])
+def test_value_stays_where_the_question_does_not_call_another_table(question: str, sql: str,
+                                                                    called: Backend) -> None:
+    schema = called.introspect()
+    assert _repair_values(called, schema, sql, question) == (sql, [])
+
+
+@pytest.mark.parametrize("question,sql", [
+    ("How many tracks do the albums of Accept have?",  # counts the referring rows
+     "SELECT COUNT(*) FROM Album AS T1 JOIN Track AS T2 ON T1.AlbumId = T2.AlbumId WHERE T1.ArtistId = 2"),
+    ("How many albums have a track?",  # calls the referring table
+     "SELECT COUNT(*) FROM Album AS T1 JOIN Track AS T2 ON T1.AlbumId = T2.AlbumId"),
+    ("How many albums are there?",  # reads the referring table
+     "SELECT COUNT(*) FROM Album AS T1 JOIN Track AS T2 ON T1.AlbumId = T2.AlbumId WHERE T2.UnitPrice > 1"),
+    ("How many albums are there?",  # counts something else
+     "SELECT COUNT(DISTINCT T1.Title) FROM Album AS T1 JOIN Track AS T2 ON T1.AlbumId = T2.AlbumId"),
+    ("How many albums are there for each artist?",  # grouped
+     "SELECT COUNT(*) FROM Album AS T1 JOIN Track AS T2 ON T1.AlbumId = T2.AlbumId GROUP BY T1.ArtistId"),
+    ("How many albums are there?",  # the other way round: Album refers to Artist
+     "SELECT COUNT(*) FROM Album AS T1 JOIN Artist AS T2 ON T1.ArtistId = T2.ArtistId"),
+])
+def test_counted_rows_left_alone(question: str, sql: str, schema: SchemaInfo) -> None:
+    tree = sqlglot.parse_one(sql)
+    same, fixes = repair_counted_rows(tree, schema, question)
+    assert fixes == [] and same.sql() == tree.sql()
+
 @pytest.mark.parametrize("question,sql,fixed", [
     # measured: v4 of the 2026-11-24 05:32 curve on the Spider Chinook questions
     ("Show the album names, ids and the number of tracks for each album.",
@@ -1038,7 +1110,7 @@ def test_question_repairs_keep_correct_queries() -> None:
         lambda t, s, q, db: repair_missing_value(t, s, values_named(values[db], q), q),
         lambda t, s, q, db: repair_projection(t, s, q), lambda t, s, q, db: repair_selection(t, s, q),
         lambda t, s, q, db: repair_count(t, s, q), lambda t, s, q, db: repair_superlative(t, s, q),
-        lambda t, s, q, db: repair_absent(t, s, q),
+        lambda t, s, q, db: repair_absent(t, s, q), lambda t, s, q, db: repair_counted_rows(t, s, q),
         lambda t, s, q, db: repair_patterns(t, q), lambda t, s, q, db: repair_order(t, q),
         lambda t, s, q, db: repair_contradiction(t, q),
     ]
