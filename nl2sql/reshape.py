@@ -6,7 +6,9 @@ selects the wrong table's columns (:func:`repair_projection`) or the wrong ones
 (:func:`repair_selection`), forgets the value the question names
 (:func:`repair_missing_value`), anchors a pattern (:func:`repair_patterns`) or sorts the
 wrong way (:func:`repair_order`) or not at all (:func:`repair_superlative`), lists what the question asks to count
-(:func:`repair_count`), or sets a column equal to two values at once
+(:func:`repair_count`), counts the rows of a joined table (:func:`repair_counted_rows`),
+groups by the column it aggregates (:func:`repair_grouping`), joins what the question asks
+to be missing (:func:`repair_absent`), or sets a column equal to two values at once
 (:func:`repair_contradiction`). Each rule is narrow: none may change what a correct query
 answers (``tests/test_nl2sql_validate.py`` runs them all on the gold SQL of Spider dev and
 Chinook). Names are repaired before, by :mod:`nl2sql.constrain`.
@@ -821,6 +823,39 @@ def repair_counted_rows(tree: exp.Expression, schema: SchemaInfo, question: str)
     tree.set("joins", None)
     fixes.append(f"join {join.args['on'].sql()} dropped (the question counts {pt.name} rows, and the query "
                  f"reads {ct.name} nowhere else)")
+    return tree, fixes
+
+
+_GROUPED = re.compile(r"\b(?:each|every|per|by|different|various|respective|respectively|group|grouped|groups|"
+                      r"apiece|breakdown|distribution|across)\b", re.IGNORECASE)
+"""Words by which a question may ask one answer per group."""
+
+
+def repair_grouping(tree: exp.Expression, question: str) -> tuple[exp.Expression, list[str]]:
+    """A copy of ``tree`` that aggregates over all its rows when the question asks one figure
+    and the query answers one per group it never shows: for "the average unit price of all
+    the tracks" small models write ``SELECT AVG(UnitPrice) FROM Track GROUP BY UnitPrice
+    ORDER BY AVG(UnitPrice)`` (one unlabelled average per price: each is that price) ->
+    ``SELECT AVG(UnitPrice) FROM Track``. Only when every selected expression is an
+    aggregate, every grouping key is a column that they aggregate, the query has no
+    ``HAVING``, and the question has no word that may ask for groups ("each", "per", "by",
+    "different", ...). The sort goes too (one row is left). Returns the fixes made."""
+    tree = tree.copy()
+    fixes: list[str] = []
+    if not isinstance(tree, exp.Select) or tree.args.get("group") is None or tree.args.get("having") is not None \
+            or tree.args.get("distinct") or _GROUPED.search(question):
+        return tree, fixes
+    for e in tree.expressions:
+        inner = e.this if isinstance(e, exp.Alias) else e
+        if not isinstance(inner, exp.AggFunc) or inner.find(exp.Window) is not None:
+            return tree, fixes
+    group = tree.args["group"]
+    read = {c.name.lower() for e in tree.expressions for c in e.find_all(exp.Column)}
+    if any(not isinstance(k, exp.Column) or k.name.lower() not in read for k in group.expressions):
+        return tree, fixes
+    tree.set("group", None)
+    tree.set("order", None)
+    fixes.append(f"dropped {group.sql()} (the question asks one figure, and the query shows no group)")
     return tree, fixes
 
 _BOTH = re.compile(r"\bboth\b", re.IGNORECASE)

@@ -19,9 +19,9 @@ from connectors.sqlite import SqliteBackend
 from gateway.errors import PgError
 from nl2sql.constrain import nearest, repair_identifiers, repair_values, similarity, words
 from nl2sql.reshape import (
-    repair_absent, repair_contradiction, repair_count, repair_counted_rows, repair_joins, repair_missing_value,
-    repair_order,
-    repair_patterns, repair_projection, repair_selection, repair_stray_joins, repair_superlative, table_words,
+    repair_absent, repair_contradiction, repair_count, repair_counted_rows, repair_grouping, repair_joins,
+    repair_missing_value, repair_order, repair_patterns, repair_projection, repair_selection, repair_stray_joins,
+    repair_superlative, table_words,
 )
 from nl2sql.grammar import IdentifierMask, Vocab
 from nl2sql.schema_index import _read_values
@@ -888,6 +888,35 @@ def test_counted_rows_left_alone(question: str, sql: str, schema: SchemaInfo) ->
     same, fixes = repair_counted_rows(tree, schema, question)
     assert fixes == [] and same.sql() == tree.sql()
 
+
+@pytest.mark.parametrize("sql", [
+    # measured on the 11-24/11-25 curves: "What is the average unit price of all the tracks?"
+    "SELECT AVG(UnitPrice) FROM Track GROUP BY UnitPrice ORDER BY AVG(UnitPrice)",
+    "SELECT AVG(UnitPrice) FROM Track GROUP BY UnitPrice ORDER BY COUNT(*) ASC LIMIT 1",
+])
+def test_grouping_by_the_aggregated_column_dropped(sql: str, backend: Backend) -> None:
+    question = "What is the average unit price of all the tracks?"
+    out, fixes = repair_grouping(sqlglot.parse_one(sql), question)
+    assert out.sql().startswith("SELECT AVG(UnitPrice) FROM Track") and "GROUP" not in out.sql()
+    assert len(fixes) == 1 and "one figure" in fixes[0]
+    assert _rows(backend, out.sql()) == [(1.49,)] != _rows(backend, sql)
+
+
+@pytest.mark.parametrize("question,sql", [
+    ("What is the average unit price of each genre's tracks?",  # asks per group
+     "SELECT AVG(UnitPrice) FROM Track GROUP BY GenreId"),
+    ("What is the average unit price of the tracks?",  # groups by what it does not aggregate
+     "SELECT AVG(UnitPrice) FROM Track GROUP BY GenreId"),
+    ("What is the average unit price of the tracks?",  # shows the group
+     "SELECT UnitPrice, AVG(UnitPrice) FROM Track GROUP BY UnitPrice"),
+    ("Which prices do at least two tracks have?",  # HAVING decides
+     "SELECT COUNT(UnitPrice) FROM Track GROUP BY UnitPrice HAVING COUNT(*) >= 2"),
+])
+def test_grouping_left_alone(question: str, sql: str) -> None:
+    tree = sqlglot.parse_one(sql)
+    same, fixes = repair_grouping(tree, question)
+    assert fixes == [] and same.sql() == tree.sql()
+
 @pytest.mark.parametrize("question,sql,fixed", [
     # measured: v4 of the 2026-11-24 05:32 curve on the Spider Chinook questions
     ("Show the album names, ids and the number of tracks for each album.",
@@ -1111,6 +1140,7 @@ def test_question_repairs_keep_correct_queries() -> None:
         lambda t, s, q, db: repair_projection(t, s, q), lambda t, s, q, db: repair_selection(t, s, q),
         lambda t, s, q, db: repair_count(t, s, q), lambda t, s, q, db: repair_superlative(t, s, q),
         lambda t, s, q, db: repair_absent(t, s, q), lambda t, s, q, db: repair_counted_rows(t, s, q),
+        lambda t, s, q, db: repair_grouping(t, q),
         lambda t, s, q, db: repair_patterns(t, q), lambda t, s, q, db: repair_order(t, q),
         lambda t, s, q, db: repair_contradiction(t, q),
     ]
