@@ -25,9 +25,9 @@ from nl2sql.examples import normalise_question
 from nl2sql.execute import run_read_only
 from nl2sql.generate import generate
 from nl2sql.reshape import (
-    repair_absent, repair_contradiction, repair_count, repair_counted_rows, repair_grouping, repair_joins,
-    repair_missing_value, repair_order, repair_patterns, repair_projection, repair_selection, repair_stray_joins,
-    repair_superlative,
+    repair_absent, repair_contradiction, repair_count, repair_counted_rows, repair_grouping, repair_having,
+    repair_joins, repair_missing_value, repair_order, repair_patterns, repair_projection, repair_selection,
+    repair_stray_joins, repair_superlative,
 )
 from nl2sql.scoring import normalise_value
 from nl2sql.state import AskState, Attempt, Env, StageFailure
@@ -75,6 +75,7 @@ def check(state: AskState, env: Env, sql: str) -> str:
                 lambda t: repair_count(t, env.schema, question),
                 lambda t: repair_counted_rows(t, env.schema, question),
                 lambda t: repair_grouping(t, question),
+                lambda t: repair_having(t, question),
                 lambda t: repair_superlative(t, env.schema, question, dialect),
                 lambda t: repair_absent(t, env.schema, question),
                 lambda t: repair_patterns(t, question),

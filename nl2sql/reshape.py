@@ -7,7 +7,8 @@ selects the wrong table's columns (:func:`repair_projection`) or the wrong ones
 (:func:`repair_missing_value`), anchors a pattern (:func:`repair_patterns`) or sorts the
 wrong way (:func:`repair_order`) or not at all (:func:`repair_superlative`), lists what the question asks to count
 (:func:`repair_count`), counts the rows of a joined table (:func:`repair_counted_rows`),
-groups by the column it aggregates (:func:`repair_grouping`), joins what the question asks
+groups by the column it aggregates (:func:`repair_grouping`), filters groups on a number
+the question never names (:func:`repair_having`), joins what the question asks
 to be missing (:func:`repair_absent`), or sets a column equal to two values at once
 (:func:`repair_contradiction`). Each rule is narrow: none may change what a correct query
 answers (``tests/test_nl2sql_validate.py`` runs them all on the gold SQL of Spider dev and
@@ -856,6 +857,55 @@ def repair_grouping(tree: exp.Expression, question: str) -> tuple[exp.Expression
     tree.set("group", None)
     tree.set("order", None)
     fixes.append(f"dropped {group.sql()} (the question asks one figure, and the query shows no group)")
+    return tree, fixes
+
+
+_NUMBER_WORDS = {"zero": 0, "none": 0, "one": 1, "once": 1, "single": 1, "two": 2, "twice": 2, "both": 2,
+                 "three": 3, "thrice": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
+                 "ten": 10, "eleven": 11, "twelve": 12, "dozen": 12, "twenty": 20, "hundred": 100}
+
+
+def _numbers_named(question: str) -> set[float]:
+    """The numbers a question names, in digits or in words."""
+    out = {float(n.replace(",", "")) for n in re.findall(r"\d[\d,]*(?:\.\d+)?", question)}
+    out |= {float(_NUMBER_WORDS[w]) for w in re.findall(r"[a-z]+", question.lower()) if w in _NUMBER_WORDS}
+    return out
+
+
+def repair_having(tree: exp.Expression, question: str) -> tuple[exp.Expression, list[str]]:
+    """A copy of ``tree`` without a ``HAVING`` condition that compares an aggregate with a
+    number the question never names: for "the albums and how many tracks are on each"
+    small models add ``HAVING COUNT(*) >= 2`` after examples that had one. Only whole
+    ``HAVING`` clauses whose every AND-ed condition is such a comparison (``COUNT(*) >= 2``,
+    ``SUM(x) > 100``), in any query of ``tree``. Returns the fixes made."""
+    tree = tree.copy()
+    fixes: list[str] = []
+    named = _numbers_named(question)
+    for select in list(tree.find_all(exp.Select)):
+        having = select.args.get("having")
+        if having is None:
+            continue
+        conds = _conjuncts(having.this)
+        invented = True
+        for c in conds:
+            if not isinstance(c, (exp.GT, exp.GTE, exp.LT, exp.LTE, exp.EQ, exp.NEQ)):
+                invented = False
+                break
+            agg, num = (c.this, c.expression) if isinstance(c.expression, exp.Literal) else (c.expression, c.this)
+            if not isinstance(agg, exp.AggFunc) or not isinstance(num, exp.Literal) or num.is_string:
+                invented = False
+                break
+            try:
+                value = float(num.name)
+            except ValueError:
+                invented = False
+                break
+            if {value, value - 1, value + 1} & named:  # "at least 3" may be written > 2
+                invented = False
+                break
+        if invented:
+            select.set("having", None)
+            fixes.append(f"dropped {having.sql()} (a number the question does not name)")
     return tree, fixes
 
 _BOTH = re.compile(r"\bboth\b", re.IGNORECASE)

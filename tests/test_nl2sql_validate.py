@@ -19,9 +19,9 @@ from connectors.sqlite import SqliteBackend
 from gateway.errors import PgError
 from nl2sql.constrain import nearest, repair_identifiers, repair_values, similarity, words
 from nl2sql.reshape import (
-    repair_absent, repair_contradiction, repair_count, repair_counted_rows, repair_grouping, repair_joins,
-    repair_missing_value, repair_order, repair_patterns, repair_projection, repair_selection, repair_stray_joins,
-    repair_superlative, table_words,
+    repair_absent, repair_contradiction, repair_count, repair_counted_rows, repair_grouping, repair_having,
+    repair_joins, repair_missing_value, repair_order, repair_patterns, repair_projection, repair_selection,
+    repair_stray_joins, repair_superlative, table_words,
 )
 from nl2sql.grammar import IdentifierMask, Vocab
 from nl2sql.schema_index import _read_values
@@ -917,6 +917,33 @@ def test_grouping_left_alone(question: str, sql: str) -> None:
     same, fixes = repair_grouping(tree, question)
     assert fixes == [] and same.sql() == tree.sql()
 
+
+def test_having_with_a_number_the_question_never_names_dropped(backend: Backend) -> None:
+    """Measured on the 11-24/11-25 curves: "What are the names and ids of the different
+    albums, and how many tracks are on each?" answered with ``HAVING COUNT(*) >= 2``."""
+    question = "What are the titles of the albums, and how many tracks are on each?"
+    sql = ("SELECT T2.Title, COUNT(*) FROM Track AS T1 JOIN Album AS T2 ON T1.AlbumId = T2.AlbumId "
+           "GROUP BY T2.AlbumId, T2.Title HAVING COUNT(*) >= 2")
+    out, fixes = repair_having(sqlglot.parse_one(sql), question)
+    assert out.sql() == sql.removesuffix(" HAVING COUNT(*) >= 2") and len(fixes) == 1
+    assert sorted(_rows(backend, out.sql())) == [("Balls to the Wall", 1), ("For Those About To Rock", 1)]
+    assert _rows(backend, sql) == []
+
+
+@pytest.mark.parametrize("question,sql", [
+    ("Which albums have 2 or more tracks?", "SELECT AlbumId FROM Track GROUP BY AlbumId HAVING COUNT(*) >= 2"),
+    ("Which albums have two or more tracks?", "SELECT AlbumId FROM Track GROUP BY AlbumId HAVING COUNT(*) >= 2"),
+    ("Which albums have at least 3 tracks?", "SELECT AlbumId FROM Track GROUP BY AlbumId HAVING COUNT(*) > 2"),
+    ("Which albums have tracks?",  # not a comparison with a number
+     "SELECT AlbumId FROM Track GROUP BY AlbumId HAVING COUNT(*) > MIN(TrackId)"),
+    ("Which albums have 2 or more tracks?",  # one condition named: the clause stays whole
+     "SELECT AlbumId FROM Track GROUP BY AlbumId HAVING COUNT(*) >= 2 AND SUM(UnitPrice) > 7"),
+])
+def test_having_left_alone(question: str, sql: str) -> None:
+    tree = sqlglot.parse_one(sql)
+    same, fixes = repair_having(tree, question)
+    assert fixes == [] and same.sql() == tree.sql()
+
 @pytest.mark.parametrize("question,sql,fixed", [
     # measured: v4 of the 2026-11-24 05:32 curve on the Spider Chinook questions
     ("Show the album names, ids and the number of tracks for each album.",
@@ -1140,7 +1167,7 @@ def test_question_repairs_keep_correct_queries() -> None:
         lambda t, s, q, db: repair_projection(t, s, q), lambda t, s, q, db: repair_selection(t, s, q),
         lambda t, s, q, db: repair_count(t, s, q), lambda t, s, q, db: repair_superlative(t, s, q),
         lambda t, s, q, db: repair_absent(t, s, q), lambda t, s, q, db: repair_counted_rows(t, s, q),
-        lambda t, s, q, db: repair_grouping(t, q),
+        lambda t, s, q, db: repair_grouping(t, q), lambda t, s, q, db: repair_having(t, q),
         lambda t, s, q, db: repair_patterns(t, q), lambda t, s, q, db: repair_order(t, q),
         lambda t, s, q, db: repair_contradiction(t, q),
     ]
