@@ -405,12 +405,12 @@ def _own_key(col: exp.Column, sources: dict[str, TableInfo]) -> TableInfo | None
     return table
 
 
-def _uses(select: exp.Select, alias: str, table: TableInfo, others: list[TableInfo], skip: exp.Expression) -> bool:
+def _uses(select: exp.Select, alias: str, table: TableInfo, others: list[TableInfo], *skip: exp.Expression) -> bool:
     """Whether ``select`` reads the source ``alias`` anywhere but in ``skip``: a column qualified by
     it, or an unqualified one that only its table has."""
     low = alias.lower()
     for col in select.find_all(exp.Column):
-        if _inside(col, skip):
+        if any(_inside(col, s) for s in skip):
             continue
         if col.table:
             if col.table.lower() == low:
@@ -445,7 +445,8 @@ def repair_stray_joins(tree: exp.Expression, schema: SchemaInfo) -> tuple[exp.Ex
     nowhere else (``Track AS T1 JOIN Genre AS T2 ON T1.GenreId = T2.GenreId JOIN Track AS T3
     ON T2.GenreId = T3.GenreId`` for "tracks of the rock genre"), only multiplies the rows
     and goes as well, as does a join whose condition names no other table (``JOIN Genre AS T3
-    ON T3.Name = 'World'``) read nowhere else. Returns the fixes made."""
+    ON T3.Name = 'World'``) read nowhere else. A grouping by the dropped table's key alone,
+    with nothing aggregated, goes with it. Returns the fixes made."""
     tree = tree.copy()
     fixes: list[str] = []
     for scope in select_scopes(tree):
@@ -477,7 +478,8 @@ def repair_stray_joins(tree: exp.Expression, schema: SchemaInfo) -> tuple[exp.Ex
             for col, table in ((left, a), (right, b)):
                 alias = col.table.lower()
                 others = [t for k, t in sources.items() if k != alias]
-                if _uses(select, alias, table, others, on):
+                group = _own_key_grouping(select, alias, table)
+                if _uses(select, alias, table, others, on, *([group] if group is not None else [])):
                     continue
                 if alias == joined:
                     select.set("joins", [j for j in select.args["joins"] if j is not join])
@@ -487,10 +489,29 @@ def repair_stray_joins(tree: exp.Expression, schema: SchemaInfo) -> tuple[exp.Ex
                     select.set("joins", None)
                 else:
                     continue
+                if group is not None:
+                    select.set("group", None)
+                    fixes.append(f"dropped {group.sql()} (one group per row of {table.name}, which goes)")
                 fixes.append(f"join {on.sql()} dropped ({table.name} is read nowhere else, and no foreign key "
                              f"links it to {(b if table is a else a).name})")
                 break
     return tree, fixes
+
+
+def _own_key_grouping(select: exp.Select, alias: str, table: TableInfo) -> exp.Group | None:
+    """``select``'s ``GROUP BY`` when it is the primary key of the source ``alias`` alone and
+    nothing is aggregated (``GROUP BY T2.PlaylistId`` over a join to Playlist: one group per
+    joined row, so without that join the grouping means nothing)."""
+    group = select.args.get("group")
+    if group is None or len(group.expressions) != 1 or select.args.get("having") is not None \
+            or any(e.find(exp.AggFunc) for e in select.expressions):
+        return None
+    key = group.expressions[0]
+    order = select.args.get("order")
+    if not isinstance(key, exp.Column) or key.table.lower() != alias or len(table.primary_key) != 1 \
+            or table.primary_key[0].lower() != key.name.lower() or (order is not None and order.find(exp.AggFunc)):
+        return None
+    return group
 
 
 def _drop_unlinked_joins(select: exp.Select, sources: dict[str, TableInfo], fixes: list[str]) -> None:

@@ -535,6 +535,19 @@ def test_stray_join_dropped(sql: str, fixed: str, misaligned: Backend) -> None:
     assert len(_rows(backend, out)) > len(_rows(backend, sql))  # the accidental key match lost rows
 
 
+def test_stray_join_dropped_with_the_grouping_by_its_key(misaligned: Backend) -> None:
+    """Measured on the 11-24/11-25 curves: "What are the names of different music genres?" as
+    ``Genre AS T1 JOIN Playlist AS T2 ON T1.GenreId = T2.PlaylistId GROUP BY T2.PlaylistId``."""
+    schema = misaligned.introspect()
+    sql = "SELECT T1.Name FROM Artist AS T1 JOIN Genre AS T2 ON T1.ArtistId = T2.GenreId GROUP BY T2.GenreId"
+    repaired, fixes = repair_stray_joins(sqlglot.parse_one(sql, read=schema.dialect), schema)
+    out = repaired.sql(dialect=schema.dialect)
+    assert out == "SELECT T1.Name FROM Artist AS T1" and len(fixes) == 2 and "GROUP BY T2.GenreId" in fixes[0]
+    assert len(_rows(misaligned, out)) == 3
+    if schema.dialect == "sqlite":  # DuckDB refuses the grouping (Name is neither grouped nor aggregated)
+        assert len(_rows(misaligned, sql)) < 3
+
+
 @pytest.mark.parametrize("sql", [
     "SELECT T1.Title FROM Album AS T1 JOIN Artist AS T2 ON T1.ArtistId = T2.ArtistId",  # a foreign key
     "SELECT T1.Name, T2.Name FROM Genre AS T1 JOIN Artist AS T2 ON T1.GenreId = T2.ArtistId",  # both read
@@ -544,6 +557,10 @@ def test_stray_join_dropped(sql: str, fixed: str, misaligned: Backend) -> None:
     "SELECT T1.Name FROM Genre AS T1 JOIN Track AS T2 ON T1.GenreId = T2.TrackId",  # a key between them (repair_joins)
     "SELECT T1.Name FROM Genre AS T1 JOIN Artist AS T2 ON T1.Name = T2.Name",  # not keys
     "SELECT T1.Name FROM Genre AS T1 JOIN Artist AS T2 ON T1.GenreId = T2.ArtistId AND T2.Name = 'x'",  # more
+    # grouped by its key with a count: the groups mean something
+    "SELECT T1.Name, COUNT(*) FROM Genre AS T1 JOIN Artist AS T2 ON T1.GenreId = T2.ArtistId GROUP BY T2.ArtistId",
+    # grouped by another column of it
+    "SELECT T1.Name FROM Genre AS T1 JOIN Artist AS T2 ON T1.GenreId = T2.ArtistId GROUP BY T2.Name",
 ])
 def test_stray_join_kept(sql: str, schema: SchemaInfo) -> None:
     tree = sqlglot.parse_one(sql)
