@@ -422,7 +422,7 @@ def _uses(select: exp.Select, alias: str, table: TableInfo, others: list[TableIn
     return False
 
 
-def _inside(node: exp.Expression, outer: exp.Expression) -> bool:
+def _inside(node: exp.Expr, outer: exp.Expr) -> bool:
     return any(n is node for n in outer.walk())
 
 
@@ -717,13 +717,15 @@ def repair_absent(tree: exp.Expression, schema: SchemaInfo, question: str) -> tu
     fixes: list[str] = []
     if not isinstance(tree, exp.Select) or not _NONE.search(question):
         return tree, fixes
-    if any(tree.args.get(k) for k in ("group", "having")) \
-            or tree.find(exp.AggFunc, exp.Window, exp.Subquery, exp.Union, exp.Not, exp.NEQ, exp.Is) is not None:
-        return tree, fixes
     linked = _parent_and_child(tree, schema)
     if linked is None:
         return tree, fixes
     _, (pa, pt), (ca, ct) = linked
+    never = _never_true_negations(tree, ca, ct)
+    own = [n for n in tree.find_all(exp.AggFunc, exp.Window, exp.Subquery, exp.Union, exp.Not, exp.NEQ, exp.Is)
+           if not any(_inside(n, x) for x in never)]  # a negation, grouping or subquery of the model's
+    if own or any(tree.args.get(k) for k in ("group", "having")):
+        return tree, fixes
     rows_of = table_words(schema, ct)
     if not any(singular(w.lower().strip("?.,!")) in rows_of
                for m in _NONE.finditer(question) for w in m.group(1).split()):
@@ -744,6 +746,9 @@ def repair_absent(tree: exp.Expression, schema: SchemaInfo, question: str) -> tu
     dropped: list[str] = []
     if where is not None:
         for cond in (list(where.this.flatten()) if isinstance(where.this, exp.And) else [where.this]):
+            if any(cond is x for x in never):
+                dropped.append(cond.sql())  # the model's own negation, never true over the join
+                continue
             owners = {c.table.lower() for c in cond.find_all(exp.Column)}
             if "" in owners or not owners or len(owners) > 1:
                 return tree, fixes
@@ -762,10 +767,34 @@ def repair_absent(tree: exp.Expression, schema: SchemaInfo, question: str) -> tu
         tree.where(cond, copy=False)
     tree.where(exp.Not(this=exp.Exists(this=inner)), copy=False)
     fixes.append(f"kept the {pt.name} rows with no {ct.name} row (the question asks for those without)"
-                 + (f", dropping {' AND '.join(dropped)} (a value the question does not name)" if dropped else "")
+                 + (f", dropping {' AND '.join(dropped)} (a value the question does not name, or never true)"
+                    if dropped else "")
                  + f": {tree.sql()}")
     return tree, fixes
 
+
+
+def _never_true_negations(select: exp.Select, alias: str, table: TableInfo) -> list[exp.Expr]:
+    """The AND-ed WHERE conditions of ``select`` of the form ``NOT alias.c IN (SELECT c FROM
+    table)``: a row of ``table`` always has its own ``c`` among them, so they are never true
+    (the models' "artists that do not have any albums" over ``Artist JOIN Album``)."""
+    where = select.args.get("where")
+    out: list[exp.Expr] = []
+    for cond in _conjuncts(where.this) if where is not None else []:
+        inner = cond.this if isinstance(cond, exp.Not) else None
+        if not isinstance(inner, exp.In) or not isinstance(inner.this, exp.Column) \
+                or inner.this.table.lower() != alias:
+            continue
+        query = inner.args.get("query")
+        sub = query.this if isinstance(query, exp.Subquery) else None
+        if not isinstance(sub, exp.Select) or len(sub.expressions) != 1 or any(
+                sub.args.get(k) for k in ("where", "joins", "group", "having", "limit")):
+            continue
+        picked, source = sub.expressions[0], sub.args["from_"].this
+        if isinstance(picked, exp.Column) and picked.name.lower() == inner.this.name.lower() \
+                and isinstance(source, exp.Table) and source.name.lower() == table.name.lower():
+            out.append(cond)
+    return out
 
 _HOW_MANY = re.compile(
     r"^\s*(?:how many\b|(?:(?:what|which) (?:is|are|was|were) |what's |find |give (?:me )?|show (?:me )?|return |count )?"
@@ -811,7 +840,7 @@ def repair_count(tree: exp.Expression, schema: SchemaInfo, question: str) -> tup
 
 
 
-_COUNT_OF = re.compile(r"\b(?:how many|number of|count(?: the)?)\s+(?:(?:different|distinct|unique|total)\s+)?([\w'-]+)",
+_COUNT_OF = re.compile(r"\b(?:how many|number of|count(?: the)?(?!\s+(?:total\s+)?number\b))\s+(?:(?:different|distinct|unique|total)\s+)?([\w'-]+)",
                        re.IGNORECASE)
 
 
@@ -827,10 +856,13 @@ def repair_counted_rows(tree: exp.Expression, schema: SchemaInfo, question: str)
     tree = tree.copy()
     fixes: list[str] = []
     if (not isinstance(tree, exp.Select) or len(tree.expressions) != 1
-            or not isinstance(tree.expressions[0], exp.Count) or not isinstance(tree.expressions[0].this, exp.Star)
+            or not isinstance(tree.expressions[0], exp.Count)
             or any(tree.args.get(k) for k in ("group", "having", "distinct"))):
         return tree, fixes
     counted = [singular(m.group(1).lower()) for m in _COUNT_OF.finditer(question)]
+    if not isinstance(tree.expressions[0].this, exp.Star):
+        _count_rows_not_references(tree, schema, question, counted, fixes)
+        return tree, fixes
     linked = _parent_and_child(tree, schema)
     if linked is None or not counted:
         return tree, fixes
@@ -847,6 +879,36 @@ def repair_counted_rows(tree: exp.Expression, schema: SchemaInfo, question: str)
                  f"reads {ct.name} nowhere else)")
     return tree, fixes
 
+
+
+def _count_rows_not_references(select: exp.Select, schema: SchemaInfo, question: str, counted: list[str],
+                               fixes: list[str]) -> None:
+    """``COUNT(DISTINCT T1.MediaTypeId)`` (the media types the tracks have) -> ``COUNT(*)`` for
+    "the number of tracks that are part of the rock genre": when the counted column is a
+    foreign key of a table whose rows the question counts, to a table it never calls."""
+    count = select.expressions[0]
+    distinct = count.this
+    if not isinstance(distinct, exp.Distinct) or len(distinct.expressions) != 1 \
+            or not isinstance(col := distinct.expressions[0], exp.Column):
+        return
+    scope = build_scope(select)
+    sources = _own_tables(scope, schema) if scope is not None else None
+    if not sources:
+        return
+    owners = [sources[col.table.lower()]] if col.table.lower() in sources else [] if col.table else [
+        t for t in sources.values() if t.column(col.name) is not None]
+    if len(owners) != 1:
+        return
+    table = owners[0]
+    refs = [schema.table(fk.ref_table) for fk in table.foreign_keys
+            if [c.lower() for c in fk.columns] == [col.name.lower()]]
+    if len(refs) != 1 or (ref := refs[0]) is None or not table_words(schema, table) & set(counted) \
+            or table_words(schema, ref) & question_words(question):
+        return
+    new = exp.Count(this=exp.Star())
+    fixes.append(f"{count.sql()} -> {new.sql()} (the question counts {table.name} rows, not the {ref.name} "
+                 f"they refer to)")
+    count.replace(new)
 
 _GROUPED = re.compile(r"\b(?:each|every|per|by|different|various|respective|respectively|group|grouped|groups|"
                       r"apiece|breakdown|distribution|across)\b", re.IGNORECASE)

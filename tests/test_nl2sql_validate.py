@@ -684,6 +684,18 @@ def test_absent_repair(question: str, sql: str, fixed: str, misaligned: Backend)
     assert _rows(misaligned, out) == [("Aerosmith",)] != _rows(misaligned, sql)
 
 
+def test_absent_repair_drops_a_negation_never_true_over_the_join(misaligned: Backend) -> None:
+    """Measured on the 11-24/11-25 curves: ``Artist JOIN Album ... WHERE NOT T2.ArtistId IN
+    (SELECT ArtistId FROM Album)`` (an album's artist is always among the albums' artists)."""
+    schema = misaligned.introspect()
+    sql = ("SELECT T1.Name FROM Artist AS T1 JOIN Album AS T2 ON T1.ArtistId = T2.ArtistId "
+           "WHERE NOT T2.ArtistId IN (SELECT ArtistId FROM Album)")
+    out, fixes = repair_absent(sqlglot.parse_one(sql), schema, "Which artists do not have any albums?")
+    assert out.sql() == ("SELECT T1.Name FROM Artist AS T1 WHERE NOT EXISTS(SELECT 1 FROM Album AS T2 "
+                         "WHERE T1.ArtistId = T2.ArtistId)") and len(fixes) == 1 and "never true" in fixes[0]
+    assert _rows(misaligned, out.sql()) == [("Aerosmith",)] and _rows(misaligned, sql) == []
+
+
 def test_absent_repair_keeps_a_value_the_question_names(misaligned: Backend) -> None:
     schema = misaligned.introspect()
     sql = "SELECT T1.Name FROM Artist AS T1 JOIN Album AS T2 ON T1.ArtistId = T2.ArtistId WHERE T2.Title LIKE '%Rock%'"
@@ -884,6 +896,29 @@ def test_value_stays_where_the_question_does_not_call_another_table(question: st
                                                                     called: Backend) -> None:
     schema = called.introspect()
     assert _repair_values(called, schema, sql, question) == (sql, [])
+
+
+def test_counted_rows_not_the_keys_they_refer_to(misaligned: Backend) -> None:
+    """Measured on the 11-24/11-25 curves: "Count the number of tracks that are part of the rock
+    genre" as ``COUNT(DISTINCT T1.MediaTypeId)``."""
+    schema = misaligned.introspect()
+    sql = "SELECT COUNT(DISTINCT T1.GenreId) FROM Track AS T1 JOIN Album AS T2 ON T1.AlbumId = T2.AlbumId"
+    out, fixes = repair_counted_rows(sqlglot.parse_one(sql), schema, "Count the number of tracks on albums.")
+    assert out.sql() == "SELECT COUNT(*) FROM Track AS T1 JOIN Album AS T2 ON T1.AlbumId = T2.AlbumId"
+    assert len(fixes) == 1 and "not the Genre they refer to" in fixes[0]
+    assert _rows(misaligned, out.sql()) == [(3,)] != _rows(misaligned, sql)
+
+
+@pytest.mark.parametrize("question,sql", [
+    ("How many genres do the tracks have?",  # calls the referenced table
+     "SELECT COUNT(DISTINCT GenreId) FROM Track"),
+    ("How many tracks are there?", "SELECT COUNT(DISTINCT Name) FROM Track"),  # not a key
+    ("How many albums are there?", "SELECT COUNT(DISTINCT GenreId) FROM Track"),  # counts other rows
+])
+def test_counted_references_left_alone(question: str, sql: str, schema: SchemaInfo) -> None:
+    tree = sqlglot.parse_one(sql)
+    same, fixes = repair_counted_rows(tree, schema, question)
+    assert fixes == [] and same.sql() == tree.sql()
 
 
 @pytest.mark.parametrize("question,sql", [
