@@ -645,6 +645,21 @@ def _parent_and_child(tree: exp.Select, schema: SchemaInfo) -> tuple[Scope, _Sou
     return None
 
 
+def _selects_only(select: exp.Select, source: _Source, other: TableInfo) -> bool:
+    """Whether ``select`` selects plain columns of ``source`` (alias, table) only: qualified by
+    its alias, or unqualified and a column of its table that ``other`` lacks."""
+    alias, table = source
+    for e in select.expressions:
+        col = e.this if isinstance(e, exp.Alias) else e
+        if not isinstance(col, exp.Column) or col.is_star:
+            return False
+        owner = col.table.lower() if col.table else (
+            alias if table.column(col.name) is not None and other.column(col.name) is None else "")
+        if owner != alias:
+            return False
+    return True
+
+
 def repair_superlative(tree: exp.Expression, schema: SchemaInfo, question: str,
                        dialect: str | None = None) -> tuple[exp.Expression, list[str]]:
     """A copy of ``tree`` that counts and keeps the top row when the question asks for the
@@ -676,14 +691,8 @@ def repair_superlative(tree: exp.Expression, schema: SchemaInfo, question: str,
     if not (_COMMON.search(" ".join([word.group(0), *after]))
             or any(singular(w.lower().strip("?.,!")) in rows_of for w in after)):
         return tree, fixes
-    for e in tree.expressions:
-        col = e.this if isinstance(e, exp.Alias) else e
-        if not isinstance(col, exp.Column) or col.is_star:
-            return tree, fixes
-        owner = col.table.lower() if col.table else (
-            parent[0] if parent[1].column(col.name) is not None and child[1].column(col.name) is None else "")
-        if owner != parent[0]:
-            return tree, fixes
+    if not _selects_only(tree, parent, child[1]):
+        return tree, fixes
     key = exp.column(parent[1].primary_key[0], table=next(a for a in scope.sources if a.lower() == parent[0]))
     keys = [key] + [c for e in tree.expressions  # DuckDB groups only by what is named
                     if (c := (e.this if isinstance(e, exp.Alias) else e)).name.lower() != key.name.lower()]
@@ -730,14 +739,8 @@ def repair_absent(tree: exp.Expression, schema: SchemaInfo, question: str) -> tu
     if not any(singular(w.lower().strip("?.,!")) in rows_of
                for m in _NONE.finditer(question) for w in m.group(1).split()):
         return tree, fixes
-    for e in tree.expressions:
-        col = e.this if isinstance(e, exp.Alias) else e
-        if not isinstance(col, exp.Column) or col.is_star:
-            return tree, fixes
-        owner = col.table.lower() if col.table else (
-            pa if pt.column(col.name) is not None and ct.column(col.name) is None else "")
-        if owner != pa:
-            return tree, fixes
+    if not _selects_only(tree, (pa, pt), ct):
+        return tree, fixes
     join, from_ = tree.args["joins"][0], tree.args["from_"]
     outer, referring = (from_.this, join.this) if join.this.alias_or_name.lower() == ca else (join.this, from_.this)
     inner = exp.select("1").from_(referring.copy()).where(join.args["on"].copy())
