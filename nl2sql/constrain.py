@@ -67,6 +67,17 @@ def table_words(schema: SchemaInfo, table: TableInfo) -> set[str]:
     return {singular(w) for n in names for w in words(n) if w not in STOP_WORDS}
 
 
+def one_column_keys(child: TableInfo, parent: TableInfo) -> list[tuple[str, str]]:
+    """``(column of child, column of parent)`` for each single-column foreign key from ``child`` to ``parent``."""
+    return [(fk.columns[0], fk.ref_columns[0]) for fk in child.foreign_keys
+            if fk.ref_table.lower() == parent.name.lower() and len(fk.columns) == len(fk.ref_columns) == 1]
+
+
+def key_pairs(a: TableInfo, b: TableInfo) -> list[tuple[str, str]]:
+    """``(column of a, column of b)`` for each single-column foreign key between ``a`` and ``b``."""
+    return one_column_keys(a, b) + [(x, y) for y, x in one_column_keys(b, a)]
+
+
 def _norm(name: str) -> str:
     return re.sub(r"[^a-z0-9]", "", name.lower())
 
@@ -431,15 +442,8 @@ def _to_called(eq: exp.EQ, col: exp.Column, lit: exp.Literal, source: _Source, s
         return True
     if present:
         return False
-    links: list[tuple[str, str, str]] = []  # alias, its key, the holder's key
-    for s in sources:
-        t = s.table
-        if t is None:
-            continue
-        links += [(s.alias, fk.columns[0], fk.ref_columns[0]) for fk in t.foreign_keys
-                  if fk.ref_table.lower() == holder.name.lower() and len(fk.columns) == 1]
-        links += [(s.alias, fk.ref_columns[0], fk.columns[0]) for fk in holder.foreign_keys
-                  if fk.ref_table.lower() == t.name.lower() and len(fk.columns) == 1]
+    links = [(s.alias, here, there) for s in sources if s.table is not None  # alias, its key, the holder's
+             for here, there in key_pairs(s.table, holder)]
     if len(links) != 1:
         return False
     alias, here, there = links[0]

@@ -28,7 +28,8 @@ from sqlglot.optimizer.scope import Scope, build_scope
 from connectors.base import SchemaInfo, TableInfo
 from connectors.types import TEXT_TYPES
 from nl2sql.constrain import (
-    STOP_WORDS, TOKEN, keys_holding, question_words, scope_sources, select_scopes, singular, table_words, words,
+    STOP_WORDS, TOKEN, key_pairs, keys_holding, one_column_keys, question_words, scope_sources, select_scopes,
+    singular, table_words, words,
 )
 
 
@@ -334,17 +335,6 @@ def repair_patterns(tree: exp.Expression, question: str) -> tuple[exp.Expression
     return tree, fixes
 
 
-def _one_column_keys(child: TableInfo, parent: TableInfo) -> list[tuple[str, str]]:
-    """``(column of child, column of parent)`` for each single-column foreign key from ``child`` to ``parent``."""
-    return [(fk.columns[0], fk.ref_columns[0]) for fk in child.foreign_keys
-            if fk.ref_table.lower() == parent.name.lower() and len(fk.columns) == len(fk.ref_columns) == 1]
-
-
-def _key_pairs(a: TableInfo, b: TableInfo) -> list[tuple[str, str]]:
-    """``(column of a, column of b)`` for each single-column foreign key between ``a`` and ``b``."""
-    return _one_column_keys(a, b) + [(x, y) for y, x in _one_column_keys(b, a)]
-
-
 def _join_conditions(scope: Scope) -> Iterable[exp.EQ]:
     """Equalities that join: those of ON clauses, and those of a correlated subquery's WHERE
     clause that compare a column of an enclosing query."""
@@ -386,7 +376,7 @@ def repair_joins(tree: exp.Expression, schema: SchemaInfo) -> tuple[exp.Expressi
                 continue
             if left.name.lower() == right.name.lower():
                 continue
-            pairs = _key_pairs(a, b)
+            pairs = key_pairs(a, b)
             if len(pairs) != 1 or (left.name.lower(), right.name.lower()) in {
                     (x.lower(), y.lower()) for x, y in pairs}:
                 continue
@@ -470,7 +460,7 @@ def repair_stray_joins(tree: exp.Expression, schema: SchemaInfo) -> tuple[exp.Ex
             left, right = on.this, on.expression
             a, b = _own_key(left, sources), _own_key(right, sources)
             if a is None or b is None or a.name.lower() == b.name.lower() or left.name.lower() == right.name.lower() \
-                    or _key_pairs(a, b):
+                    or key_pairs(a, b):
                 continue
             joined = join.alias_or_name.lower()
             from_ = select.args.get("from_")
@@ -639,7 +629,7 @@ def _parent_and_child(tree: exp.Select, schema: SchemaInfo) -> tuple[Scope, _Sou
     for (pa, pt, pc), (ca, ct, cc) in (ends, ends[::-1]):
         if pt is None or ct is None:
             return None
-        if (cc, pc) in {(x.lower(), y.lower()) for x, y in _one_column_keys(ct, pt)} and len(pt.primary_key) == 1 \
+        if (cc, pc) in {(x.lower(), y.lower()) for x, y in one_column_keys(ct, pt)} and len(pt.primary_key) == 1 \
                 and pt.primary_key[0].lower() == pc:
             return scope, (pa, pt), (ca, ct)
     return None
@@ -748,7 +738,7 @@ def repair_absent(tree: exp.Expression, schema: SchemaInfo, question: str) -> tu
     kept: list[exp.Expr] = []
     dropped: list[str] = []
     if where is not None:
-        for cond in (list(where.this.flatten()) if isinstance(where.this, exp.And) else [where.this]):
+        for cond in _conjuncts(where.this):
             if any(cond is x for x in never):
                 dropped.append(cond.sql())  # the model's own negation, never true over the join
                 continue
@@ -776,7 +766,6 @@ def repair_absent(tree: exp.Expression, schema: SchemaInfo, question: str) -> tu
     return tree, fixes
 
 
-
 def _never_true_negations(select: exp.Select, alias: str, table: TableInfo) -> list[exp.Expr]:
     """The AND-ed WHERE conditions of ``select`` of the form ``NOT alias.c IN (SELECT c FROM
     table)``: a row of ``table`` always has its own ``c`` among them, so they are never true
@@ -798,6 +787,7 @@ def _never_true_negations(select: exp.Select, alias: str, table: TableInfo) -> l
                 and isinstance(source, exp.Table) and source.name.lower() == table.name.lower():
             out.append(cond)
     return out
+
 
 _HOW_MANY = re.compile(
     r"^\s*(?:how many\b|(?:(?:what|which) (?:is|are|was|were) |what's |find |give (?:me )?|show (?:me )?|return |count )?"
@@ -842,9 +832,9 @@ def repair_count(tree: exp.Expression, schema: SchemaInfo, question: str) -> tup
     return counted, fixes
 
 
-
-_COUNT_OF = re.compile(r"\b(?:how many|number of|count(?: the)?(?!\s+(?:total\s+)?number\b))\s+(?:(?:different|distinct|unique|total)\s+)?([\w'-]+)",
-                       re.IGNORECASE)
+_COUNT_OF = re.compile(r"\b(?:how many|number of|count(?: the)?(?!\s+(?:total\s+)?number\b))\s+"
+                       r"(?:(?:different|distinct|unique|total)\s+)?([\w'-]+)", re.IGNORECASE)
+"""What a question counts: the word after "how many", "number of" or "count (the)"."""
 
 
 def repair_counted_rows(tree: exp.Expression, schema: SchemaInfo, question: str) -> tuple[exp.Expression, list[str]]:
@@ -883,7 +873,6 @@ def repair_counted_rows(tree: exp.Expression, schema: SchemaInfo, question: str)
     return tree, fixes
 
 
-
 def _count_rows_not_references(select: exp.Select, schema: SchemaInfo, question: str, counted: list[str],
                                fixes: list[str]) -> None:
     """``COUNT(DISTINCT T1.MediaTypeId)`` (the media types the tracks have) -> ``COUNT(*)`` for
@@ -912,6 +901,7 @@ def _count_rows_not_references(select: exp.Select, schema: SchemaInfo, question:
     fixes.append(f"{count.sql()} -> {new.sql()} (the question counts {table.name} rows, not the {ref.name} "
                  f"they refer to)")
     count.replace(new)
+
 
 _GROUPED = re.compile(r"\b(?:each|every|per|by|different|various|respective|respectively|group|grouped|groups|"
                       r"apiece|breakdown|distribution|across)\b", re.IGNORECASE)
@@ -1003,7 +993,7 @@ _Equality = tuple[exp.EQ, exp.Column, exp.Literal]
 def _column_constants(where: exp.Expr) -> tuple[list[exp.Expr], dict[tuple[str, str], list[_Equality]]]:
     """A WHERE clause's conjuncts, and its ``column = constant`` ones by column (each with
     its column and its constant, whichever side they are on)."""
-    conjuncts: list[exp.Expr] = list(where.flatten()) if isinstance(where, exp.And) else [where]
+    conjuncts = _conjuncts(where)
     by_column: dict[tuple[str, str], list[_Equality]] = {}
     for c in conjuncts:
         if not isinstance(c, exp.EQ):
